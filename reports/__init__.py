@@ -1,0 +1,1 @@
+"""Rendering run and sweep results to HTML and CSV."""

@@ -1,0 +1,1 @@
+"""Strategies: one file each, a params dataclass plus numba-compatible signal logic."""

@@ -1,0 +1,1 @@
+"""The only package that speaks to ClickHouse: client, schema, loaders, demo data, CLI."""
