@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,7 +25,7 @@ from warehouse.errors import WarehouseError
 DSN_ENV = "TICKHOUSE_DSN"
 DEFAULT_EMBEDDED_DIR = "data/warehouse"
 
-_open_embedded: dict[str, Client] = {}
+_open_embedded: dict[tuple[str, str], Client] = {}
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -65,26 +66,27 @@ def embedded_path(dsn: str) -> str:
 def is_embedded(client: Client) -> bool:
     """True when ``client`` runs chDB in this process (not a server).
 
-    >>> is_embedded(connect("chdb:///tmp/tickhouse-doctest"))
+    >>> is_embedded(connect())
     True
     """
     return type(client).__name__ == "ChdbClient"
 
 
-def connect(dsn: str | None = None) -> Client:
+def connect(dsn: str | None = None, database: str | None = None) -> Client:
     """Open (or reuse) the client for ``dsn``; see :func:`resolve_dsn`.
 
+    ``database`` selects (and creates) a database other than the DSN's default.
     Embedded clients are cached per process, because chDB allows one data
     directory per process; asking for a second directory is an error.
 
-    >>> client = connect("chdb:///tmp/tickhouse-doctest")
+    >>> client = connect()
     >>> client.query("SELECT 1 + {x:UInt8}", parameters={"x": 1}).result_rows
     [(2,)]
     """
     resolved = resolve_dsn(dsn)
     if resolved.startswith("chdb://"):
-        return _connect_embedded(embedded_path(resolved))
-    return _connect_server(resolved)
+        return _connect_embedded(embedded_path(resolved), database or "default")
+    return _connect_server(resolved, database)
 
 
 def close_embedded() -> None:
@@ -97,23 +99,34 @@ def close_embedded() -> None:
     _open_embedded.clear()
 
 
-def _connect_embedded(path: str) -> Client:
-    if path in _open_embedded:
-        return _open_embedded[path]
-    if _open_embedded:
-        other = next(iter(_open_embedded))
+def _connect_embedded(path: str, database: str) -> Client:
+    if (path, database) in _open_embedded:
+        return _open_embedded[(path, database)]
+    other = next((p for p, _ in _open_embedded if p != path), None)
+    if other:
         raise WarehouseError(
             f"dsn: this process already has the embedded warehouse {other} open and chDB allows one "
             f"per process; close it (warehouse.client.close_embedded()) before opening {path}"
         )
-    Path(path).mkdir(parents=True, exist_ok=True)
-    _refuse_if_locked(path)
+    if not _open_embedded:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        _refuse_if_locked(path)
     try:
-        client = clickhouse_connect.get_client(dsn="chdb://" + path)
+        if database != "default":
+            _connect_embedded(path, "default").command(f"CREATE DATABASE IF NOT EXISTS {_database(database)}")
+        client = clickhouse_connect.get_client(dsn="chdb://" + path, database=database)
+    except WarehouseError:
+        raise
     except Exception as exc:  # chDB reports failures as generic errors with long traces
         raise WarehouseError(f"dsn: cannot open embedded warehouse at {path}: {_first_line(exc)}") from None
-    _open_embedded[path] = client
+    _open_embedded[(path, database)] = client
     return client
+
+
+def _database(name: str) -> str:
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
+        raise WarehouseError(f"database: {name!r} is not a valid database name (letters, digits, _)")
+    return name
 
 
 def _refuse_if_locked(path: str) -> None:
@@ -145,11 +158,17 @@ def _status_pid(status: Path) -> str:
     return ""
 
 
-def _connect_server(dsn: str) -> Client:
+def _connect_server(dsn: str, database: str | None) -> Client:
     try:
+        if database:
+            connect(dsn).command(f"CREATE DATABASE IF NOT EXISTS {_database(database)}")
+            return clickhouse_connect.get_client(dsn=dsn, database=database)
         return clickhouse_connect.get_client(dsn=dsn)
+    except WarehouseError:
+        raise
     except Exception as exc:
-        safe = urlparse(dsn)._replace(netloc=urlparse(dsn).hostname or "").geturl()
+        parts = urlparse(dsn)
+        safe = parts._replace(netloc=f"{parts.hostname}:{parts.port or ''}").geturl()
         raise WarehouseError(f"dsn: cannot connect to ClickHouse server {safe}: {_first_line(exc)}") from None
 
 

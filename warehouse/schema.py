@@ -202,8 +202,8 @@ def kafka_ddl(target: Target) -> list[str]:
     ``python -m warehouse rebuild-bars`` (schedule it), never double-counted.
 
     >>> sql = kafka_ddl(Target(kafka=KafkaSource("k1:9092,k2:9092")))
-    >>> [s.split()[2] for s in sql]
-    ['IF', 'IF', 'IF']
+    >>> [s.split("IF NOT EXISTS ")[1].split()[0] for s in sql]
+    ['ticks_kafka', 'ticks_kafka_mv', 'ticks_kafka_rejects_mv']
     """
     if target.kafka is None:
         return []

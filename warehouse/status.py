@@ -44,7 +44,7 @@ def table_status(client: Client) -> list[TableStatus]:
 
     >>> from warehouse.client import connect
     >>> from warehouse.migrate import migrate
-    >>> client = connect("chdb:///tmp/tickhouse-doctest"); _ = migrate(client)
+    >>> client = connect(); _ = migrate(client)
     >>> "ticks" in [t.name for t in table_status(client)]
     True
     """
@@ -60,7 +60,7 @@ def format_status(client: Client) -> str:
     """The ``python -m warehouse status`` report as text.
 
     >>> from warehouse.client import connect
-    >>> "schema version" in format_status(connect("chdb:///tmp/tickhouse-doctest"))
+    >>> "schema version" in format_status(connect())
     True
     """
     lines = [f"schema version {current_version(client)}", ""]
