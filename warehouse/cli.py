@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 
 from warehouse.client import connect
+from warehouse.demo import DemoSpec, generate, parse_count
+from warehouse.loaders import DEFAULT_BATCH_ROWS, load_ticks
+from warehouse.ohlcv import load_ohlcv
+from warehouse.rollup import rebuild_range
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate
 from warehouse.schema import LATEST_VERSION, KafkaSource, Target, render
@@ -46,6 +51,65 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    """Load tick files; exit 1 when a file had rows and every one was rejected."""
+    client = connect(args.dsn)
+    migrate(client)
+    worst = 0
+    for path in args.paths:
+        report = load_ticks(client, path, batch_rows=args.batch_rows)
+        print(report.summary())
+        if report.rejected and not report.loaded:
+            print(f"error: every row of {path} was rejected; see: SELECT reason, raw FROM rejects "
+                  f"WHERE source = '{path}'", file=sys.stderr)
+            worst = 1
+    return worst
+
+
+def cmd_load_ohlcv(args: argparse.Namespace) -> int:
+    """Import bar files; exit 1 when a file had rows and every one was rejected."""
+    client = connect(args.dsn)
+    migrate(client)
+    worst = 0
+    for path in args.paths:
+        report = load_ohlcv(client, path, symbol=args.symbol, interval=args.interval)
+        print(report.summary())
+        if report.rejected and not report.loaded:
+            print(f"error: every row of {path} was rejected (see the rejects table)", file=sys.stderr)
+            worst = 1
+    return worst
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate seeded synthetic ticks and load them through the normal ingest path."""
+    spec = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
+                    start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
+                    seed=args.seed)
+    client = connect(args.dsn)
+    migrate(client)
+    report = load_ticks(client, generate(spec), name="demo")
+    print(report.summary())
+    return 0
+
+
+def cmd_rebuild_bars(args: argparse.Namespace) -> int:
+    """Recompute bars_1m from ticks_dedup for some symbols / a time range."""
+    symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
+    bars = rebuild_range(connect(args.dsn), symbols, _time_arg(args.start, "start"), _time_arg(args.end, "end"))
+    print(f"rebuilt {bars:,} bars")
+    return 0
+
+
+def _time_arg(text: str | None, field: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise WarehouseError(f"{field}: {text!r} is not an ISO date/time like 2024-01-02 or 2024-01-02T14:30") from None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print tables, sizes and per-symbol time spans."""
     print(format_status(connect(args.dsn)))
@@ -65,6 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--kafka-topic", default="ticks")
     init.add_argument("--kafka-group", default="tickhouse")
     init.set_defaults(run=cmd_init)
+
+    load = commands.add_parser("load", help="load tick files (.parquet, .csv, .csv.gz) into ticks")
+    load.add_argument("paths", nargs="+", metavar="PATH")
+    load.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per insert batch")
+    load.set_defaults(run=cmd_load)
+
+    bars = commands.add_parser("load-ohlcv", help="import bar files (CSV/Parquet) of any interval into ohlcv")
+    bars.add_argument("paths", nargs="+", metavar="PATH")
+    bars.add_argument("--symbol", help="symbol name (default: the file name's stem, upper-cased)")
+    bars.add_argument("--interval", help="e.g. 1d, 1h, 5m (default: inferred from the timestamps)")
+    bars.set_defaults(run=cmd_load_ohlcv)
+
+    demo = commands.add_parser("demo", help="generate and load seeded synthetic ticks")
+    demo.add_argument("--ticks", default="2M", help="rows to generate, e.g. 500k, 2M, 100M (default 2M)")
+    demo.add_argument("--symbols", default=",".join(DemoSpec.symbols), help="comma-separated symbols")
+    demo.add_argument("--start", default=DemoSpec.start, help="first trading day (default %(default)s)")
+    demo.add_argument("--duplicates", type=float, default=DemoSpec.duplicate_rate, help="redelivery rate")
+    demo.add_argument("--corrections", type=float, default=DemoSpec.correction_rate, help="correction rate")
+    demo.add_argument("--seed", type=int, default=DemoSpec.seed)
+    demo.set_defaults(run=cmd_demo)
+
+    rebuild = commands.add_parser("rebuild-bars", help="recompute bars_1m exactly from ticks_dedup")
+    rebuild.add_argument("--symbols", help="comma-separated symbols (default: all)")
+    rebuild.add_argument("--start", help="UTC start, ISO format (default: beginning)")
+    rebuild.add_argument("--end", help="UTC end, exclusive (default: end)")
+    rebuild.set_defaults(run=cmd_rebuild_bars)
 
     status = commands.add_parser("status", help="tables, rows, bytes, parts, time span per symbol")
     status.set_defaults(run=cmd_status)

@@ -31,6 +31,14 @@ _BROKERS = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}(,[A-Za-z0-9_.\-]+:\d{1,5})*$")
 TS_TYPE = "DateTime64(6, 'UTC')"
 TICK_COLUMNS = ("symbol", "ts", "price", "size", "side", "trade_id", "version")
 
+# Open/close order trades by (ts, trade_id), packed into one UInt128: argMin/argMax
+# states over a UInt128 are about 7x cheaper to build than over a Tuple.
+TRADE_ORDER = "bitShiftLeft(toUInt128(toUnixTimestamp64Micro(ts)), 64) + trade_id"
+BAR_STATES = f"""symbol, toStartOfMinute(ts) AS minute,
+    argMinState(price, {TRADE_ORDER}) AS open, max(price) AS high, min(price) AS low,
+    argMaxState(price, {TRADE_ORDER}) AS close, sum(size) AS volume,
+    sum(price * size) AS notional, toUInt64(count()) AS trades"""
+
 
 @dataclass(frozen=True)
 class KafkaSource:
@@ -109,7 +117,6 @@ def _tick_columns(with_flag: bool) -> str:
 
 def _v1_ticks_dedup_bars(target: Target) -> list[str]:
     oc = _on_cluster(target)
-    order_ts = "tuple(ts, trade_id)"
     return [
         f"""CREATE TABLE IF NOT EXISTS ticks{oc} {_tick_columns(with_flag=True)}
 ENGINE = {_engine(target, 'MergeTree', 'ticks')}
@@ -122,10 +129,10 @@ SELECT {', '.join(TICK_COLUMNS)} FROM ticks""",
         f"""CREATE TABLE IF NOT EXISTS bars_1m{oc} (
     symbol LowCardinality(String),
     minute DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
-    open AggregateFunction(argMin, Float64, Tuple({TS_TYPE}, UInt64)),
+    open AggregateFunction(argMin, Float64, UInt128),
     high SimpleAggregateFunction(max, Float64),
     low SimpleAggregateFunction(min, Float64),
-    close AggregateFunction(argMax, Float64, Tuple({TS_TYPE}, UInt64)),
+    close AggregateFunction(argMax, Float64, UInt128),
     volume SimpleAggregateFunction(sum, Float64),
     notional SimpleAggregateFunction(sum, Float64),
     trades SimpleAggregateFunction(sum, UInt64)
@@ -133,10 +140,7 @@ SELECT {', '.join(TICK_COLUMNS)} FROM ticks""",
 ENGINE = {_engine(target, 'AggregatingMergeTree', 'bars_1m')}
 PARTITION BY toYYYYMM(minute) ORDER BY (symbol, minute)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS bars_1m_mv{oc} TO bars_1m AS
-SELECT symbol, toStartOfMinute(ts) AS minute,
-    argMinState(price, {order_ts}) AS open, max(price) AS high, min(price) AS low,
-    argMaxState(price, {order_ts}) AS close, sum(size) AS volume,
-    sum(price * size) AS notional, toUInt64(count()) AS trades
+SELECT {BAR_STATES}
 FROM ticks WHERE first_seen = 1 GROUP BY symbol, minute""",
         *_distributed(target, "ticks"),
         *_distributed(target, "ticks_dedup"),

@@ -1,0 +1,269 @@
+"""Turn an incoming batch of ticks (any reasonable column types) into clean rows
+of the ``ticks`` schema plus rejected rows with their reason.
+
+Accepted input: columns ``symbol, ts, price, size`` (aliases such as
+``timestamp``, ``qty``, ``ticker`` work) and optionally ``side``, ``trade_id``,
+``version``. Timestamps may be Arrow timestamps (naive = UTC), ISO-8601
+strings, or epoch numbers (unit picked from the magnitude: s, ms, us, ns).
+A row is rejected when a field is missing or unparseable, the price is not
+finite or not positive, the size is negative or not finite, the side is not
+buy/sell, or the timestamp lies outside [1971-01-01, now + 1 day].
+Without a ``trade_id`` column, a stable id is derived from the row's content,
+so identical rows (same symbol, ts, price, size, side) count as one trade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from warehouse.errors import WarehouseError
+
+TICKS_SCHEMA = pa.schema([
+    ("symbol", pa.string()),
+    ("ts", pa.timestamp("us", tz="UTC")),
+    ("price", pa.float64()),
+    ("size", pa.float64()),
+    ("side", pa.int8()),
+    ("trade_id", pa.uint64()),
+    ("version", pa.uint32()),
+])
+REJECTS_SCHEMA = pa.schema([("position", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
+
+ALIASES = {
+    "symbol": ("symbol", "sym", "ticker", "instrument"),
+    "ts": ("ts", "timestamp", "time", "datetime", "date"),
+    "price": ("price", "px", "last"),
+    "size": ("size", "qty", "quantity", "amount", "volume"),
+    "side": ("side", "aggressor", "direction"),
+    "trade_id": ("trade_id", "tradeid", "id", "trade"),
+    "version": ("version", "ver", "revision"),
+}
+REQUIRED = ("symbol", "ts", "price", "size")
+MIN_TS = datetime(1971, 1, 1, tzinfo=timezone.utc)
+_SIDES = {"buy": 1, "b": 1, "1": 1, "+1": 1, "sell": -1, "s": -1, "-1": -1, "unknown": 0, "0": 0, "": 0}
+
+
+@dataclass(frozen=True)
+class CleanBatch:
+    """The outcome of validating one batch: good rows and rejected rows."""
+
+    ticks: pa.Table  # TICKS_SCHEMA
+    rejects: pa.Table  # REJECTS_SCHEMA
+
+
+def map_columns(names: list[str], source: str) -> dict[str, str]:
+    """Map canonical tick fields to the input's column names, or raise.
+
+    >>> map_columns(["Timestamp", "Ticker", "Px", "Qty"], "f.csv")
+    {'symbol': 'Ticker', 'ts': 'Timestamp', 'price': 'Px', 'size': 'Qty'}
+    >>> map_columns(["ts", "price"], "f.csv")
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: columns: f.csv has no 'symbol' column (found: ts, price)
+    """
+    lowered = {name.lower().strip(): name for name in names}
+    mapping = {}
+    for field, aliases in ALIASES.items():
+        found = next((lowered[a] for a in aliases if a in lowered), None)
+        if found is not None and found not in mapping.values():
+            mapping[field] = found
+    for field in REQUIRED:
+        if field not in mapping:
+            raise WarehouseError(f"columns: {source} has no {field!r} column (found: {', '.join(names)})")
+    return mapping
+
+
+def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int = 1,
+                now: datetime | None = None) -> CleanBatch:
+    """Validate and convert one batch; rows keep their input order.
+
+    ``first_row`` is the 1-based row number of the batch's first row in its
+    source, used in each reject's ``position``.
+
+    >>> t = pa.table({"symbol": ["A", "B"], "ts": ["2024-01-02T14:30:00Z", "soon"],
+    ...               "price": [10.5, 11.0], "size": [100, 5]})
+    >>> out = clean_ticks(t, source="example")
+    >>> out.ticks.num_rows, out.rejects.to_pylist()[0]["reason"]
+    (1, "ts: unparseable 'soon'")
+    """
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    mapping = map_columns(table.column_names, source)
+    frame = pl.from_arrow(table.select(list(mapping.values())).rename_columns(list(mapping)))
+    assert isinstance(frame, pl.DataFrame)
+    n = frame.height
+    parsed = {
+        "symbol": _as_text(frame["symbol"]).str.strip_chars(),
+        "ts": _parse_ts(frame["ts"]),
+        "price": _parse_float(frame["price"]),
+        "size": _parse_float(frame["size"]),
+        "side": _parse_side(frame["side"]) if "side" in frame.columns else pl.Series("side", np.zeros(n, np.int8)),
+        "version": _parse_uint(frame["version"], pl.UInt32) if "version" in frame.columns else pl.Series(
+            "version", np.zeros(n, np.uint32)),
+    }
+    parsed["trade_id"] = (_parse_trade_id(frame["trade_id"]) if "trade_id" in frame.columns
+                          else _derived_trade_id(parsed))
+    now = now or datetime.now(timezone.utc)
+    reason = _first_failure(frame, parsed, now + timedelta(days=1))
+    good = reason.is_null()
+    ticks = pl.DataFrame([parsed[name].alias(name) for name in TICKS_SCHEMA.names]).filter(good)
+    rejects = _rejects(frame.filter(~good), reason.filter(~good),
+                       np.flatnonzero(~good.to_numpy()) + first_row)
+    return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), rejects)
+
+
+def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime) -> pl.Series:
+    """Per row: the first reason it is invalid, or null when it is valid.
+
+    Masks are computed for every row; messages only for the (few) bad rows.
+    """
+    checks: list[tuple[pl.Series, Callable[[pl.Series], pl.Expr]]] = []
+    for field in TICKS_SCHEMA.names:
+        if field not in raw.columns:
+            continue
+        value = raw[field]
+        if field != "side":  # an empty side means unknown, not missing
+            empty = value.is_null()
+            if value.dtype == pl.String:
+                empty = empty | (value.str.strip_chars() == "")
+            checks.append((empty, _constant(f"{field}: missing")))
+        checks.append((parsed[field].is_null(), _unparseable(field, value)))
+    price, size, ts = parsed["price"], parsed["size"], parsed["ts"]
+    checks += [
+        (~price.is_finite() | (price <= 0), _formatted("price: {} is not a positive finite number", price)),
+        (~size.is_finite() | (size < 0), _formatted("size: {} is not a non-negative finite number", size)),
+        ((ts < MIN_TS) | (ts > max_ts), _formatted("ts: {} is outside [1971-01-01, now + 1 day]", ts)),
+    ]
+    masks = [mask.fill_null(False) for mask, _ in checks]
+    bad = pl.select(pl.any_horizontal(masks)).to_series() if masks else pl.Series([False] * raw.height)
+    reason = pl.Series("reason", [None] * raw.height, dtype=pl.String)
+    if not bad.any():
+        return reason
+    rows = np.flatnonzero(bad.to_numpy())
+    picked = pl.lit(None, dtype=pl.String)
+    for mask, message in reversed(list(zip(masks, (m for _, m in checks)))):
+        picked = pl.when(pl.lit(mask.gather(rows))).then(message(pl.Series(rows))).otherwise(picked)
+    return reason.scatter(rows, pl.select(picked).to_series())
+
+
+def _constant(message: str) -> Callable[[pl.Series], pl.Expr]:
+    return lambda rows: pl.lit(message)
+
+
+def _unparseable(field: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
+    return lambda rows: pl.format("{}: unparseable '{}'", pl.lit(field), pl.lit(_as_text(value.gather(rows))))
+
+
+def _formatted(template: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
+    return lambda rows: pl.format(template, pl.lit(value.gather(rows)))
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    return series if series.dtype == pl.String else series.cast(pl.String)
+
+
+def _parse_float(series: pl.Series) -> pl.Series:
+    if series.dtype.is_numeric():
+        return series.cast(pl.Float64)
+    return _as_text(series).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _parse_uint(series: pl.Series, dtype: type[pl.DataType]) -> pl.Series:
+    if series.dtype.is_integer():
+        return series.cast(dtype, strict=False)
+    return _as_text(series).str.strip_chars().cast(pl.UInt64, strict=False).cast(dtype, strict=False)
+
+
+def _parse_side(series: pl.Series) -> pl.Series:
+    text = _as_text(series).fill_null("").str.strip_chars().str.to_lowercase()
+    return text.replace_strict(_SIDES, default=None, return_dtype=pl.Int8)
+
+
+def _parse_trade_id(series: pl.Series) -> pl.Series:
+    if series.dtype.is_integer():
+        return series.cast(pl.UInt64, strict=False)
+    text = _as_text(series).str.strip_chars()
+    numeric = text.cast(pl.UInt64, strict=False)
+    if numeric.null_count() == text.null_count():
+        return numeric
+    hashed = {value: _stable_hash(value) for value in text.filter(numeric.is_null()).drop_nulls().unique()}
+    return numeric.fill_null(text.replace_strict(hashed, default=None, return_dtype=pl.UInt64))
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def _derived_trade_id(parsed: dict[str, pl.Series]) -> pl.Series:
+    """A content hash that is the same in every process and version (not polars' hash)."""
+    symbols = parsed["symbol"].fill_null("")
+    symbol_hash = symbols.replace_strict({s: _stable_hash(s) for s in symbols.unique()},
+                                         return_dtype=pl.UInt64).to_numpy()
+    h = symbol_hash.astype(np.uint64)
+    for name in ("ts", "price", "size", "side"):
+        values = parsed[name]
+        raw = values.cast(pl.Int64).fill_null(0).to_numpy() if name == "ts" else values.fill_null(0).to_numpy()
+        h = _mix(h ^ np.ascontiguousarray(raw).astype(raw.dtype).view(_uint_view(raw)).astype(np.uint64))
+    return pl.Series("trade_id", h)
+
+
+def _uint_view(values: np.ndarray) -> type:
+    return {1: np.uint8, 8: np.uint64}[values.dtype.itemsize]
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads bits so nearby inputs give unrelated ids."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _parse_ts(series: pl.Series) -> pl.Series:
+    dtype = series.dtype
+    if isinstance(dtype, pl.Datetime):
+        out = series if dtype.time_zone else series.dt.replace_time_zone("UTC")
+        return out.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if isinstance(dtype, pl.Date):
+        return series.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if dtype.is_numeric():
+        return _epoch_to_ts(series.cast(pl.Float64))
+    text = _as_text(series).str.strip_chars()
+    if text.drop_nulls().str.contains(r"^-?\d+(\.\d+)?$").all():
+        return _epoch_to_ts(text.cast(pl.Float64, strict=False))
+    return _iso_to_ts(text)
+
+
+def _iso_to_ts(text: pl.Series) -> pl.Series:
+    normalized = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T")
+    has_offset = normalized.str.contains(r"[+-]\d\d:?\d\d$")
+    aware = normalized.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC")
+    naive = normalized.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    date_only = normalized.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us")
+    naive = naive.fill_null(date_only).dt.replace_time_zone("UTC")
+    return pl.select(pl.when(has_offset).then(aware).otherwise(naive)).to_series().alias("ts")
+
+
+def _epoch_to_ts(seconds_or_finer: pl.Series) -> pl.Series:
+    """Epoch numbers to UTC timestamps; the unit is picked from the column's magnitude."""
+    finite = seconds_or_finer.filter(seconds_or_finer.is_finite())
+    magnitude = float(finite.abs().max() or 0.0) if finite.len() else 0.0
+    per_us = 1e6 if magnitude < 1e11 else 1e3 if magnitude < 1e14 else 1.0 if magnitude < 1e17 else 1e-3
+    micros = (seconds_or_finer * per_us).round(0)
+    in_range = micros.is_finite() & (micros.abs() < 9.2e18)
+    return pl.select(pl.when(pl.lit(in_range)).then(pl.lit(micros)).otherwise(None)
+                     .cast(pl.Int64).cast(pl.Datetime("us", "UTC"))).to_series().alias("ts")
+
+
+def _rejects(raw: pl.DataFrame, reasons: pl.Series, rows: np.ndarray) -> pa.Table:
+    as_text = raw.select(pl.all().cast(pl.String))
+    payload = as_text.select(pl.struct(pl.all()).struct.json_encode().alias("raw")).to_series() if raw.height else (
+        pl.Series("raw", [], dtype=pl.String))
+    return pa.table({"position": pa.array([f"row {r}" for r in rows], pa.string()),
+                     "reason": reasons.to_arrow().cast(pa.string()),
+                     "raw": payload.to_arrow().cast(pa.string())}, schema=REJECTS_SCHEMA)
