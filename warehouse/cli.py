@@ -87,6 +87,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     seed=args.seed)
     client = connect(args.dsn)
     migrate(client)
+    present = client.command("SELECT count() FROM ticks WHERE symbol IN {symbols:Array(String)}",
+                             parameters={"symbols": list(spec.symbols)})
+    if present and not args.again:
+        print(f"demo symbols already hold {present:,} ticks; nothing loaded (pass --again to add another copy)")
+        return 0
     report = load_ticks(client, generate(spec), name="demo")
     print(report.summary())
     return 0
@@ -148,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duplicates", type=float, default=DemoSpec.duplicate_rate, help="redelivery rate")
     demo.add_argument("--corrections", type=float, default=DemoSpec.correction_rate, help="correction rate")
     demo.add_argument("--seed", type=int, default=DemoSpec.seed)
+    demo.add_argument("--again", action="store_true", help="load even if the symbols already have ticks")
     demo.set_defaults(run=cmd_demo)
 
     rebuild = commands.add_parser("rebuild-bars", help="recompute bars_1m exactly from ticks_dedup")

@@ -1,0 +1,31 @@
+# make run  - set up .venv, load demo data into the embedded warehouse, show its status
+# make test - set up .venv with the test extra and run the test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m warehouse init
+	$(BIN)/python -m warehouse demo --ticks 2M
+	$(BIN)/python -m warehouse status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bulk_load.py
+
+clean:
+	rm -rf $(VENV) data outputs
