@@ -24,7 +24,7 @@ from warehouse.errors import WarehouseError
 from warehouse.ingest import TickWriter, WriteStats
 from warehouse.validate import REJECTS_SCHEMA, clean_ticks
 
-DEFAULT_BATCH_ROWS = 1_000_000
+DEFAULT_BATCH_ROWS = 500_000
 TickSource = str | Path | pa.Table | pl.DataFrame | Iterable[pa.RecordBatch]
 
 
