@@ -8,7 +8,7 @@ Measures, in one run, on the embedded warehouse (a temporary directory):
   * loader, MVs detached   - the same with ticks_dedup_mv and bars_1m_mv detached;
   * peer: bare insert      - client.insert_arrow of the already-clean rows into a
                              MergeTree with no MVs and no validation (the floor);
-  * peak RSS of `python -m warehouse load file.parquet` in a fresh process.
+  * peak RSS (VmHWM) of `python -m warehouse load file.parquet` in a fresh process.
 Demo data without redeliveries/corrections, so every variant writes the same rows.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,13 +59,25 @@ def _timed_bare_insert(table: pa.Table, batch_rows: int) -> float:
     return time.perf_counter() - started
 
 
+_CLI_WITH_PEAK = """
+import sys
+from warehouse.cli import main
+code = main(sys.argv[1:])
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print("PEAK_KIB", peak.split()[1], file=sys.stderr)
+sys.exit(code)
+"""
+
+
 def _peak_rss_of_cli_load(parquet: Path, workdir: Path) -> tuple[float, float]:
+    """Peak RSS (VmHWM of the process after exec, so not the forking parent's pages)."""
     dsn = f"chdb://{workdir / 'rss-warehouse'}"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "load", str(parquet)], check=True,
-                   stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, "--dsn", dsn, "load", str(parquet)], check=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, seconds
+    peak_kib = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KIB"))
+    return peak_kib / 1024, seconds
 
 
 def main() -> None:

@@ -38,6 +38,9 @@ WHERE symbol IN {symbols:Array(String)} AND ts >= {lo:DateTime64(6, 'UTC')} AND 
 """
 
 INSERT_SCHEMA = TICKS_SCHEMA.append(pa.field("first_seen", pa.uint8()))
+# Both MVs run side by side, and their target blocks are not pre-merged on insert
+# (reads merge anyway: FINAL / -Merge). Measured in benchmarks/bulk_load.py.
+INSERT_SETTINGS = {"parallel_view_processing": 1, "optimize_on_insert": 0}
 
 
 @dataclass
@@ -96,7 +99,8 @@ class TickWriter:
             flags = flags.scatter(exact.first_rows, 1)
             batch.corrections, batch.redeliveries = exact.corrections, exact.redeliveries
             batch.rebuilt_bars = exact.dirty.height
-        self.client.insert_arrow("ticks", frame.drop("_row").with_columns(flags).to_arrow().cast(INSERT_SCHEMA))
+        self.client.insert_arrow("ticks", frame.drop("_row").with_columns(flags).to_arrow().cast(INSERT_SCHEMA),
+                                 settings=INSERT_SETTINGS)
         if suspect.any():
             rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
         batch.rows = frame.height
