@@ -40,16 +40,9 @@ import pyarrow.parquet as pq
 
 from warehouse.demo_kernels import hawkes_times_nb, trades_nb
 from warehouse.errors import WarehouseError
+from warehouse.validate import TICKS_SCHEMA
 
-SCHEMA = pa.schema([
-    ("symbol", pa.string()),
-    ("ts", pa.timestamp("us", tz="UTC")),
-    ("price", pa.float64()),
-    ("size", pa.float64()),
-    ("side", pa.int8()),
-    ("trade_id", pa.uint64()),
-    ("version", pa.uint32()),
-])
+SCHEMA = TICKS_SCHEMA  # the demo emits exactly what the loaders accept
 OPEN_MINUTE = 14 * 60 + 30   # session open, minutes after midnight UTC
 CLOSE_MINUTE = 21 * 60       # session close (exclusive)
 
