@@ -150,9 +150,9 @@ def _classify(rows: pl.DataFrame, stored: pl.DataFrame) -> _Classified:
 def _redeliveries(frame: pl.DataFrame, stored: pl.DataFrame) -> int:
     """Rows identical (identity, version, price, size) to an earlier or stored row."""
     key = [*_IDENTITY, "version", "price", "size"]
-    in_batch = frame.height - frame.select(key).unique().height
+    distinct = frame.select(key).unique()
+    in_batch = frame.height - distinct.height
     if not stored.height:
         return in_batch
-    distinct = frame.select(key).unique()
     previous = stored.rename({"stored_version": "version", "stored_price": "price", "stored_size": "size"})
     return in_batch + distinct.join(previous.select(key), on=key, how="semi").height

@@ -208,7 +208,7 @@ def _derived_trade_id(parsed: dict[str, pl.Series]) -> pl.Series:
     for name in ("ts", "price", "size", "side"):
         values = parsed[name]
         raw = values.cast(pl.Int64).fill_null(0).to_numpy() if name == "ts" else values.fill_null(0).to_numpy()
-        h = _mix(h ^ np.ascontiguousarray(raw).astype(raw.dtype).view(_uint_view(raw)).astype(np.uint64))
+        h = _mix(h ^ np.ascontiguousarray(raw).view(_uint_view(raw)).astype(np.uint64))
     return pl.Series("trade_id", h)
 
 
