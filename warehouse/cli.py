@@ -15,6 +15,7 @@ import sys
 from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 
+from warehouse import bench_cli, stream_cli
 from warehouse.client import connect
 from warehouse.demo import DemoSpec, generate, parse_count
 from warehouse.loaders import DEFAULT_BATCH_ROWS, load_ticks
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="tables, rows, bytes, parts, time span per symbol")
     status.set_defaults(run=cmd_status)
+    for module in (bench_cli, stream_cli):
+        module.add_commands(commands)
     return parser
 
 
