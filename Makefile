@@ -1,4 +1,4 @@
-# make run  - set up .venv, load demo data into the embedded warehouse, show its status
+# make run  - set up .venv, load demo data into the embedded warehouse, run a backtest on it
 # make test - set up .venv with the test extra and run the test suite
 PY ?= python3
 VENV := .venv
@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(BIN)/python -m warehouse init
 	$(BIN)/python -m warehouse demo --ticks 2M
 	$(BIN)/python -m warehouse status
+	$(BIN)/python -m backtest +strategy=sma_cross
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

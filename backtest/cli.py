@@ -1,0 +1,130 @@
+"""``python -m backtest +strategy=<name> [overrides]``: one Hydra-configured backtest.
+
+Reads ``conf/`` (groups ``warehouse``, ``data``, ``engine``, ``strategy``),
+runs the strategy on the warehouse's bars, prints a summary and writes the
+run's files into Hydra's output folder (with the saved config in ``.hydra/``).
+Bad input -- an unknown strategy, symbol or setting, fast >= slow, a negative
+fee, an empty range -- prints one ``error: ...`` line and exits 2.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+import strategies
+from backtest.engine import EngineConfig
+from backtest.errors import BacktestError
+from backtest.feed import Feed
+from backtest.runner import DataSpec, RunResult, run_backtest
+from reports.run_files import write_run_files
+from warehouse.errors import WarehouseError
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+_STRATEGY_ARG = re.compile(r"^\+{0,2}strategy=(.*)$")
+SUMMARY_STATS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "trades",
+                 "win_rate", "profit_factor", "exposure", "final_equity")
+
+
+def check_strategy_args(argv: Sequence[str]) -> None:
+    """Fail fast, in one line, on a missing or unknown ``+strategy=`` choice (before Hydra composes).
+
+    >>> check_strategy_args(["+strategy=sma_cross,nope"])
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: strategy: 'nope' is not a strategy (available: sma_cross)
+    """
+    chosen = [m.group(1) for arg in argv if (m := _STRATEGY_ARG.match(arg))]
+    if not chosen:
+        raise BacktestError(f"strategy: none chosen; pass +strategy=<name> (available: "
+                            f"{', '.join(strategies.available())})")
+    for value in chosen:
+        for name in value.split(","):
+            if name not in strategies.available():
+                strategies.load(name)
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Compose the config once so a bad override is one line, not Hydra's multi-line report.
+
+    >>> check_overrides(["+strategy=sma_cross", "strategy.fsat=3"])
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: overrides: Could not override 'strategy.fsat' (Key 'fsat' is not in struct)
+    """
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            compose(config_name="config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = str(exc).splitlines()[0].rstrip(".")
+        if exc.__cause__ is not None:
+            message += f" ({str(exc.__cause__).splitlines()[0]})"
+        raise BacktestError(f"overrides: {message}") from None
+
+
+def execute(cfg: DictConfig, out_dir: Path) -> RunResult:
+    """Run the composed config and write its files into ``out_dir``."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    data = DataSpec.from_mapping(container["data"])
+    engine = EngineConfig.from_mapping(container["engine"])
+    strategy = container["strategy"]
+    result = run_backtest(Feed(container["warehouse"]["dsn"]), strategy["name"], strategy, data, engine)
+    write_run_files(result, out_dir)
+    return result
+
+
+def format_summary(result: RunResult) -> str:
+    """A short text table of the run's main statistics."""
+    lines = [f"{result.strategy} {result.params} on {','.join(result.data.symbols)} "
+             f"{result.data.interval} [{result.data.start}, {result.data.end}) - {result.fingerprint}"]
+    for key in SUMMARY_STATS:
+        value = result.stats[key]
+        if isinstance(value, float) and key not in ("final_equity", "profit_factor", "sharpe", "sortino"):
+            text = f"{value:.2%}"
+        elif isinstance(value, float):
+            text = f"{value:,.2f}"
+        else:
+            text = str(value)
+        lines.append(f"  {key:<22} {text:>16}")
+    return "\n".join(lines)
+
+
+@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+def _hydra_task(cfg: DictConfig) -> None:
+    """One job: run, print, or print a one-line error and exit 2."""
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        result = execute(cfg, out_dir)
+    except (BacktestError, WarehouseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(format_summary(result))
+    print(f"output: {out_dir}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m backtest``; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(a.startswith("-") for a in args):  # Hydra's own flags (help, info, multirun) skip the checks
+        try:
+            check_strategy_args(args)
+            check_overrides(args)
+        except BacktestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    elif any(a in ("-m", "--multirun") for a in args):
+        try:
+            check_strategy_args(args)
+        except BacktestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    sys.argv = [sys.argv[0], *args]
+    _hydra_task()
+    return 0

@@ -1,0 +1,140 @@
+"""One backtest from names and values: read the bars, make the signals, simulate, summarize.
+
+This is what ``python -m backtest`` and notebooks call; it holds no SQL (the
+:class:`~backtest.feed.Feed` does the reading) and writes no files.
+
+>>> from warehouse.client import connect
+>>> from warehouse.migrate import migrate
+>>> from warehouse.ohlcv import load_ohlcv
+>>> import backtesting, os
+>>> client = connect(database="runner_example")
+>>> _ = migrate(client)
+>>> _ = load_ohlcv(client, os.path.join(os.path.dirname(backtesting.__file__), "test", "GOOG.csv"))
+>>> data = DataSpec(symbols=("GOOG",), start="2004-01-01", end="2014-01-01", interval="1d", source="ohlcv")
+>>> result = run_backtest(Feed(client), "sma_cross", {"fast": 10, "slow": 20}, data, EngineConfig())
+>>> result.stats["trades"] > 0, result.bars.close.shape
+(True, (2148, 1))
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import strategies
+from backtest.engine import EngineConfig, SimulationResult, run
+from backtest.errors import BacktestError
+from backtest.feed import BarArrays, Feed, bar_arrays
+from backtest.stats import summarize
+from warehouse.feed_sql import QueryCost
+
+DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which bars a run reads: ``source`` is a feed source or ``ohlcv`` for imported bars.
+
+    >>> DataSpec(symbols=())
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: data.symbols: () is empty; name at least one symbol
+    """
+
+    symbols: tuple[str, ...] = ("AAPL",)
+    start: str = "2024-01-02"
+    end: str = "2024-02-15"
+    interval: str = "1m"
+    source: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.symbols, str):
+            object.__setattr__(self, "symbols", (self.symbols,))
+        object.__setattr__(self, "symbols", tuple(self.symbols))
+        if not self.symbols:
+            raise BacktestError(f"data.symbols: {self.symbols!r} is empty; name at least one symbol")
+        if self.source not in DATA_SOURCES:
+            raise BacktestError(f"data.source: {self.source!r} is not one of {', '.join(DATA_SOURCES)}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> DataSpec:
+        """Build from a Hydra/dict node; values are kept as given (times as text)."""
+        known = ("symbols", "start", "end", "interval", "source")
+        for key in values:
+            if key not in known:
+                raise BacktestError(f"data.{key}: unknown setting (known: {', '.join(known)})")
+        given = dict(values)
+        for key in ("start", "end", "interval"):
+            if key in given:
+                given[key] = str(given[key])
+        if "symbols" in given and not isinstance(given["symbols"], str):
+            given["symbols"] = tuple(str(s) for s in given["symbols"])
+        return cls(**given)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one run produced, ready for a report."""
+
+    strategy: str
+    params: Any
+    data: DataSpec
+    engine: EngineConfig
+    bars: BarArrays
+    simulation: SimulationResult
+    stats: dict[str, Any]
+    query_costs: Sequence[QueryCost]
+    fingerprint: str
+
+
+def read_bars(feed: Feed, data: DataSpec) -> BarArrays:
+    """The bars ``data`` names as engine arrays; no bars at all is an error naming the request."""
+    if data.source == "ohlcv":
+        frame = feed.ohlcv(list(data.symbols), data.start, data.end, data.interval)
+    else:
+        frame = feed.bars(list(data.symbols), data.start, data.end, data.interval, source=data.source)
+    if frame.is_empty():
+        raise BacktestError(
+            f"data: no bars for {','.join(data.symbols)} in [{data.start}, {data.end}) at {data.interval} "
+            f"(source {data.source}); check the range with `python -m warehouse status`")
+    return bar_arrays(frame)
+
+
+def fingerprint(bars: BarArrays) -> str:
+    """A short hash of the bars' times and prices: two runs on equal data share it.
+
+    >>> import numpy as np
+    >>> one = np.ones((2, 1))
+    >>> bars = BarArrays(np.array([0, 60], dtype="datetime64[s]"), ("X",), one, one, one, one, one)
+    >>> fingerprint(bars)
+    '2x1:b31c5915826cf615'
+    """
+    digest = hashlib.sha256()
+    digest.update(bars.index.astype("datetime64[us]").astype(np.int64).tobytes())
+    digest.update(",".join(bars.symbols).encode())
+    for array in (bars.open, bars.high, bars.low, bars.close, bars.volume):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    rows, columns = bars.close.shape
+    return f"{rows}x{columns}:{digest.hexdigest()[:16]}"
+
+
+def run_backtest(feed: Feed, strategy: str, strategy_values: Mapping[str, Any], data: DataSpec,
+                 engine: EngineConfig) -> RunResult:
+    """Read ``data`` through ``feed``, run ``strategy`` with ``strategy_values`` under ``engine``."""
+    module = strategies.load(strategy)
+    params = strategies.make_params(module, strategy_values)
+    first_cost = len(feed.stats)
+    bars = read_bars(feed, data)
+    signal = np.ascontiguousarray(module.signals(bars, params), dtype=np.float64)
+    if signal.shape != bars.close.shape:
+        raise BacktestError(f"strategy: {strategy}.signals returned shape {signal.shape}, "
+                            f"bars are {bars.close.shape}")
+    simulation = run(bars.open, bars.high, bars.low, bars.close, signal, engine)
+    closed = simulation.trades.filter(~simulation.trades["is_open"])
+    stats = summarize(simulation.equity, engine.init_cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
+                      simulation.exposure_bars, bars.index)
+    return RunResult(strategy, params, data, engine, bars, simulation, stats, tuple(feed.stats[first_cost:]),
+                     fingerprint(bars))

@@ -1,0 +1,96 @@
+"""The CSV files of one run: metrics, trades, equity, orders and data access.
+
+>>> import tempfile, numpy as np
+>>> from backtest.engine import EngineConfig, run
+>>> from backtest.feed import BarArrays
+>>> from backtest.runner import DataSpec, RunResult
+>>> close = np.array([[10.0], [11.0], [12.0]])
+>>> bars = BarArrays(np.array(["2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[us]"), ("X",),
+...                  close, close, close, close, close)
+>>> sim = run(close, close, close, close, np.array([[1.0], [np.nan], [np.nan]]), EngineConfig(fill="close"))
+>>> result = RunResult("sma_cross", None, DataSpec(symbols=("X",)), EngineConfig(), bars, sim,
+...                    {"total_return": 0.2}, (), "3x1:abc")
+>>> out = tempfile.mkdtemp()
+>>> sorted(p.name for p in write_run_files(result, out))
+['data_access.csv', 'equity.csv', 'metrics.csv', 'orders.csv', 'trades.csv']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from backtest.runner import RunResult
+
+
+def write_run_files(result: RunResult, out_dir: str | Path) -> list[Path]:
+    """Write the run's CSV files into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "metrics.csv": metrics_frame(result),
+        "trades.csv": _with_times(result.simulation.trades, result, ("entry_bar", "exit_bar")),
+        "equity.csv": equity_frame(result),
+        "orders.csv": _with_times(result.simulation.orders, result, ("bar",)),
+        "data_access.csv": data_access_frame(result),
+    }
+    paths = []
+    for name, frame in frames.items():
+        frame.write_csv(out / name)
+        paths.append(out / name)
+    return paths
+
+
+def metrics_frame(result: RunResult) -> pl.DataFrame:
+    """One row: run identity, parameters (``param_*``) and every statistic."""
+    row: dict[str, object] = {
+        "strategy": result.strategy,
+        "symbols": ",".join(result.data.symbols),
+        "start": result.data.start,
+        "end": result.data.end,
+        "interval": result.data.interval,
+        "source": result.data.source,
+        "fingerprint": result.fingerprint,
+    }
+    if dataclasses.is_dataclass(result.params):
+        row.update({f"param_{k}": v for k, v in dataclasses.asdict(result.params).items()})
+    for key, value in result.stats.items():
+        row[key] = str(value) if isinstance(value, timedelta) else value
+    return pl.DataFrame([row])
+
+
+def equity_frame(result: RunResult) -> pl.DataFrame:
+    """Per bar: time, equity, cash, drawdown and units held per symbol."""
+    equity = result.simulation.equity
+    columns: dict[str, object] = {
+        "ts": pl.Series(result.bars.index.astype("datetime64[us]")).dt.replace_time_zone("UTC"),
+        "equity": equity,
+        "cash": result.simulation.cash,
+        "drawdown": equity / np.maximum.accumulate(equity) - 1.0 if len(equity) else equity,
+    }
+    for j, symbol in enumerate(result.bars.symbols):
+        columns[f"position_{symbol}"] = result.simulation.positions[:, j]
+    return pl.DataFrame(columns)
+
+
+def data_access_frame(result: RunResult) -> pl.DataFrame:
+    """The feed's query costs of this run, one row per query."""
+    rows = [dataclasses.asdict(cost) for cost in result.query_costs]
+    if rows:
+        return pl.DataFrame(rows)
+    return pl.DataFrame(schema={"call": pl.String, "source": pl.String})
+
+
+def _with_times(frame: pl.DataFrame, result: RunResult, bar_columns: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` with a symbol name for ``column`` and a UTC time next to every bar number."""
+    index = pl.Series(result.bars.index.astype("datetime64[us]")).dt.replace_time_zone("UTC")
+    symbols = pl.Series(list(result.bars.symbols), dtype=pl.String)
+    extra = [pl.Series("symbol", symbols.gather(frame["column"]) if frame.height else [], dtype=pl.String)]
+    for column in bar_columns:
+        times = index.gather(frame[column]) if frame.height else pl.Series([], dtype=index.dtype)
+        extra.append(times.alias(column.replace("bar", "time")))
+    return frame.with_columns(extra)

@@ -1,0 +1,36 @@
+"""SMA crossover: long when the fast average crosses above the slow one, short (or flat) when below.
+
+>>> import numpy as np
+>>> from backtest.feed import BarArrays
+>>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
+>>> bars = BarArrays(np.arange(11).astype("datetime64[D]"), ("X",), close, close, close, close, close)
+>>> signals(bars, Params(fast=2, slow=3))[:, 0].tolist()
+[nan, nan, nan, nan, nan, 1.0, nan, nan, nan, -1.0, nan]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from strategies import checks
+from strategies.indicators import crossover_signal_nb, sma_nb
+
+
+@dataclass(frozen=True)
+class Params:
+    """``fast`` and ``slow`` moving-average windows in bars (fast < slow)."""
+
+    fast: int = 10
+    slow: int = 30
+
+    def __post_init__(self) -> None:
+        checks.window("fast", self.fast)
+        checks.window("slow", self.slow)
+        checks.ordered("fast", self.fast, "slow", self.slow)
+
+
+def signals(bars, params: Params) -> np.ndarray:
+    """+1 / -1 at the bars where the fast SMA of the close crosses the slow one, NaN elsewhere."""
+    return crossover_signal_nb(sma_nb(bars.close, params.fast), sma_nb(bars.close, params.slow))
