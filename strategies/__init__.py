@@ -5,9 +5,11 @@ A strategy module ``strategies/<name>.py`` defines
 * ``Params``: a frozen dataclass of its parameters with defaults; it checks
   them in ``__post_init__`` and raises :class:`backtest.errors.BacktestError`
   naming ``strategy.<field>`` and the value;
-* ``signals(bars, params) -> np.ndarray``: a float64 array shaped like
-  ``bars.close`` (+1 long, -1 short, 0 flat, NaN keep; see
-  :mod:`backtest.engine`), computed by ``@njit`` kernels over numpy arrays.
+* ``signals(bars, params, cache=None) -> np.ndarray``: a float64 array shaped
+  like ``bars.close`` (+1 long, -1 short, 0 flat, NaN keep; see
+  :mod:`backtest.engine`), computed by ``@njit`` kernels over numpy arrays;
+  every indicator goes through ``cache`` (a
+  :class:`strategies.indicators.IndicatorCache`) so sweeps compute it once.
 
 and ``conf/strategy/<name>.yaml`` holds ``name: <name>`` and the defaults.
 :func:`load` finds it by name; :func:`make_params` builds checked params.

@@ -1,6 +1,8 @@
 """Indicator kernels shared by strategies: ``(n_bars, n_columns)`` float64 in and out, NaN-aware.
 
-A value at bar t uses bars up to and including t only.
+A value at bar t uses bars up to and including t only. Strategies call them
+through an :class:`IndicatorCache` so that a sweep computes each distinct
+indicator (kernel + input + arguments) once, however many parameter sets use it.
 
 >>> import numpy as np
 >>> sma_nb(np.arange(1.0, 6.0)[:, None], 3)[:, 0].tolist()
@@ -12,8 +14,38 @@ A value at bar t uses bars up to and including t only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numba import njit
+
+
+class IndicatorCache:
+    """Memo of indicator arrays keyed by kernel, input array identity and arguments.
+
+    >>> cache = IndicatorCache()
+    >>> close = np.arange(1.0, 6.0)[:, None]
+    >>> cache(sma_nb, close, 3) is cache(sma_nb, close, 3), len(cache)
+    (True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, kernel: Callable[..., np.ndarray], values: np.ndarray, *args: object) -> np.ndarray:
+        """``kernel(values, *args)``, computed on the first call only."""
+        key = (getattr(kernel, "__qualname__", repr(kernel)), id(values), args)
+        if key not in self._arrays:
+            self._arrays[key] = kernel(values, *args)
+        return self._arrays[key]
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached arrays."""
+        return sum(a.nbytes for a in self._arrays.values())
 
 
 @njit(cache=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from strategies import checks
-from strategies.indicators import crossover_signal_nb, sma_nb
+from strategies.indicators import IndicatorCache, crossover_signal_nb, sma_nb
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Params:
         checks.ordered("fast", self.fast, "slow", self.slow)
 
 
-def signals(bars, params: Params) -> np.ndarray:
+def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.ndarray:
     """+1 / -1 at the bars where the fast SMA of the close crosses the slow one, NaN elsewhere."""
-    return crossover_signal_nb(sma_nb(bars.close, params.fast), sma_nb(bars.close, params.slow))
+    cache = cache or IndicatorCache()
+    return crossover_signal_nb(cache(sma_nb, bars.close, params.fast), cache(sma_nb, bars.close, params.slow))
