@@ -1,0 +1,152 @@
+"""Kafka -> warehouse: a confluent-kafka consumer that commits offsets only after the insert.
+
+``python -m warehouse ingest kafka --brokers HOST:PORT --topic ticks --group G``.
+Auto-commit is off; after :func:`warehouse.stream_sink.run` has written a batch,
+the next offset of every partition in it is committed synchronously. Each commit
+carries ``inflight<=N`` as metadata (N = messages per batch): on assignment the
+consumer treats the first N messages after the committed offset as a possible
+half-written batch of a crashed predecessor and writes them in replay mode.
+On a rebalance the current batch is written and committed before partitions go.
+
+Memory: one batch (``--batch`` messages) plus librdkafka's prefetch queue, capped
+at ``queued.max.messages.kbytes`` (:data:`PREFETCH_KBYTES`) per consumer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+
+from warehouse.errors import WarehouseError
+from warehouse.stream_sink import Batch
+
+PREFETCH_KBYTES = 16 * 1024
+SESSION_TIMEOUT_MS = 6000  # tansu delays a group join by half of it; Kafka's own default is 45000
+_METADATA = re.compile(r"^inflight<=(\d+)$")
+
+
+def consumer_config(brokers: str, group: str, **overrides: object) -> dict[str, object]:
+    """librdkafka settings of the ingest consumer.
+
+    >>> config = consumer_config("127.0.0.1:9092", "g")
+    >>> config["enable.auto.commit"], config["session.timeout.ms"]
+    (False, 6000)
+    """
+    return {
+        "bootstrap.servers": brokers,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "queued.max.messages.kbytes": PREFETCH_KBYTES,
+        **overrides,
+    }
+
+
+class KafkaSource:
+    """A :class:`warehouse.stream_sink.Source` over one topic of a consumer group."""
+
+    def __init__(self, brokers: str, topic: str, group: str, batch_size: int,
+                 log: Callable[[str], None], config: dict[str, object] | None = None) -> None:
+        self.name = f"kafka:{topic}"
+        self.topic, self.batch_size, self.log = topic, batch_size, log
+        self.consumer = Consumer(consumer_config(brokers, group, **(config or {})))
+        self.committed: dict[int, int] = {}  # partition -> next offset, as committed
+        self.replay_until: dict[int, int] = {}  # partition -> first offset no crashed batch can reach
+        self.at_eof: set[int] = set()
+        self.flush_before_revoke: Callable[[], None] | None = None
+        _require_topic(self.consumer, brokers, topic)
+        self.consumer.subscribe([topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
+
+    def read(self, batch: Batch, max_messages: int, timeout: float) -> None:
+        """Append up to ``max_messages`` messages (one ``consume`` call)."""
+        if max_messages <= 0:
+            return
+        for message in self.consumer.consume(num_messages=max_messages, timeout=timeout):
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    self.at_eof.add(message.partition())
+                    continue
+                if error.fatal():
+                    raise WarehouseError(f"brokers: fatal Kafka error: {error.str()}")
+                self.log(f"kafka: {error.str()}")
+                continue
+            partition, offset = message.partition(), message.offset()
+            self.at_eof.discard(partition)
+            batch.add(message.value() or b"", f"{self.topic}/{partition}/{offset}")
+            batch.cursor[partition] = offset + 1
+            if offset < self.replay_until.get(partition, -1):
+                batch.replay = True
+
+    def commit(self, batch: Batch) -> None:
+        """Commit the next offset of every partition in ``batch`` (synchronously)."""
+        offsets = [TopicPartition(self.topic, p, o, metadata=f"inflight<={self.batch_size}")
+                   for p, o in batch.cursor.items()]
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # e.g. partitions reassigned meanwhile: the new owner re-reads them
+            self.log(f"kafka: commit failed ({exc.args[0].str()}); those messages will be delivered again")
+            return
+        self.committed.update(batch.cursor)
+
+    def drained(self) -> bool:
+        """Every assigned partition is at its end (and something is assigned)."""
+        assigned = {tp.partition for tp in self.consumer.assignment()}
+        return bool(assigned) and assigned <= self.at_eof
+
+    def lag(self) -> str:
+        """Consumer lag: high watermark minus committed offset, summed over assigned partitions."""
+        total = 0
+        for tp in self.consumer.assignment():
+            try:
+                low, high = self.consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+            except KafkaException:
+                return "lag ?"
+            total += max(0, high - max(self.committed.get(tp.partition, low), low))
+        return f"lag {total:,}"
+
+    def close(self) -> None:
+        """Leave the group (the committed offsets stay)."""
+        self.consumer.close()
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in consumer.committed(partitions, timeout=10.0):
+            low, _ = consumer.get_watermark_offsets(tp, timeout=10.0)
+            start = tp.offset if tp.offset != OFFSET_INVALID else low
+            match = _METADATA.match(tp.metadata or "")
+            window = max(self.batch_size, int(match.group(1)) if match else 0)
+            self.committed[tp.partition] = start
+            self.replay_until[tp.partition] = start + window
+            self.at_eof.discard(tp.partition)
+        self.log(f"kafka: assigned partitions {sorted(tp.partition for tp in partitions)} of {self.topic}")
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.flush_before_revoke is not None:
+            self.flush_before_revoke()
+        for tp in partitions:
+            self.committed.pop(tp.partition, None)
+            self.at_eof.discard(tp.partition)
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.log(f"kafka: partitions {sorted(tp.partition for tp in partitions)} lost; "
+                 "their uncommitted messages will be delivered again")
+        for tp in partitions:
+            self.committed.pop(tp.partition, None)
+            self.at_eof.discard(tp.partition)
+
+
+def _require_topic(consumer: Consumer, brokers: str, topic: str) -> None:
+    try:
+        metadata = consumer.list_topics(topic, timeout=10.0)
+    except KafkaException as exc:
+        raise WarehouseError(f"brokers: cannot reach Kafka at {brokers!r} ({exc.args[0].str()})") from None
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None:
+        raise WarehouseError(f"topic: {topic!r} does not exist on {brokers}; create it or start the producer first")

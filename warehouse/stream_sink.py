@@ -1,0 +1,420 @@
+"""The core both stream consumers share: decode JSON messages, write batches, retry, commit.
+
+A consumer (:mod:`warehouse.consume_kafka`, :mod:`warehouse.consume_redis`) is a
+:class:`Source`: it reads messages into a :class:`Batch` and acknowledges a batch
+(Kafka offset commit, Redis ``XACK``). :func:`run` drives it:
+
+* a batch is written when it holds ``batch`` messages or its oldest message has
+  waited ``linger`` seconds (or, with ``until_idle``, when the source is drained);
+* writing = decode + validate (:func:`parse_messages`), malformed/invalid messages
+  to ``rejects`` with raw payload, reason and source position, good ticks through
+  :class:`warehouse.ingest.TickWriter` (dedup + exact bars);
+* the batch is acknowledged only after the write succeeded; a warehouse error is
+  retried with exponential backoff, and nothing is read meanwhile, so memory is
+  bounded by one batch (plus the client library's prefetch, see the consumers);
+* a batch a crashed predecessor may have half-written (``Batch.replay``) is
+  written in replay mode: rejects already stored for its positions are skipped, and
+  every (symbol, minute) bar it touches is recomputed from ``ticks_dedup``, so a
+  crash between the raw insert, the materialized views and a correction's bar
+  rebuild cannot leave a bar counted twice or not at all. A retried write is a
+  replay of its own failed attempt.
+
+At-least-once delivery plus this gives exactly-once results in ``ticks_dedup``,
+``bars_1m`` and ``rejects``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from warehouse.errors import WarehouseError
+from warehouse.ingest import TickWriter, WriteStats
+from warehouse.loaders import write_rejects
+from warehouse.rollup import rebuild_minutes
+from warehouse.validate import ALIASES, REJECTS_SCHEMA, CleanBatch, clean_ticks
+
+# JSON that polars' decoder is certain to accept: one flat object of strings, small
+# numbers, booleans and nulls. Anything else takes the per-message path (json.loads).
+_WS = r"[ \t\n\r]*"
+_STR = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+_NUM = r"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,30})?(?:[eE][+-]?[0-9]{1,2})?"
+_PAIR = rf"{_STR}{_WS}:{_WS}(?:{_STR}|{_NUM}|true|false|null)"
+_FLAT_OBJECT = rf"^{_WS}\{{{_WS}(?:{_PAIR}(?:{_WS},{_WS}{_PAIR})*)?{_WS}\}}{_WS}$"
+_NO_TICKS = clean_ticks(pa.table({k: pa.array([], pa.string()) for k in ("symbol", "ts", "price", "size")}),
+                        source="none").ticks
+_KEYS = [alias for aliases in ALIASES.values() for alias in aliases]
+_FIELDS = pl.Struct({key: pl.String for key in _KEYS})
+_CANONICAL = pl.Struct({name: pl.String for name in ALIASES})
+
+
+@dataclass
+class Batch:
+    """Messages read and not yet acknowledged.
+
+    ``positions[i]`` names message ``i``'s place in its source (``topic/partition/offset``
+    or ``stream/id``); ``cursor`` is the source's own acknowledgement state (e.g. next
+    offset per partition); ``replay`` marks a batch a crashed consumer may have written.
+    """
+
+    payloads: list[bytes] = field(default_factory=list)
+    positions: list[str] = field(default_factory=list)
+    cursor: dict = field(default_factory=dict)
+    replay: bool = False
+    started: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def add(self, payload: bytes, position: str) -> None:
+        """Append one message."""
+        if not self.payloads:
+            self.started = time.monotonic()
+        self.payloads.append(payload)
+        self.positions.append(position)
+
+
+class Source(Protocol):
+    """What :func:`run` needs from a broker consumer."""
+
+    name: str  # rejects.source of its messages, e.g. "kafka:ticks"
+
+    def read(self, batch: Batch, max_messages: int, timeout: float) -> None:
+        """Append up to ``max_messages`` messages, waiting at most ``timeout`` seconds."""
+
+    def commit(self, batch: Batch) -> None:
+        """Acknowledge every message of ``batch`` (called only after it was written)."""
+
+    def drained(self) -> bool:
+        """True when nothing is left to read right now."""
+
+    def lag(self) -> str:
+        """Backlog for the status line, e.g. ``lag 1,234``."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Batching, retry and reporting knobs of :func:`run`.
+
+    >>> RunOptions(batch=0)
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: batch: 0 is not an integer >= 1
+    """
+
+    batch: int = 50_000  # messages per write; bounds memory
+    linger: float = 1.0  # seconds the oldest message may wait for its batch to fill
+    until_idle: bool = False  # exit once the source is drained
+    status_every: float = 5.0  # seconds between status lines (0: none)
+    retry_first: float = 0.5  # first backoff after a warehouse error, doubled up to retry_max
+    retry_max: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise WarehouseError(f"batch: {self.batch!r} is not an integer >= 1")
+        for name in ("linger", "status_every", "retry_first", "retry_max"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value < 86_400:
+                raise WarehouseError(f"{name.replace('_', '-')}: {value!r} is not a number of seconds in [0, 86400)")
+
+
+@dataclass
+class SinkStats:
+    """What a consumer did; ``written`` holds the tick writer's counts."""
+
+    messages: int = 0  # messages written and acknowledged
+    ticks: int = 0  # good ticks among them
+    rejects: int = 0  # rejected messages (stored in rejects)
+    batches: int = 0
+    replayed: int = 0  # batches written in replay mode
+    retries: int = 0  # failed write attempts
+    unacknowledged: int = 0  # messages left unacknowledged at exit (redelivered later)
+    written: WriteStats = field(default_factory=WriteStats)
+
+    def summary(self, source: str, seconds: float) -> str:
+        """One line for the end of a run."""
+        rate = self.messages / seconds if seconds else 0.0
+        return (f"{source}: {self.messages:,} messages in {self.batches:,} batches ({rate:,.0f}/s): "
+                f"{self.ticks:,} ticks ({self.written.new_trades:,} new trades, {self.written.redeliveries:,} "
+                f"redeliveries, {self.written.corrections:,} corrections), {self.rejects:,} rejects, "
+                f"{self.replayed:,} replayed batches, {self.retries:,} retries"
+                + (f", {self.unacknowledged:,} left unacknowledged" if self.unacknowledged else ""))
+
+
+def parse_messages(payloads: list[bytes], positions: list[str], *, source: str) -> CleanBatch:
+    """Decode JSON tick messages and validate them; rejects carry the raw payload and position.
+
+    A message is one JSON object with the tick fields (or their aliases, see
+    :mod:`warehouse.validate`); unknown keys are ignored.
+
+    >>> good = b'{"symbol": "AAPL", "ts": "2024-01-02T14:30:00.25Z", "price": 185.1, "size": 100, "side": "buy"}'
+    >>> out = parse_messages([good, b'{"symbol": "AAPL"', b'[1]'], ["t/0/7", "t/0/8", "t/0/9"], source="doc")
+    >>> out.ticks.num_rows
+    1
+    >>> [(r["position"], r["reason"], r["raw"]) for r in out.rejects.to_pylist()]
+    [('t/0/8', "json: Expecting ',' delimiter: line 1 column 18 (char 17)", '{"symbol": "AAPL"'), ('t/0/9', 'json: not an object', '[1]')]
+    """
+    fields, bad_rows, bad_reasons = _decode(payloads)
+    ticks = []
+    # A message without trade_id gets one derived from its content; validate does that per
+    # batch when the column is absent, so such messages are validated apart from the others.
+    with_id = fields["trade_id"].is_not_null()
+    for part in (fields.filter(with_id), fields.filter(~with_id).drop("trade_id")):
+        if part.height == 0:
+            continue
+        clean = clean_ticks(part.drop("_msg").to_arrow(), source=source, first_row=0)
+        ticks.append(clean.ticks)
+        if clean.rejects.num_rows:
+            rows = pl.from_arrow(clean.rejects["position"]).str.strip_prefix("row ").cast(pl.Int64).to_numpy()
+            bad_rows += part["_msg"].to_numpy()[rows].tolist()
+            bad_reasons += clean.rejects["reason"].to_pylist()
+    order = np.argsort(np.array(bad_rows, np.int64), kind="stable")
+    rows = [bad_rows[i] for i in order]
+    rejects = pa.table({"position": pa.array([positions[i] for i in rows], pa.string()),
+                        "reason": pa.array([bad_reasons[i] for i in order], pa.string()),
+                        "raw": pa.array([_raw_text(payloads[i]) for i in rows], pa.string())}, schema=REJECTS_SCHEMA)
+    return CleanBatch(pa.concat_tables(ticks) if ticks else _NO_TICKS, rejects)
+
+
+def _decode(payloads: list[bytes]) -> tuple[pl.DataFrame, list[int], list[str]]:
+    """(one String column per tick field + ``_msg`` message index, undecodable messages, their reasons)."""
+    texts = _utf8(payloads)
+    fast = texts.str.contains(_FLAT_OBJECT).fill_null(False)
+    frame = pl.DataFrame({"_msg": np.arange(len(payloads), dtype=np.int64)})
+    try:
+        decoded = _decode_flat(texts.filter(fast), frame.filter(fast))
+    except pl.exceptions.ComputeError:  # a flat object polars still refuses: decode everything slowly
+        fast = pl.Series([False] * len(payloads))
+        decoded = None
+    slow_rows, slow_records, bad_rows, bad_reasons = [], [], [], []
+    for i in np.flatnonzero(~fast.to_numpy()):
+        record, reason = _decode_one(payloads[i])
+        if reason:
+            bad_rows.append(int(i))
+            bad_reasons.append(reason)
+        else:
+            slow_rows.append(int(i))
+            slow_records.append(record)
+    pieces = [decoded] if decoded is not None else []
+    if slow_rows:
+        slow = pl.DataFrame(slow_records, schema=dict(_FIELDS.to_schema()))
+        pieces.append(pl.concat([pl.DataFrame({"_msg": np.array(slow_rows, np.int64)}), slow], how="horizontal"))
+    fields = pl.concat(pieces).sort("_msg") if pieces else pl.DataFrame(
+        {"_msg": []}, schema={"_msg": pl.Int64, **_FIELDS.to_schema()})
+    return _canonical(fields), bad_rows, bad_reasons
+
+
+def _decode_flat(texts: pl.Series, index: pl.DataFrame) -> pl.DataFrame:
+    """Flat JSON objects -> one String column per key; aliases are looked for only where a field is missing."""
+    decoded = pl.concat([index, texts.str.json_decode(_CANONICAL).struct.unnest()], how="horizontal")
+    incomplete = decoded.select(pl.any_horizontal(pl.exclude("_msg").is_null())).to_series()
+    full = decoded.filter(~incomplete).with_columns(
+        pl.lit(None, pl.String).alias(key) for key in _KEYS if key not in ALIASES)
+    if not incomplete.any():
+        return full.select("_msg", *_KEYS)
+    aliased = pl.concat([index.filter(incomplete), texts.filter(incomplete).str.json_decode(_FIELDS).struct.unnest()],
+                        how="horizontal")
+    return pl.concat([full.select("_msg", *_KEYS), aliased]).sort("_msg")
+
+
+def _utf8(payloads: list[bytes]) -> pl.Series:
+    binary = pa.array(payloads, pa.binary())
+    try:
+        return pl.Series(binary.cast(pa.string()))
+    except pa.ArrowInvalid:  # some message is not UTF-8: those become nulls (then rejects)
+        return pl.Series([_text_or_none(p) for p in payloads], dtype=pl.String)
+
+
+def _text_or_none(payload: bytes | None) -> str | None:
+    try:
+        return payload.decode() if payload is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_one(payload: bytes | None) -> tuple[dict[str, str | None], str]:
+    """One message the fast path did not take: (fields as text, '') or ({}, reason)."""
+    if not payload:
+        return {}, "payload: empty message"
+    try:
+        value = json.loads(payload.decode())
+    except UnicodeDecodeError:
+        return {}, "payload: not UTF-8 text"
+    except ValueError as exc:
+        return {}, f"json: {exc}"
+    if not isinstance(value, dict):
+        return {}, "json: not an object"
+    return {key: _as_text(value[key]) if key in value else None for key in _KEYS}, ""
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _canonical(fields: pl.DataFrame) -> pl.DataFrame:
+    """Merge alias keys into one column per tick field (first alias present wins per message)."""
+    columns = {name: pl.coalesce([pl.col(a) for a in aliases]) for name, aliases in ALIASES.items()}
+    return fields.select(pl.col("_msg"), **columns).with_columns(
+        pl.col("side").fill_null(""), pl.col("version").fill_null("0"))
+
+
+def _raw_text(payload: bytes | None) -> str:
+    return (payload or b"").decode("utf-8", "backslashreplace")
+
+
+class StreamSink:
+    """Writes batches of messages to the warehouse: rejects, then ticks through TickWriter."""
+
+    def __init__(self, client: Client, source: str) -> None:
+        self.client = client
+        self.source = source
+        self.writer = TickWriter(client)
+        self.stats = SinkStats(written=self.writer.stats)
+
+    def write(self, batch: Batch, *, replay: bool) -> None:
+        """One attempt at writing ``batch``; raises the warehouse's error on failure."""
+        clean = parse_messages(batch.payloads, batch.positions, source=self.source)
+        rejects = clean.rejects
+        if replay and rejects.num_rows:
+            stored = self.client.query_arrow(
+                "SELECT DISTINCT position FROM rejects WHERE target = 'ticks' AND source = {source:String} "
+                "AND position IN {positions:Array(String)}",
+                parameters={"source": self.source, "positions": rejects["position"].to_pylist()})
+            keep = pc.invert(pc.is_in(rejects["position"], value_set=stored["position"]))
+            rejects = rejects.filter(keep)
+        write_rejects(self.client, rejects, target="ticks", source=self.source)
+        self.writer.write(clean.ticks)
+        if replay and clean.ticks.num_rows:
+            touched = pl.from_arrow(clean.ticks.select(["symbol", "ts"])).select(
+                "symbol", pl.col("ts").dt.truncate("1m").dt.replace_time_zone(None).alias("minute")).unique()
+            rebuild_minutes(self.client, touched["symbol"].to_list(), touched["minute"].to_list())
+        self.stats.messages += len(batch)
+        self.stats.ticks += clean.ticks.num_rows
+        self.stats.rejects += clean.rejects.num_rows
+        self.stats.batches += 1
+        self.stats.replayed += replay
+
+    def deliver(self, batch: Batch, options: RunOptions, stop: threading.Event, log: Callable[[str], None]) -> bool:
+        """Write ``batch``, retrying warehouse errors with backoff; False if ``stop`` came first."""
+        attempt = 0
+        while True:
+            try:
+                self.write(batch, replay=batch.replay or attempt > 0)
+                return True
+            except (ClickHouseError, OSError) as exc:
+                attempt += 1
+                self.stats.retries += 1
+                delay = min(options.retry_max, options.retry_first * 2 ** (attempt - 1))
+                log(f"warehouse error: {_first_line(exc)}; {len(batch):,} messages not acknowledged, "
+                    f"retry {attempt} in {delay:.1f} s")
+                if stop.wait(delay):
+                    return False
+
+
+def run(source: Source, sink: StreamSink, options: RunOptions, stop: threading.Event,
+        log: Callable[[str], None] | None = None) -> SinkStats:
+    """Consume ``source`` into ``sink`` until ``stop`` is set (or, with ``until_idle``, drained).
+
+    On stop the current batch is written and acknowledged before returning; if the
+    warehouse fails then, the batch stays unacknowledged (``stats.unacknowledged``)
+    and is delivered again to the next consumer. A source with a
+    ``flush_before_revoke`` attribute (Kafka) gets a callback that writes and
+    acknowledges the current batch before it loses partitions.
+    """
+    return _Runner(source, sink, options, stop, log or log_line).run()
+
+
+class _Runner:
+    def __init__(self, source: Source, sink: StreamSink, options: RunOptions, stop: threading.Event,
+                 log: Callable[[str], None]) -> None:
+        self.source, self.sink, self.options, self.stop, self.log = source, sink, options, stop, log
+        self.batch = Batch()
+        if hasattr(source, "flush_before_revoke"):
+            source.flush_before_revoke = self.flush
+
+    def run(self) -> SinkStats:
+        status = _Status(self.source, self.sink.stats, self.options.status_every, self.log)
+        wait = min(0.2, self.options.linger) or 0.05
+        while not self.stop.is_set():
+            self.source.read(self.batch, self.options.batch - len(self.batch), timeout=wait)
+            drained = self.options.until_idle and self.source.drained()
+            full = len(self.batch) >= self.options.batch
+            due = bool(self.batch) and time.monotonic() - self.batch.started >= self.options.linger
+            if self.batch and (full or due or drained):
+                if not self.flush():
+                    break
+            elif drained:
+                break
+            status.maybe_print()
+        if self.stop.is_set() and not self.sink.stats.unacknowledged:
+            self.flush(final=True)
+        status.maybe_print(force=self.options.status_every > 0)
+        return self.sink.stats
+
+    def flush(self, final: bool = False) -> bool:
+        """Write then acknowledge the current batch; False (left unacknowledged) when stopped first.
+
+        ``final``: the consumer is stopping, so one attempt only.
+        """
+        batch = self.batch
+        if not batch:
+            return True
+        if final:
+            try:
+                self.sink.write(batch, replay=batch.replay)
+            except (ClickHouseError, OSError) as exc:
+                self.log(f"warehouse error while stopping: {_first_line(exc)}; {len(batch):,} messages left "
+                         "unacknowledged (they will be delivered again)")
+                self.sink.stats.unacknowledged = len(batch)
+                return False
+        elif not self.sink.deliver(batch, self.options, self.stop, self.log):
+            self.sink.stats.unacknowledged = len(batch)
+            return False
+        self.source.commit(batch)
+        self.batch = Batch()
+        return True
+
+
+class _Status:
+    """Periodic status line: rate, backlog, batches, rejects, retries."""
+
+    def __init__(self, source: Source, stats: SinkStats, every: float, log: Callable[[str], None]) -> None:
+        self.source, self.stats, self.every, self.log = source, stats, every, log
+        self.started = self.last = time.monotonic()
+        self.last_messages = 0
+
+    def maybe_print(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and (not self.every or now - self.last < self.every):
+            return
+        recent = (self.stats.messages - self.last_messages) / max(now - self.last, 1e-9)
+        total = self.stats.messages / max(now - self.started, 1e-9)
+        self.log(f"{self.source.name}: {self.stats.messages:,} messages ({recent:,.0f}/s now, {total:,.0f}/s avg), "
+                 f"{self.source.lag()}, {self.stats.batches:,} batches, {self.stats.rejects:,} rejects, "
+                 f"{self.stats.retries:,} retries")
+        self.last, self.last_messages = now, self.stats.messages
+
+
+def log_line(line: str, stream: TextIO | None = None) -> None:
+    """Print one timestamped log line (default: to stderr)."""
+    print(time.strftime("%H:%M:%S ") + line, file=stream or sys.stderr, flush=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
