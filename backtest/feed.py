@@ -423,7 +423,13 @@ def _use_rollup(step: Interval, t0: datetime, t1: datetime, source: str) -> bool
 
 
 def _align(frame: pl.DataFrame, symbols: list[str]) -> pl.DataFrame:
-    """One row per (ts, symbol) on the union of bar times; apply the missing-bar rule."""
+    """One row per (ts, symbol) on the union of bar times; apply the missing-bar rule.
+
+    One symbol whose bars all have a close is already aligned (the queries return
+    one row per ts, in ts order), so it is returned as it is.
+    """
+    if len(symbols) == 1 and frame["close"].null_count() == 0:
+        return frame
     grid = frame.select(pl.col("ts").unique().sort()).join(pl.DataFrame({"symbol": symbols}), how="cross")
     aligned = grid.join(frame, on=["ts", "symbol"], how="left", maintain_order="left")
     missing = pl.col("close").is_null()

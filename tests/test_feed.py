@@ -111,6 +111,28 @@ def test_bars_equal_a_polars_reference(loaded, interval: str) -> None:
     assert_bars_equal(traded, reference_bars(ticks, interval))
 
 
+def test_1m_rollup_merges_minutes_split_across_inserts(fresh_client) -> None:
+    # every other row in a second insert: each minute's bar is in two parts of bars_1m until they merge
+    ticks = make_ticks(n_symbols=2, days=1, per_day=4000).sort_by([("ts", "ascending")])
+    fresh_client.insert_arrow("ticks", ticks.take(np.arange(0, ticks.num_rows, 2)))
+    fresh_client.insert_arrow("ticks", ticks.take(np.arange(1, ticks.num_rows, 2)))
+    feed = Feed(fresh_client)
+    rollup = feed.bars(["S00", "S01"], DAY0, DAY0 + timedelta(days=1), "1m", source="rollup")
+    raw = feed.bars(["S00", "S01"], DAY0, DAY0 + timedelta(days=1), "1m", source="raw")
+    assert rollup["trades"].sum() == 8000 and rollup.height == raw.height > 390
+    assert_bars_equal(rollup, raw)
+
+
+def test_one_symbol_equals_its_rows_of_an_aligned_request(loaded) -> None:
+    feed, _ = loaded
+    for interval in ("1m", "5m", "90s"):
+        alone = feed.bars("S01", DAY0, END, interval)
+        together = feed.bars(SYMBOLS, DAY0, END, interval)
+        traded = together.filter((pl.col("symbol") == "S01") & (pl.col("trades") > 0))
+        assert alone.height > 0 and alone["ts"].is_sorted() and alone["ts"].is_unique().all()
+        assert_frame_equal(alone, traded)
+
+
 def test_hour_buckets_restart_at_midnight_utc(loaded) -> None:
     feed, _ = loaded
     # sessions 14:30-21:00 fall in the 14-21 h bucket of every day (epoch-aligned 7 h would split them)

@@ -48,7 +48,7 @@ CLOSE_MINUTE = 21 * 60       # session close (exclusive)
 
 _CHUNK = 1 << 18             # original trades per internal chunk (fixed: the data depends on it)
 _SESSION_S = (CLOSE_MINUTE - OPEN_MINUTE) * 60
-_TRADES_PER_SYMBOL_DAY = 12_000
+TRADES_PER_SYMBOL_DAY = 12_000  # mean original trades per symbol and session (the bench sizes its span by it)
 _BRANCHING = 0.7             # share of trades triggered by earlier trades (burstiness)
 _EXCITE_DECAY = 1 / 90       # bursts fade over about 1.5 minutes of session time
 _GARCH_ALPHA, _GARCH_BETA = 0.03, 0.965
@@ -158,13 +158,13 @@ class _Market:
         draws = np.array([_symbol_rng(spec.seed, name).random(3) for name in spec.symbols])
         share = np.exp(1.5 * draws[:, 2])
         self.share = share / share.sum()
-        trades_per_day = _TRADES_PER_SYMBOL_DAY * len(spec.symbols) * self.share
+        trades_per_day = TRADES_PER_SYMBOL_DAY * len(spec.symbols) * self.share
         daily_vol = (0.15 + 0.45 * draws[:, 1]) / math.sqrt(252)
         self.log_level = math.log(50) + math.log(10) * draws[:, 0]
         self.revert = math.log(2) / (252 * trades_per_day)   # prices drift back to their level over ~a year
         self.omega = daily_vol**2 * (1 - _OVERNIGHT_SHARE) / trades_per_day * (1 - _GARCH_ALPHA - _GARCH_BETA)
         self.overnight_vol = daily_vol * math.sqrt(_OVERNIGHT_SHARE)
-        self.base_rate = _TRADES_PER_SYMBOL_DAY * len(spec.symbols) / _SESSION_S * (1 - _BRANCHING)
+        self.base_rate = TRADES_PER_SYMBOL_DAY * len(spec.symbols) / _SESSION_S * (1 - _BRANCHING)
         self.first_day = np.busday_offset(np.datetime64(date.fromisoformat(spec.start), "D"), 0, roll="forward")
         self.clock = np.zeros(2)                                  # session seconds, excitation
         self.log_mid = self.log_level.copy()
