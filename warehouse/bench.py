@@ -147,10 +147,23 @@ def pick_windows(client: Client, symbol: str) -> Windows:
     return Windows(symbol, open_at, open_at + timedelta(minutes=100), year_start, year_end, int(trades))
 
 
-def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRow]:
-    """Time the six queries ``runs`` times each on ``client``; one :class:`BenchRow` per query."""
+def check_runs(runs: int) -> int:
+    """``runs`` if it is a usable number of runs per query.
+
+    >>> check_runs(5)
+    5
+    >>> check_runs(0)
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: runs: 0 is not an integer >= 1
+    """
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise WarehouseError(f"runs: {runs!r} is not an integer >= 1")
+    return runs
+
+
+def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRow]:
+    """Time the six queries ``runs`` times each on ``client``; one :class:`BenchRow` per query."""
+    check_runs(runs)
     ticks_in_table = int(client.command("SELECT count() FROM ticks"))
     one = [windows.symbol]
     m0, m1, y0, y1 = windows.minutes_start, windows.minutes_end, windows.year_start, windows.year_end
@@ -217,5 +230,5 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BenchRow", "DEFAULT_OUT", "Windows", "bench_spec", "default_dsn", "format_table", "pick_windows",
+__all__ = ["BenchRow", "DEFAULT_OUT", "Windows", "bench_spec", "check_runs", "default_dsn", "format_table", "pick_windows",
            "prepare", "run_queries", "write_csv"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from warehouse.bench import DEFAULT_OUT, bench_spec, default_dsn, format_table, pick_windows, prepare, \
+from warehouse.bench import DEFAULT_OUT, bench_spec, check_runs, default_dsn, format_table, pick_windows, prepare, \
     run_queries, write_csv
 from warehouse.client import connect, resolve_dsn
 from warehouse.demo import parse_count
@@ -26,24 +26,27 @@ from warehouse.demo import parse_count
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Load (or reuse) the bench ticks, time the six queries, write the CSV and print the table."""
-    spec = bench_spec(parse_count(args.ticks))
+    spec, runs = bench_spec(parse_count(args.ticks)), check_runs(args.runs)
     dsn = resolve_dsn(args.dsn) if args.dsn else default_dsn(spec.ticks)
     where = dsn.removeprefix("chdb://") if dsn.startswith("chdb://") else "the server"
     client = connect(dsn)
     print(prepare(client, spec, where))
     windows = pick_windows(client, spec.symbols[0])
-    rows = run_queries(client, windows, args.runs)
+    rows = run_queries(client, windows, runs)
     path = write_csv(rows, args.out)
     minutes, year = rows[0], rows[-1]
-    print(f"{windows.symbol}, 100 minutes: {minutes.start} to {minutes.end}; "
-          f"year: {year.start} to {year.end}, {year.rows_returned:,} 1m bars of {windows.year_trades:,} trades")
+    short = "" if windows.year_end >= windows.year_start.replace(year=windows.year_start.year + 1) \
+        else " (all the data: it spans less than a year)"
+    print(f"{windows.symbol}, 100 minutes: {minutes.start} to {minutes.end}; year: {year.start} to {year.end}"
+          f"{short}, {year.rows_returned:,} 1m bars of {windows.year_trades:,} trades")
     print(format_table(rows))
     by_name = {row.query: row for row in rows}
     for slow, fast in (("bars_100min_raw", "bars_100min_rollup"), ("count_final", "count")):
-        ratio = by_name[slow].median_ms / max(by_name[fast].median_ms, 1e-9)
-        print(f"{slow} / {fast}: {ratio:.1f}x the time, "
-              f"{by_name[slow].rows_to_read / max(by_name[fast].rows_to_read, 1):.1f}x the rows to read")
-    print(f"{rows[0].ticks_in_table:,} ticks in the table, median of {args.runs} runs; wrote {path}")
+        a, b = by_name[slow], by_name[fast]
+        reads = f"{a.rows_to_read / b.rows_to_read:.1f}x the rows to read" if b.rows_to_read else \
+            f"{a.rows_to_read:,} rows to read vs none (part metadata)"
+        print(f"{slow} / {fast}: {a.median_ms / b.median_ms:.1f}x the time, {reads}")
+    print(f"{rows[0].ticks_in_table:,} ticks in the table, median of {runs} runs; wrote {path}")
     return 0
 
 
