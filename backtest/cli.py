@@ -26,6 +26,7 @@ from backtest.engine import EngineConfig
 from backtest.errors import BacktestError
 from backtest.feed import Feed
 from backtest.runner import DataSpec, RunResult, run_backtest
+from reports import write_failed_report
 from reports.run_files import write_run_files
 from warehouse.errors import WarehouseError
 
@@ -104,6 +105,7 @@ def _hydra_task(cfg: DictConfig) -> None:
         result = execute(cfg, out_dir)
     except (BacktestError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        write_failed_report(out_dir, OmegaConf.to_container(cfg), str(exc))
         sys.exit(2)
     print(format_summary(result))
     print(f"output: {out_dir}")

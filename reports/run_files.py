@@ -1,4 +1,4 @@
-"""The CSV files of one run: metrics, trades, equity, orders and data access.
+"""The files of one run: metrics, trades, equity, orders and data access as CSV, and ``report.html``.
 
 >>> import tempfile, numpy as np
 >>> from backtest.engine import EngineConfig, run
@@ -11,8 +11,8 @@
 >>> result = RunResult("sma_cross", None, DataSpec(symbols=("X",)), EngineConfig(), bars, sim,
 ...                    {"total_return": 0.2}, (), "3x1:abc")
 >>> out = tempfile.mkdtemp()
->>> sorted(p.name for p in write_run_files(result, out))
-['data_access.csv', 'equity.csv', 'metrics.csv', 'orders.csv', 'trades.csv']
+>>> sorted(p.name for p in write_run_files(result, out, benchmark_csv=None))
+['data_access.csv', 'equity.csv', 'metrics.csv', 'orders.csv', 'report.html', 'trades.csv']
 """
 
 from __future__ import annotations
@@ -21,14 +21,19 @@ import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
+from backtest.curves import drawdown
 from backtest.runner import RunResult
+from reports.run_report import DEFAULT_BENCHMARK, write_run_report
 
 
-def write_run_files(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write the run's CSV files into ``out_dir``; return their paths."""
+def write_run_files(result: RunResult, out_dir: str | Path,
+                    benchmark_csv: str | Path | None = DEFAULT_BENCHMARK) -> list[Path]:
+    """Write the run's CSV files and ``report.html`` into ``out_dir``; return their paths.
+
+    ``benchmark_csv``: the ``python -m warehouse bench`` results shown in the report when the file exists.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = {
@@ -42,6 +47,7 @@ def write_run_files(result: RunResult, out_dir: str | Path) -> list[Path]:
     for name, frame in frames.items():
         frame.write_csv(out / name)
         paths.append(out / name)
+    paths.append(write_run_report(result, out, benchmark_csv))
     return paths
 
 
@@ -70,7 +76,7 @@ def equity_frame(result: RunResult) -> pl.DataFrame:
         "ts": pl.Series(result.bars.index.astype("datetime64[us]")).dt.replace_time_zone("UTC"),
         "equity": equity,
         "cash": result.simulation.cash,
-        "drawdown": equity / np.maximum.accumulate(equity) - 1.0 if len(equity) else equity,
+        "drawdown": drawdown(equity),
     }
     for j, symbol in enumerate(result.bars.symbols):
         columns[f"position_{symbol}"] = result.simulation.positions[:, j]
