@@ -131,6 +131,17 @@ def feed(spec: DemoSpec, bad_rate: float = 0.0) -> Iterator[Messages]:
         yield Messages(payloads, out_keys, count)
 
 
+def check_rate(rate: object) -> None:
+    """Raise unless ``rate`` is a finite number of messages per second >= 0.
+
+    >>> check_rate(-5.0)
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: rate: -5.0 is not a number of messages per second >= 0
+    """
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (math.isfinite(rate) and rate >= 0):
+        raise WarehouseError(f"rate: {rate!r} is not a number of messages per second >= 0")
+
+
 @dataclass
 class ProduceReport:
     """What a producer sent."""
@@ -155,8 +166,7 @@ def publish(chunks: Iterator[Messages], send: Callable[[list[bytes], list[bytes]
     >>> report.messages, len(sent)
     (500, 500)
     """
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0 or not math.isfinite(rate):
-        raise WarehouseError(f"rate: {rate!r} is not a number of messages per second >= 0")
+    check_rate(rate)
     report = ProduceReport()
     started = time.perf_counter()
     step = max(1, int(rate / 20)) if rate else None  # paced: about 20 sends per second

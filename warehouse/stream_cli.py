@@ -20,12 +20,13 @@ from warehouse.client import connect
 from warehouse.demo import DemoSpec, parse_count
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate
-from warehouse.produce import feed, kafka_sender, publish, redis_sender
+from warehouse.produce import check_rate, feed, kafka_sender, publish, redis_sender
 from warehouse.stream_sink import RunOptions, StreamSink, log_line, run
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
     """Publish the simulated feed to Kafka or Redis."""
+    check_rate(args.rate)
     spec = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
                     start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
                     seed=args.seed, batch_rows=min(100_000, parse_count(args.ticks)))
