@@ -72,6 +72,9 @@ def line_chart(name: str, values: np.ndarray, *, label: str, x_ticks: Sequence[t
         px = float(plot.x(np.array([position]))[0])
         parts.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{plot.top}" y2="{height - plot.bottom}" '
                      f'stroke="#a0aec0" stroke-dasharray="3 3"/>')
+    dense = sum(len(m.positions) for m in markers) > plot.inner_width // 3
+    if dense:  # more markers than fit side by side: draw them faded, under the line
+        parts += [_markers(plot, group, opacity=0.45) for group in markers]
     keep = m4(values, plot.inner_width)
     xs, ys = plot.x(keep), plot.y(values[keep])
     if fill_to_zero and len(keep):
@@ -81,13 +84,13 @@ def line_chart(name: str, values: np.ndarray, *, label: str, x_ticks: Sequence[t
     if len(keep):
         parts.append(f'<path class="line" d="{path_data(xs, ys)}" fill="none" stroke="{color}" '
                      f'stroke-width="1.2" stroke-linejoin="round"/>')
-    for group in markers:
-        parts.append(_markers(plot, group))
+    if not dense:
+        parts += [_markers(plot, group) for group in markers]
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _markers(plot: Plot, group: Markers) -> str:
+def _markers(plot: Plot, group: Markers, opacity: float = 1.0) -> str:
     """One path for a whole marker group; markers on the same pixel are drawn once."""
     ok = np.isfinite(group.values)
     if not ok.any():
@@ -96,8 +99,8 @@ def _markers(plot: Plot, group: Markers) -> str:
                                         np.rint(plot.y(group.values[ok]))]).astype(np.int64), axis=0)
     shape = _SHAPES[group.shape]
     d = "".join(shape.format(x=x, y=y) for x, y in points.tolist())
-    paint = (f'fill="none" stroke="{group.color}" stroke-width="1.3"' if group.shape == "ring"
-             else f'fill="{group.color}"')
+    paint = (f'fill="none" stroke="{group.color}" stroke-width="1.3" stroke-opacity="{opacity}"'
+             if group.shape == "ring" else f'fill="{group.color}" fill-opacity="{opacity}"')
     return (f'<path class="markers" data-markers="{escape(group.label)}" d="{d}" {paint}>'
             f'<title>{escape(group.label)}: {int(ok.sum()):,}</title></path>')
 
