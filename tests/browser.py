@@ -4,6 +4,7 @@ evaluate JavaScript, take a screenshot. Only the ``websockets`` client is needed
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -38,7 +39,8 @@ class Browser:
         port = self._port(Path(self._profile.name) / "DevToolsActivePort")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
             page = next(t for t in json.load(response) if t["type"] == "page")
-        self._ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self._exit = contextlib.ExitStack()
+        self._ws = self._exit.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10))
         self._ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         for domain in ("Page", "Runtime", "Log", "Network"):
@@ -122,7 +124,7 @@ class Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._ws.close()
+        self._exit.close()
         self._process.terminate()
         try:
             self._process.wait(timeout=10)
