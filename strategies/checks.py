@@ -39,3 +39,15 @@ def ordered(low_name: str, low: int | float, high_name: str, high: int | float) 
     """
     if not low < high:
         raise BacktestError(f"strategy.{low_name}: {low!r} must be < strategy.{high_name} ({high!r})")
+
+
+def positive(name: str, value: object) -> None:
+    """Raise unless ``value`` is a finite number > 0.
+
+    >>> positive("k", 0)
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: strategy.k: 0 must be a finite number > 0
+    """
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value <= 0):
+        raise BacktestError(f"strategy.{name}: {value!r} must be a finite number > 0")

@@ -10,6 +10,10 @@ indicator (kernel + input + arguments) once, however many parameter sets use it.
 >>> a, b = np.array([[1.0], [2.0], [3.0], [2.0]]), np.full((4, 1), 2.5)
 >>> crossover_signal_nb(a, b)[:, 0].tolist()
 [nan, nan, 1.0, -1.0]
+>>> rolling_max_nb(np.array([[1.0], [3.0], [2.0], [1.0]]), 2)[:, 0].tolist()
+[nan, 3.0, 3.0, 2.0]
+>>> rsi_nb(np.array([[1.0], [2.0], [3.0], [2.0]]), 2)[:, 0].round(2).tolist()
+[nan, nan, 100.0, 50.0]
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from numba import njit
 class IndicatorCache:
     """Memo of indicator arrays keyed by kernel, input array identity and arguments.
 
+    Array arguments (several inputs, e.g. high and low) are keyed by identity
+    too; the cache holds on to its inputs so no identity is ever reused for
+    different data while an entry refers to it.
+
     >>> cache = IndicatorCache()
     >>> close = np.arange(1.0, 6.0)[:, None]
     >>> cache(sma_nb, close, 3) is cache(sma_nb, close, 3), len(cache)
@@ -31,12 +39,15 @@ class IndicatorCache:
 
     def __init__(self) -> None:
         self._arrays: dict[tuple, np.ndarray] = {}
+        self._inputs: list[tuple] = []
 
     def __call__(self, kernel: Callable[..., np.ndarray], values: np.ndarray, *args: object) -> np.ndarray:
         """``kernel(values, *args)``, computed on the first call only."""
-        key = (getattr(kernel, "__qualname__", repr(kernel)), id(values), args)
+        key = (getattr(kernel, "__qualname__", repr(kernel)), id(values),
+               tuple(("array", id(a)) if isinstance(a, np.ndarray) else a for a in args))
         if key not in self._arrays:
             self._arrays[key] = kernel(values, *args)
+            self._inputs.append((values, args))  # keeps the ids in the keys from being reused
         return self._arrays[key]
 
     def __len__(self) -> int:
@@ -96,4 +107,148 @@ def crossover_signal_nb(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
                 out[t, j] = 1.0
             elif fast[t - 1, j] > slow[t - 1, j] and fast[t, j] < slow[t, j]:
                 out[t, j] = -1.0
+    return out
+
+
+@njit(cache=True)
+def rolling_std_nb(values: np.ndarray, window: int) -> np.ndarray:
+    """Population standard deviation (ddof=0, as Bollinger and TA-Lib use) over ``window`` bars.
+
+    Welford's update (one value in, one out) keeps it stable for prices far
+    from zero; NaN until the window is full, and after a NaN until it refills.
+    """
+    n, k = values.shape
+    out = np.full((n, k), np.nan)
+    for j in range(k):
+        mean = 0.0
+        m2 = 0.0
+        valid = 0
+        for t in range(n):
+            x = values[t, j]
+            if np.isnan(x):
+                mean, m2, valid = 0.0, 0.0, 0
+                continue
+            if valid < window:
+                valid += 1
+                delta = x - mean
+                mean += delta / valid
+                m2 += delta * (x - mean)
+            else:
+                old = values[t - window, j]
+                new_mean = mean + (x - old) / window
+                m2 += (x - old) * (x - new_mean + old - mean)
+                mean = new_mean
+            if valid == window:
+                out[t, j] = np.sqrt(max(m2, 0.0) / window)
+    return out
+
+
+@njit(cache=True)
+def _rolling_extreme(values: np.ndarray, window: int, sign: float) -> np.ndarray:
+    """Rolling max (``sign=1``) or min (``sign=-1``) with a monotonic queue: O(bars) for any window."""
+    n, k = values.shape
+    out = np.full((n, k), np.nan)
+    queue = np.empty(n, dtype=np.int64)  # bar numbers whose values decrease (times sign) from head to tail
+    for j in range(k):
+        head = 0
+        tail = 0
+        valid = 0
+        for t in range(n):
+            x = values[t, j]
+            if np.isnan(x):
+                head, tail, valid = 0, 0, 0
+                continue
+            valid += 1
+            while tail > head and sign * values[queue[tail - 1], j] <= sign * x:
+                tail -= 1
+            queue[tail] = t
+            tail += 1
+            if queue[head] <= t - window:
+                head += 1
+            if valid >= window:
+                out[t, j] = values[queue[head], j]
+    return out
+
+
+@njit(cache=True)
+def rolling_max_nb(values: np.ndarray, window: int) -> np.ndarray:
+    """Highest value of the last ``window`` bars (this one included); NaN until the window is full."""
+    return _rolling_extreme(values, window, 1.0)
+
+
+@njit(cache=True)
+def rolling_min_nb(values: np.ndarray, window: int) -> np.ndarray:
+    """Lowest value of the last ``window`` bars (this one included); NaN until the window is full."""
+    return _rolling_extreme(values, window, -1.0)
+
+
+@njit(cache=True)
+def rsi_nb(values: np.ndarray, window: int) -> np.ndarray:
+    """Wilder's RSI in [0, 100]: average gain and loss seeded by the mean of the first ``window``
+    changes, then smoothed as ``avg = (avg * (window - 1) + change) / window``.
+
+    RSI = 100 - 100 / (1 + avg_gain / avg_loss); 100 when there were no losses,
+    50 when nothing moved. The first value is at bar ``window`` (it needs
+    ``window`` changes); a NaN restarts the seeding.
+    """
+    n, k = values.shape
+    out = np.full((n, k), np.nan)
+    for j in range(k):
+        gain = 0.0
+        loss = 0.0
+        changes = 0
+        for t in range(n):
+            x = values[t, j]
+            if np.isnan(x) or t == 0 or np.isnan(values[t - 1, j]):
+                gain, loss, changes = 0.0, 0.0, 0
+                continue
+            change = x - values[t - 1, j]
+            up = change if change > 0.0 else 0.0
+            down = -change if change < 0.0 else 0.0
+            changes += 1
+            if changes <= window:
+                gain += up / window
+                loss += down / window
+            else:
+                gain = (gain * (window - 1) + up) / window
+                loss = (loss * (window - 1) + down) / window
+            if changes >= window:
+                if loss == 0.0:
+                    out[t, j] = 50.0 if gain == 0.0 else 100.0
+                else:
+                    out[t, j] = 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+def utc_days(index: np.ndarray) -> np.ndarray:
+    """Session numbers for bar times: days since 1970-01-01 UTC (``int64``), one per calendar day.
+
+    >>> utc_days(np.array(["2024-01-02T14:30", "2024-01-02T20:59", "2024-01-03T14:30"], dtype="datetime64[us]"))
+    array([19724, 19724, 19725])
+    """
+    return np.ascontiguousarray(index.astype("datetime64[D]").astype(np.int64))
+
+
+@njit(cache=True)
+def session_vwap_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+                    session: np.ndarray) -> np.ndarray:
+    """Volume-weighted average of the typical price ``(high + low + close) / 3`` since the session began.
+
+    The sums restart whenever ``session`` (one number per bar) changes; bars
+    with missing prices add nothing, and the VWAP is NaN until the session
+    has traded some volume.
+    """
+    n, k = close.shape
+    out = np.full((n, k), np.nan)
+    for j in range(k):
+        notional = 0.0
+        traded = 0.0
+        for t in range(n):
+            if t > 0 and session[t] != session[t - 1]:
+                notional, traded = 0.0, 0.0
+            if not (np.isnan(close[t, j]) or np.isnan(volume[t, j])):
+                notional += (high[t, j] + low[t, j] + close[t, j]) / 3.0 * volume[t, j]
+                traded += volume[t, j]
+            if traded > 0.0:
+                out[t, j] = notional / traded
     return out
