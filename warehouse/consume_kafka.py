@@ -102,12 +102,15 @@ class KafkaSource:
         return bool(assigned) and assigned <= self.at_eof
 
     def lag(self) -> str:
-        """Consumer lag: high watermark minus committed offset, summed over assigned partitions."""
+        """Consumer lag: high watermark minus committed offset, summed over assigned partitions.
+
+        The high watermark is the one the last fetch response carried (tansu answers
+        ListOffsets(latest) with the last record batch's base offset, not the end).
+        """
         total = 0
         for tp in self.consumer.assignment():
-            try:
-                low, high = self.consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
-            except KafkaException:
+            low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if high < 0:
                 return "lag ?"
             total += max(0, high - max(self.committed.get(tp.partition, low), low))
         return f"lag {total:,}"

@@ -192,12 +192,13 @@ def kafka_sender(brokers: str, topic: str, partitions: int) -> tuple[Callable[[l
     from confluent_kafka.admin import AdminClient, NewTopic
 
     config = {"bootstrap.servers": brokers}
+    admin = AdminClient(config)  # kept alive until the topic exists: its futures die with it
     try:
-        topics = AdminClient(config).list_topics(timeout=10).topics
+        topics = admin.list_topics(timeout=10).topics
     except KafkaException as exc:
         raise WarehouseError(f"brokers: cannot reach Kafka at {brokers!r} ({exc.args[0].str()})") from None
     if topic not in topics:
-        created = AdminClient(config).create_topics([NewTopic(topic, partitions, 1)])[topic]
+        created = admin.create_topics([NewTopic(topic, partitions, 1)])[topic]
         try:
             created.result(timeout=30)
         except KafkaException as exc:
