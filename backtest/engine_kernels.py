@@ -215,9 +215,11 @@ def simulate_nb(
     for j in range(k):
         if pos[j] != 0.0:
             trades = _grow(trades, n_trades)
+            last_exit = mark[j] if exit_units[j] == 0.0 else (
+                (exit_value[j] + abs(pos[j]) * mark[j]) / (exit_units[j] + abs(pos[j])))
             _write_trade(trades, n_trades, j, pos[j], entry_bar[j], n - 1, peak_size[j], entry_price[j],
-                         mark[j], trade_realized[j] + pos[j] * (mark[j] - entry_price[j]), trade_fees[j],
-                         exit_value[j] + abs(pos[j]) * mark[j], exit_units[j] + abs(pos[j]), -1, True)
+                         last_exit, trade_realized[j] + pos[j] * (mark[j] - entry_price[j]), trade_fees[j], -1,
+                         True)
             n_trades += 1
     return equity, cash_curve, positions, orders[:n_orders].copy(), trades[:n_trades].copy(), exposure_bars
 
@@ -388,16 +390,17 @@ def _trade(t, j, units, price, reason, pos, cash, entry_price, entry_bar, peak_s
     pos[j] = remaining
     if remaining == 0.0:
         trades = _grow(trades, n_trades)
-        _write_trade(trades, n_trades, j, current, entry_bar[j], t, peak_size[j], entry_price[j],
-                     exit_value[j] / exit_units[j], trade_realized[j], trade_fees[j], exit_value[j],
-                     exit_units[j], reason, False)
+        # one exit fill reports its own price exactly; several report their size-weighted average
+        exit_price = fill if exit_units[j] == abs(closed) else exit_value[j] / exit_units[j]
+        _write_trade(trades, n_trades, j, current, entry_bar[j], t, peak_size[j], entry_price[j], exit_price,
+                     trade_realized[j], trade_fees[j], reason, False)
         n_trades += 1
     return n_orders, n_trades, orders, trades, cash
 
 
 @njit(cache=True)
 def _write_trade(trades, row, col, last_position, entry_bar, exit_bar, peak, entry, exit_price, gross, fees,
-                 exit_value, exit_units, reason, is_open):
+                 reason, is_open):
     """Store one trade; its return is net PnL over the entry value of its largest size."""
     pnl = gross - fees
     trades[row, TRADE_COL] = col
@@ -406,7 +409,7 @@ def _write_trade(trades, row, col, last_position, entry_bar, exit_bar, peak, ent
     trades[row, TRADE_EXIT_BAR] = exit_bar
     trades[row, TRADE_SIZE] = peak
     trades[row, TRADE_ENTRY_PRICE] = entry
-    trades[row, TRADE_EXIT_PRICE] = exit_value / exit_units if exit_units > 0.0 else exit_price
+    trades[row, TRADE_EXIT_PRICE] = exit_price
     trades[row, TRADE_FEES] = fees
     trades[row, TRADE_PNL] = pnl
     trades[row, TRADE_RETURN] = pnl / (peak * entry)
