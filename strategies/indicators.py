@@ -53,6 +53,10 @@ class IndicatorCache:
     def __len__(self) -> int:
         return len(self._arrays)
 
+    def __bool__(self) -> bool:
+        """Always true, so ``cache or IndicatorCache()`` keeps a shared cache that is still empty."""
+        return True
+
     @property
     def nbytes(self) -> int:
         """Memory held by the cached arrays."""
