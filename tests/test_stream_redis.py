@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
 import time
 
+import polars as pl
 import pytest
 import redis
 
-from brokers import frozen, kill9, query, redis_server, run_cli, start_cli, wait_for
+from brokers import REPO, frozen, kill9, query, redis_server, run_cli, start_cli, wait_for, warehouse_cmd
 from stream_checks import assert_exact, produced, rejects, spec_of
 
 
@@ -86,8 +88,6 @@ def test_sigterm_writes_and_acknowledges_the_open_batch_and_exits_0(redis_url, d
     _produce(redis_url, stream, 3_000, 0.0)
     log = tmp_path / "ingest.log"
     with log.open("w") as err:
-        from brokers import REPO, warehouse_cmd
-        import subprocess
         consumer = subprocess.Popen(warehouse_cmd(dsn, "ingest", "redis", "--url", redis_url, "--stream", stream,
                                                   "--linger", "600", "--status-every", "0.2"),
                                     cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -123,8 +123,6 @@ def test_warehouse_outage_is_retried_and_nothing_is_acknowledged_early(redis_url
     stream = "outage:stream"
     _produce(redis_url, stream, 2_000, 0.0, "--seed", "1", "--start", "2024-01-02")
     log = tmp_path / "ingest.log"
-    import subprocess
-    from brokers import REPO, warehouse_cmd
     with log.open("w") as err:
         consumer = subprocess.Popen(warehouse_cmd(dsn, "ingest", "redis", "--url", redis_url, "--stream", stream,
                                                   "--batch", "1000", "--linger", "0.2", "--status-every", "0"),
@@ -143,7 +141,6 @@ def test_warehouse_outage_is_retried_and_nothing_is_acknowledged_early(redis_url
     assert "5,000 messages" in out and " 0 retries" not in out
     first, _ = produced(spec_of(2_000, seed=1), 0.0)
     second, _ = produced(spec_of(3_000, seed=2, start="2024-03-04"), 0.0)
-    import polars as pl
     assert_exact(dsn, pl.concat([first, second]))
 
 
