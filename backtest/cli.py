@@ -18,6 +18,7 @@ import hydra
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -26,12 +27,16 @@ from backtest.engine import EngineConfig
 from backtest.errors import BacktestError
 from backtest.feed import Feed
 from backtest.runner import DataSpec, RunResult, run_backtest
+from backtest.sweep_cli import execute_sweep
+from backtest.sweep_spec import quote_param_args
 from reports import write_failed_report
+from reports.multirun import write_job_error
 from reports.run_files import write_run_files
 from warehouse.errors import WarehouseError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 _STRATEGY_ARG = re.compile(r"^\+{0,2}strategy=(.*)$")
+_FAILED_JOBS: list[str] = []  # output folders of multirun jobs that failed with a user error
 SUMMARY_STATS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "trades",
                  "win_rate", "profit_factor", "exposure", "final_equity")
 
@@ -99,21 +104,32 @@ def format_summary(result: RunResult) -> str:
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def _hydra_task(cfg: DictConfig) -> None:
-    """One job: run, print, or print a one-line error and exit 2."""
+    """One job (a run, or a sweep with ``+sweep=``): print a summary, or a one-line error and exit 2.
+
+    In a multirun (``-m``) a failed job records its error (``error.txt``, then
+    ``multirun.csv``) and the others go on; the command then exits 1.
+    """
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        result = execute(cfg, out_dir)
+        if "sweep" in cfg:
+            summary = execute_sweep(OmegaConf.to_container(cfg, resolve=True), out_dir)
+        else:
+            summary = format_summary(execute(cfg, out_dir))
     except (BacktestError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         write_failed_report(out_dir, OmegaConf.to_container(cfg), str(exc))
+        if HydraConfig.get().mode == RunMode.MULTIRUN:  # the other jobs go on; multirun.csv records this one
+            write_job_error(out_dir, str(exc))
+            _FAILED_JOBS.append(str(out_dir))
+            return
         sys.exit(2)
-    print(format_summary(result))
+    print(summary)
     print(f"output: {out_dir}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m backtest``; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = quote_param_args(sys.argv[1:] if argv is None else argv)
     if not any(a.startswith("-") for a in args):  # Hydra's own flags (help, info, multirun) skip the checks
         try:
             check_strategy_args(args)
@@ -128,5 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     sys.argv = [sys.argv[0], *args]
+    _FAILED_JOBS.clear()
     _hydra_task()
-    return 0
+    return 1 if _FAILED_JOBS else 0

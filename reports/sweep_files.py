@@ -1,0 +1,84 @@
+"""The CSV files of a sweep and of a walk-forward.
+
+Sweep (:func:`write_sweep_files`):
+
+* ``sweep.csv``: one row per evaluated set, best first: ``rank``,
+  ``param_<name>`` per swept parameter, every statistic.
+* ``heatmap.csv``: long format for the report's heatmap: the first two swept
+  parameters, the best ``<metric>`` over the other swept parameters, ``sets``.
+* ``invalid.csv``: the sets the strategy refused, with its reason.
+* ``top_equity.csv``: ``rank``, ``ts``, ``equity`` of the ``top_k`` best sets,
+  re-run with the full engine (the sweep itself keeps no equity curve).
+
+Walk-forward (:func:`write_walk_forward_files`): ``walk_forward.csv`` (per
+out-of-sample bar: ``ts``, ``fold``, ``equity``, the chosen ``param_*``),
+``walk_forward_folds.csv`` (per fold: windows, choice, train and test
+metric) and ``walk_forward_metrics.csv`` (stitched statistics, one row).
+
+>>> import tempfile, numpy as np
+>>> from backtest.engine import EngineConfig
+>>> from backtest.feed import BarArrays
+>>> from backtest.sweep import sweep
+>>> from backtest.sweep_spec import SweepSpec
+>>> close = (100 + np.cumsum(np.random.default_rng(1).normal(0, 1, 300)))[:, None]
+>>> bars = BarArrays(np.arange(300).astype("datetime64[D]").astype("datetime64[us]"), ("X",),
+...                  close, close, close, close, close)
+>>> result = sweep(bars, "sma_cross", SweepSpec(params={"fast": "5,10", "slow": "10,20"}, top_k=2), EngineConfig())
+>>> sorted(p.name for p in write_sweep_files(result, tempfile.mkdtemp()))
+['heatmap.csv', 'invalid.csv', 'sweep.csv', 'top_equity.csv']
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from backtest.sweep import SweepResult, heatmap_frame, rerun
+from backtest.walk_forward import WalkForwardResult
+
+
+def _times(index) -> pl.Series:
+    """Bar times as a UTC datetime series."""
+    return pl.Series(index.astype("datetime64[us]")).dt.replace_time_zone("UTC")
+
+
+def write_sweep_files(result: SweepResult, out_dir: str | Path) -> list[Path]:
+    """Write the sweep's CSV files into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    top = []
+    for rank in range(1, min(result.spec.top_k, result.frame.height) + 1):
+        top.append(pl.DataFrame({"rank": rank, "ts": _times(result.bars.index), "equity": rerun(result, rank).equity}))
+    frames = {
+        "sweep.csv": result.frame,
+        "heatmap.csv": heatmap_frame(result),
+        "invalid.csv": result.invalid,
+        "top_equity.csv": pl.concat(top) if top else pl.DataFrame(schema={"rank": pl.Int64, "ts": pl.String,
+                                                                          "equity": pl.Float64}),
+    }
+    paths = []
+    for name, frame in frames.items():
+        frame.write_csv(out / name)
+        paths.append(out / name)
+    return paths
+
+
+def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> list[Path]:
+    """Write the walk-forward's CSV files into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = [c for c in result.folds.columns if c.startswith("param_")]
+    per_bar = pl.DataFrame({"ts": _times(result.index), "fold": result.fold, "equity": result.equity}).join(
+        result.folds.select("fold", *params), on="fold", how="left")
+    stats = {k: str(v) if isinstance(v, timedelta) else v for k, v in result.stats.items()}
+    folds = result.folds.with_columns(
+        *(_times(result.folds[c].to_numpy()).alias(c) for c in ("train_start", "train_end", "test_first", "test_last")))
+    frames = {"walk_forward.csv": per_bar, "walk_forward_folds.csv": folds,
+              "walk_forward_metrics.csv": pl.DataFrame([stats])}
+    paths = []
+    for name, frame in frames.items():
+        frame.write_csv(out / name)
+        paths.append(out / name)
+    return paths
