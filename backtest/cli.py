@@ -46,7 +46,7 @@ def check_strategy_args(argv: Sequence[str]) -> None:
 
     >>> check_strategy_args(["+strategy=sma_cross,nope"])
     Traceback (most recent call last):
-    backtest.errors.BacktestError: strategy: 'nope' is not a strategy (available: sma_cross)
+    backtest.errors.BacktestError: strategy: 'nope' is not a strategy (available: bollinger_breakout, ..., vwap_reversion)
     """
     chosen = [m.group(1) for arg in argv if (m := _STRATEGY_ARG.match(arg))]
     if not chosen:

@@ -19,7 +19,8 @@ Rules (all fields of :class:`EngineConfig`, Hydra group ``conf/engine/``):
   ``size`` units. Fees come out of the budget, orders are capped by buying
   power (equity not already tied up in positions: no leverage), and
   ``whole_units`` rounds down to whole units. An order that affords nothing is
-  skipped.
+  skipped. Exits always fill in full, so a short that has lost more than the
+  equity leaves cash and equity negative (there is no margin call).
 * **Several columns, one cash pool** -- at each fill time every column's
   reductions fill before any column's additions, in column order.
 * **Stops** -- ``stop_loss``, ``take_profit``, ``trailing_stop`` are fractions
