@@ -21,8 +21,8 @@ given, with no bar seen twice.
 ...                  close, close, close, close, close)
 >>> spec = SweepSpec(params={"fast": "3,5", "slow": "10,20"}, walk_forward=WalkForward(train=200, test=50))
 >>> result = walk_forward(bars, "sma_cross", spec, EngineConfig(fill="close"))
->>> result.folds.height, len(result.equity), result.folds["test_start"][0]
-(4, 200, 200)
+>>> result.folds.height, len(result.equity), result.folds["test_start"][0] == bars.index[200].item()
+(4, 200, True)
 >>> bool(result.equity[-1] == result.stats["final_equity"])
 True
 """
@@ -153,7 +153,7 @@ def walk_forward(bars: BarArrays, strategy: str, spec: SweepSpec, engine: Engine
         test_stats = summarize(sim.equity, cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
                                sim.exposure_bars, test.index)
         rows.append({"fold": number, "train_start": bars.index[a], "train_end": bars.index[b - 1],
-                     "test_start": c, "test_end": d, "test_first": bars.index[c], "test_last": bars.index[d - 1],
+                     "test_start": bars.index[c], "test_end": bars.index[d - 1],
                      **{PARAM_PREFIX + k: v for k, v in sets.valid[best].values.items()},
                      f"train_{spec.metric}": float(stats[best, col]),
                      f"test_{spec.metric}": test_stats[spec.metric], "test_return": test_stats["total_return"]})

@@ -74,7 +74,7 @@ def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> 
         result.folds.select("fold", *params), on="fold", how="left")
     stats = {k: str(v) if isinstance(v, timedelta) else v for k, v in result.stats.items()}
     folds = result.folds.with_columns(
-        *(_times(result.folds[c].to_numpy()).alias(c) for c in ("train_start", "train_end", "test_first", "test_last")))
+        *(_times(result.folds[c].to_numpy()).alias(c) for c in ("train_start", "train_end", "test_start", "test_end")))
     frames = {"walk_forward.csv": per_bar, "walk_forward_folds.csv": folds,
               "walk_forward_metrics.csv": pl.DataFrame([stats])}
     paths = []
