@@ -31,6 +31,7 @@ from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
 from backtest.stats import summarize
 from warehouse.feed_sql import QueryCost
+from warehouse.migrate import current_version
 
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
 
@@ -92,6 +93,9 @@ class RunResult:
 
 def read_bars(feed: Feed, data: DataSpec) -> BarArrays:
     """The bars ``data`` names as engine arrays; no bars at all is an error naming the request."""
+    if current_version(feed.client) == 0:
+        raise BacktestError("warehouse: it has no schema yet; run `python -m warehouse init` and load data "
+                            "(`python -m warehouse demo` for the demo ticks)")
     if data.source == "ohlcv":
         frame = feed.ohlcv(list(data.symbols), data.start, data.end, data.interval)
     else:

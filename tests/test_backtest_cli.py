@@ -63,3 +63,11 @@ def test_bad_input_is_one_line_and_exit_2(demo_dsn, tmp_path, args, message):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_warehouse_without_schema_says_to_run_init(tmp_path):
+    done = _run("-m", "backtest", "+strategy=sma_cross", f"warehouse.dsn=chdb://{tmp_path}/empty",
+                f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: warehouse: it has no schema yet; run `python -m warehouse init` and "
+                                   "load data (`python -m warehouse demo` for the demo ticks)")
