@@ -180,6 +180,10 @@ def _parse_uint(series: pl.Series, dtype: type[pl.DataType]) -> pl.Series:
 
 
 def _parse_side(series: pl.Series) -> pl.Series:
+    if series.dtype.is_integer():  # typed input: -1, 0, 1 as they are; null means unknown (0)
+        in_range = series.is_between(-1, 1) | series.is_null()
+        return pl.select(pl.when(pl.lit(in_range)).then(pl.lit(series).fill_null(0))
+                         .cast(pl.Int8)).to_series().alias(series.name)
     text = _as_text(series).fill_null("").str.strip_chars().str.to_lowercase()
     return text.replace_strict(_SIDES, default=None, return_dtype=pl.Int8)
 
