@@ -194,6 +194,12 @@ def _as_matrix(name: str, values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def _reason_names(codes: np.ndarray) -> pl.Series:
+    """Reason codes as names; -1 (a trade still open) becomes null."""
+    names = {i: name for i, name in enumerate(REASONS)}
+    return pl.Series(codes.astype(np.int8)).replace_strict(names, default=None, return_dtype=pl.String)
+
+
 def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
     """Order rows as a typed frame."""
     return pl.DataFrame({
@@ -202,16 +208,16 @@ def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
         "size": orders[:, nb.ORDER_SIZE],
         "price": orders[:, nb.ORDER_PRICE],
         "fees": orders[:, nb.ORDER_FEES],
-        "reason": pl.Series([REASONS[int(r)] for r in orders[:, nb.ORDER_REASON]], dtype=pl.String),
+        "reason": _reason_names(orders[:, nb.ORDER_REASON]),
     })
 
 
 def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
     """Trade rows as a typed frame; ``exit_reason`` is null for trades still open."""
-    reasons = [REASONS[int(r)] if r >= 0 else None for r in trades[:, nb.TRADE_EXIT_REASON]]
     return pl.DataFrame({
         "column": trades[:, nb.TRADE_COL].astype(np.int64),
-        "direction": pl.Series(np.where(trades[:, nb.TRADE_DIRECTION] > 0, "long", "short"), dtype=pl.String),
+        "direction": pl.Series(trades[:, nb.TRADE_DIRECTION] > 0).replace_strict({True: "long", False: "short"},
+                                                                                return_dtype=pl.String),
         "entry_bar": trades[:, nb.TRADE_ENTRY_BAR].astype(np.int64),
         "exit_bar": trades[:, nb.TRADE_EXIT_BAR].astype(np.int64),
         "size": trades[:, nb.TRADE_SIZE],
@@ -220,6 +226,6 @@ def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
         "fees": trades[:, nb.TRADE_FEES],
         "pnl": trades[:, nb.TRADE_PNL],
         "return": trades[:, nb.TRADE_RETURN],
-        "exit_reason": pl.Series(reasons, dtype=pl.String),
+        "exit_reason": _reason_names(trades[:, nb.TRADE_EXIT_REASON]),
         "is_open": trades[:, nb.TRADE_IS_OPEN] > 0,
     })

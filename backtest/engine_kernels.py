@@ -5,8 +5,9 @@ validates the inputs, makes one kernel call and wraps the result. The rules the
 kernel implements are documented there.
 
 Order and trade records are rows of 2-D float64 arrays (columns given by the
-``ORDER_*`` / ``TRADE_*`` indices) that grow by doubling, so the kernel stays
-simple and memory follows the number of fills, not the number of bars.
+``ORDER_*`` / ``TRADE_*`` indices) sized once from the number of signals, so
+memory follows the signals, not the bars, and no array is reallocated inside
+the bar loop (which would cost reference counting on every bar).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ BOTH = 2
 SIZE_EQUITY_FRACTION = 0
 SIZE_CASH = 1
 SIZE_UNITS = 2
+
+# rows of the per-column state array of the bar loop
+(POS, MARK, ENTRY_PRICE, ENTRY_BAR, PEAK_SIZE, REALIZED, FEES, EXIT_VALUE, EXIT_UNITS, EXTREME) = range(10)
+STATE_FIELDS = 10
 
 # why an order was filled
 REASON_SIGNAL = 0
@@ -52,16 +57,6 @@ TRADE_FIELDS = 12
 STAT_FIELDS = 18
 
 _EPS = 1e-12
-
-
-@njit(cache=True)
-def _grow(records: np.ndarray, used: int) -> np.ndarray:
-    """The same rows in an array twice as long when ``records`` is full."""
-    if used < records.shape[0]:
-        return records
-    bigger = np.empty((records.shape[0] * 2, records.shape[1]))
-    bigger[:used] = records[:used]
-    return bigger
 
 
 @njit(cache=True)
@@ -105,123 +100,234 @@ def simulate_nb(
 
     Returns ``(equity, cash, positions, orders, trades, exposure_bars)``:
     equity and cash per bar, units held per bar and column, order and trade
-    records (``ORDER_*`` / ``TRADE_*`` columns) and the number of bars that
-    ended with any position open.
+    records (``ORDER_*`` / ``TRADE_*`` columns; trades still open at the end
+    are marked to the last price and flagged ``TRADE_IS_OPEN``) and the number
+    of bars that ended with any position open.
+    """
+    bars, rows = events_nb(signal)
+    return run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed,
+                         slippage, signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit,
+                         trailing_stop, close_at_end, True)
+
+
+@njit(cache=True)
+def events_nb(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(bars, rows)``: the bars where any column of ``signal`` is not NaN, and those rows.
+
+    >>> import numpy as np
+    >>> bars, rows = events_nb(np.array([[np.nan], [1.0], [np.nan], [-1.0]]))
+    >>> bars.tolist(), rows[:, 0].tolist()
+    ([1, 3], [1.0, -1.0])
+    """
+    n, k = signal.shape
+    count = 0
+    for t in range(n):
+        for j in range(k):
+            if not np.isnan(signal[t, j]):
+                count += 1
+                break
+    bars = np.empty(count, dtype=np.int64)
+    rows = np.empty((count, k))
+    i = 0
+    for t in range(n):
+        for j in range(k):
+            if not np.isnan(signal[t, j]):
+                bars[i] = t
+                rows[i] = signal[t]
+                i += 1
+                break
+    return bars, rows
+
+
+@njit(cache=True)
+def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
+                  signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
+                  close_at_end, record):
+    """The bar loop over sparse signals (``events_nb``): what ``simulate_nb`` returns.
+
+    With ``record=False`` (sweeps) the cash curve, positions and orders come
+    back empty: only equity, trades and exposure are kept. Stretches of bars
+    where nothing can trade (no signal, nothing pending, no stop to watch) are
+    marked to market in a tight loop.
+
+    Records live in arrays sized once from the signal count: each non-NaN
+    signal cell fills at most a reduction, an addition and one stop exit, and
+    opens at most one trade.
     """
     n, k = close.shape
+    cells = 0
+    for i in range(rows.shape[0]):
+        for j in range(k):
+            if not np.isnan(rows[i, j]):
+                cells += 1
     equity = np.empty(n)
-    cash_curve = np.empty(n)
-    positions = np.zeros((n, k))
-    orders = np.empty((max(16, 2 * k), ORDER_FIELDS))
-    trades = np.empty((max(16, k), TRADE_FIELDS))
+    cash_curve = np.empty(n if record else 0)
+    positions = np.zeros((n if record else 0, k))
+    orders = np.empty((3 * cells + k if record else 0, ORDER_FIELDS))
+    trades = np.empty((cells + k, TRADE_FIELDS))
     n_orders = 0
     n_trades = 0
     exposure_bars = 0
 
     cash = init_cash
-    pos = np.zeros(k)
-    mark = np.full(k, np.nan)  # latest known price per column
-    entry_price = np.zeros(k)  # average entry price of the open trade
-    entry_bar = np.zeros(k, dtype=np.int64)
-    peak_size = np.zeros(k)  # largest absolute size the open trade reached
-    trade_realized = np.zeros(k)  # gross PnL realised by partial exits
-    trade_fees = np.zeros(k)
-    exit_value = np.zeros(k)  # sum of exit price * units, for the average exit price
-    exit_units = np.zeros(k)
-    extreme = np.zeros(k)  # highest high (long) / lowest low (short) since entry
+    state = np.zeros((STATE_FIELDS, k))  # per column, rows STATE_*: one array keeps helper calls cheap
+    state[MARK] = np.nan
     pending = np.full(k, np.nan)
     wanted = np.full(k, np.nan)
     use_stops = not (np.isnan(stop_loss) and np.isnan(take_profit) and np.isnan(trailing_stop))
+    last = n - 1 if close_at_end else n
+    n_events = bars.shape[0]
+    e = 0  # next event
+    n_pending = 0
 
-    for t in range(n):
+    t = 0
+    while t < n:
+        # bars where nothing can trade: no signal, nothing pending, no stop to watch, not the closing bar
+        if n_pending == 0 and not (use_stops and _holding(state)):
+            stop = min(bars[e] if e < n_events else n, last)
+            if stop > t:
+                exposure_bars += _quiet_nb(t, stop, open_, close, fill_at_close, state, cash, equity,
+                                           cash_curve, positions, record)
+                t = stop
+                if t >= n:
+                    break
+        has_signal = e < n_events and bars[e] == t
+
         # 1. orders from the previous close fill at this bar's open
         if not fill_at_close:
             for j in range(k):
                 if not np.isnan(open_[t, j]):
-                    mark[j] = open_[t, j]
+                    state[MARK, j] = open_[t, j]
                     wanted[j] = pending[j]
+                    if not np.isnan(pending[j]):
+                        n_pending -= 1
                     pending[j] = np.nan
                 else:
                     wanted[j] = np.nan
             for phase in range(2):  # reduce everywhere first, then add: freed cash is reusable
                 for j in range(k):
-                    if np.isnan(wanted[j]):
+                    if np.isnan(wanted[j]) or _idle(phase, state[POS, j], wanted[j], signals_mode, direction):
                         continue
-                    n_orders, n_trades, orders, trades, cash = _execute(
-                        phase, t, j, wanted[j], open_[t, j], pos, mark, cash, entry_price, entry_bar,
-                        peak_size, trade_realized, trade_fees, exit_value, exit_units, extreme,
+                    n_orders, n_trades, cash = _execute(
+                        phase, t, j, wanted[j], open_[t, j], state, cash,
                         orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage, signals_mode,
                         size_type, size, whole_units)
 
         # 2. stops inside this bar, on its high and low
         if use_stops:
             for j in range(k):
-                if pos[j] == 0.0 or np.isnan(close[t, j]):
+                if state[POS, j] == 0.0 or np.isnan(close[t, j]):
                     continue
-                level, reason = _stop_hit(pos[j], entry_price[j], extreme[j], open_[t, j], high[t, j],
+                level, reason = _stop_hit(state[POS, j], state[ENTRY_PRICE, j], state[EXTREME, j], open_[t, j], high[t, j],
                                           low[t, j], stop_loss, take_profit, trailing_stop)
                 if reason >= 0:
-                    n_orders, n_trades, orders, trades, cash = _trade(
-                        t, j, -pos[j], level, reason, pos, cash, entry_price, entry_bar, peak_size,
-                        trade_realized, trade_fees, exit_value, exit_units, extreme, orders, n_orders,
+                    n_orders, n_trades, cash = _trade(
+                        t, j, -state[POS, j], level, reason, state, cash, orders, n_orders,
                         trades, n_trades, fee_rate, fee_fixed, slippage)
-                elif pos[j] > 0.0:
-                    extreme[j] = max(extreme[j], high[t, j])
+                elif state[POS, j] > 0.0:
+                    state[EXTREME, j] = max(state[EXTREME, j], high[t, j])
                 else:
-                    extreme[j] = min(extreme[j], low[t, j])
+                    state[EXTREME, j] = min(state[EXTREME, j], low[t, j])
 
         # 3. this bar's close: mark, then read the signals
         for j in range(k):
             if not np.isnan(close[t, j]):
-                mark[j] = close[t, j]
-        if fill_at_close:
-            for phase in range(2):
+                state[MARK, j] = close[t, j]
+        if has_signal:
+            if fill_at_close:
+                for phase in range(2):
+                    for j in range(k):
+                        s = rows[e, j]
+                        if np.isnan(s) or np.isnan(close[t, j]) or _idle(phase, state[POS, j], s, signals_mode,
+                                                                         direction):
+                            continue
+                        n_orders, n_trades, cash = _execute(
+                            phase, t, j, _allowed(s, direction), close[t, j], state, cash,
+                            orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage, signals_mode,
+                            size_type, size, whole_units)
+            else:
                 for j in range(k):
-                    s = signal[t, j]
-                    if np.isnan(s) or np.isnan(close[t, j]):
-                        continue
-                    n_orders, n_trades, orders, trades, cash = _execute(
-                        phase, t, j, _allowed(s, direction), close[t, j], pos, mark, cash, entry_price,
-                        entry_bar, peak_size, trade_realized, trade_fees, exit_value, exit_units, extreme,
-                        orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage, signals_mode,
-                        size_type, size, whole_units)
-        else:
-            for j in range(k):
-                if not np.isnan(signal[t, j]):
-                    pending[j] = _allowed(signal[t, j], direction)
+                    if not np.isnan(rows[e, j]):
+                        if np.isnan(pending[j]):
+                            n_pending += 1
+                        pending[j] = _allowed(rows[e, j], direction)
+            e += 1
 
         if close_at_end and t == n - 1:
             for j in range(k):
-                if pos[j] != 0.0 and not np.isnan(mark[j]):
-                    n_orders, n_trades, orders, trades, cash = _trade(
-                        t, j, -pos[j], mark[j], REASON_END, pos, cash, entry_price, entry_bar, peak_size,
-                        trade_realized, trade_fees, exit_value, exit_units, extreme, orders, n_orders,
+                if state[POS, j] != 0.0 and not np.isnan(state[MARK, j]):
+                    n_orders, n_trades, cash = _trade(
+                        t, j, -state[POS, j], state[MARK, j], REASON_END, state, cash, orders, n_orders,
                         trades, n_trades, fee_rate, fee_fixed, slippage)
 
         # 4. mark to market
-        value = cash
-        holding = False
-        for j in range(k):
-            positions[t, j] = pos[j]
-            if pos[j] != 0.0:
-                value += pos[j] * mark[j]
-                holding = True
-        equity[t] = value
-        cash_curve[t] = cash
-        if holding:
-            exposure_bars += 1
+        exposure_bars += _quiet_nb(t, t + 1, open_, close, True, state, cash, equity, cash_curve, positions,
+                                   record)
+        t += 1
 
     # trades still open at the end are reported marked to the last price
     for j in range(k):
-        if pos[j] != 0.0:
-            trades = _grow(trades, n_trades)
-            last_exit = mark[j] if exit_units[j] == 0.0 else (
-                (exit_value[j] + abs(pos[j]) * mark[j]) / (exit_units[j] + abs(pos[j])))
-            _write_trade(trades, n_trades, j, pos[j], entry_bar[j], n - 1, peak_size[j], entry_price[j],
-                         last_exit, trade_realized[j] + pos[j] * (mark[j] - entry_price[j]), trade_fees[j], -1,
+        if state[POS, j] != 0.0:
+            last_exit = state[MARK, j] if state[EXIT_UNITS, j] == 0.0 else (
+                (state[EXIT_VALUE, j] + abs(state[POS, j]) * state[MARK, j]) / (state[EXIT_UNITS, j] + abs(state[POS, j])))
+            _write_trade(trades, n_trades, j, state[POS, j], state[ENTRY_BAR, j], n - 1, state[PEAK_SIZE, j], state[ENTRY_PRICE, j],
+                         last_exit, state[REALIZED, j] + state[POS, j] * (state[MARK, j] - state[ENTRY_PRICE, j]), state[FEES, j], -1,
                          True)
             n_trades += 1
     return equity, cash_curve, positions, orders[:n_orders].copy(), trades[:n_trades].copy(), exposure_bars
+
+
+@njit(cache=True)
+def _holding(state):
+    """Whether any column holds a position."""
+    for j in range(state.shape[1]):
+        if state[POS, j] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _idle(phase, position, signal, signals_mode, direction):
+    """Whether ``_execute`` would do nothing: a reduce phase when flat, or an add phase that cannot add.
+
+    Pure short-cuts; the add-phase one holds for direction signals, which
+    never resize a position.
+    """
+    if phase == 0:
+        return position == 0.0
+    return signals_mode == SIGNALS_DIRECTION and (position != 0.0 or _allowed(signal, direction) == 0.0)
+
+
+@njit(cache=True)
+def _quiet_nb(start, stop, open_, close, skip_open, state, cash, equity, cash_curve, positions, record):
+    """Mark bars ``[start, stop)`` to market when nothing trades in them; the number ending exposed.
+
+    ``skip_open`` leaves the opens out (close fills, or a bar whose open was read already).
+    """
+    k = close.shape[1]
+    exposed = 0
+    for t in range(start, stop):
+        if not skip_open:
+            for j in range(k):
+                if not np.isnan(open_[t, j]):
+                    state[MARK, j] = open_[t, j]
+        for j in range(k):
+            if not np.isnan(close[t, j]):
+                state[MARK, j] = close[t, j]
+        value = cash
+        holding = False
+        for j in range(k):
+            if record:
+                positions[t, j] = state[POS, j]
+            if state[POS, j] != 0.0:
+                value += state[POS, j] * state[MARK, j]
+                holding = True
+        equity[t] = value
+        if record:
+            cash_curve[t] = cash
+        if holding:
+            exposed += 1
+    return exposed
 
 
 @njit(cache=True)
@@ -269,133 +375,126 @@ def _stop_hit(position, entry, extreme, open_, high, low, stop_loss, take_profit
 
 
 @njit(cache=True)
-def _execute(phase, t, j, want, price, pos, mark, cash, entry_price, entry_bar, peak_size, trade_realized,
-             trade_fees, exit_value, exit_units, extreme, orders, n_orders, trades, n_trades, fee_rate,
-             fee_fixed, slippage, signals_mode, size_type, size, whole_units):
+def _execute(phase, t, j, want, price, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage,
+             signals_mode, size_type, size, whole_units):
     """Move column ``j`` towards the wanted signal: phase 0 only reduces, phase 1 only adds."""
-    current = pos[j]
+    current = state[POS, j]
     if signals_mode == SIGNALS_DIRECTION:
         side = np.sign(want)
         if phase == 0:
             if current != 0.0 and np.sign(current) != side:
-                return _trade(t, j, -current, price, REASON_SIGNAL, pos, cash, entry_price, entry_bar,
-                              peak_size, trade_realized, trade_fees, exit_value, exit_units, extreme, orders,
+                return _trade(t, j, -current, price, REASON_SIGNAL, state, cash, orders,
                               n_orders, trades, n_trades, fee_rate, fee_fixed, slippage)
-            return n_orders, n_trades, orders, trades, cash
+            return n_orders, n_trades, cash
         if side == 0.0 or current != 0.0:
-            return n_orders, n_trades, orders, trades, cash
+            return n_orders, n_trades, cash
         fill = _fill_price(price, side, slippage)
         if size_type == SIZE_UNITS:
-            units = min(size, _units_for_budget(_buying_power(cash, pos, mark), fill, fee_rate, fee_fixed,
+            units = min(size, _units_for_budget(_buying_power(cash, state), fill, fee_rate, fee_fixed,
                                                 whole_units))
         else:
-            budget = size * _equity(cash, pos, mark) if size_type == SIZE_EQUITY_FRACTION else size
-            budget = min(budget, _buying_power(cash, pos, mark))
+            budget = size * _equity(cash, state) if size_type == SIZE_EQUITY_FRACTION else size
+            budget = min(budget, _buying_power(cash, state))
             units = _units_for_budget(budget, fill, fee_rate, fee_fixed, whole_units)
         if units <= 0.0:
-            return n_orders, n_trades, orders, trades, cash
-        return _trade(t, j, side * units, price, REASON_SIGNAL, pos, cash, entry_price, entry_bar, peak_size,
-                      trade_realized, trade_fees, exit_value, exit_units, extreme, orders, n_orders, trades,
+            return n_orders, n_trades, cash
+        return _trade(t, j, side * units, price, REASON_SIGNAL, state, cash, orders, n_orders, trades,
                       n_trades, fee_rate, fee_fixed, slippage)
 
     # target mode: hold ``want`` x equity worth of the column
-    target_units = want * _equity(cash, pos, mark) / price
+    target_units = want * _equity(cash, state) / price
     if whole_units:
         target_units = np.trunc(target_units + np.sign(target_units) * 1e-9)
     delta = target_units - current
     if abs(delta) <= _EPS * max(1.0, abs(current)):
-        return n_orders, n_trades, orders, trades, cash
+        return n_orders, n_trades, cash
     reducing = current != 0.0 and np.sign(delta) != np.sign(current)
     if phase == 0:
         if not reducing:
-            return n_orders, n_trades, orders, trades, cash
+            return n_orders, n_trades, cash
         change = max(delta, -current) if current > 0.0 else min(delta, -current)
-        return _trade(t, j, change, price, REASON_SIGNAL, pos, cash, entry_price, entry_bar, peak_size,
-                      trade_realized, trade_fees, exit_value, exit_units, extreme, orders, n_orders, trades,
+        return _trade(t, j, change, price, REASON_SIGNAL, state, cash, orders, n_orders, trades,
                       n_trades, fee_rate, fee_fixed, slippage)
     if reducing:  # phase 0 does the cutting
-        return n_orders, n_trades, orders, trades, cash
+        return n_orders, n_trades, cash
     fill = _fill_price(price, delta, slippage)
-    affordable = _units_for_budget(_buying_power(cash, pos, mark), fill, fee_rate, fee_fixed, whole_units)
+    affordable = _units_for_budget(_buying_power(cash, state), fill, fee_rate, fee_fixed, whole_units)
     change = np.sign(delta) * min(abs(delta), affordable)
     if change == 0.0:
-        return n_orders, n_trades, orders, trades, cash
-    return _trade(t, j, change, price, REASON_SIGNAL, pos, cash, entry_price, entry_bar, peak_size,
-                  trade_realized, trade_fees, exit_value, exit_units, extreme, orders, n_orders, trades,
+        return n_orders, n_trades, cash
+    return _trade(t, j, change, price, REASON_SIGNAL, state, cash, orders, n_orders, trades,
                   n_trades, fee_rate, fee_fixed, slippage)
 
 
 @njit(cache=True)
-def _equity(cash, pos, mark):
+def _equity(cash, state):
     """Cash plus every position at its latest price."""
     value = cash
-    for j in range(pos.shape[0]):
-        if pos[j] != 0.0:
-            value += pos[j] * mark[j]
+    for j in range(state.shape[1]):
+        if state[POS, j] != 0.0:
+            value += state[POS, j] * state[MARK, j]
     return value
 
 
 @njit(cache=True)
-def _buying_power(cash, pos, mark):
+def _buying_power(cash, state):
     """Equity not tied up in open positions (1x gross exposure)."""
     used = 0.0
-    for j in range(pos.shape[0]):
-        if pos[j] != 0.0:
-            used += abs(pos[j]) * mark[j]
-    return max(_equity(cash, pos, mark) - used, 0.0)
+    for j in range(state.shape[1]):
+        if state[POS, j] != 0.0:
+            used += abs(state[POS, j]) * state[MARK, j]
+    return max(_equity(cash, state) - used, 0.0)
 
 
 @njit(cache=True)
-def _trade(t, j, units, price, reason, pos, cash, entry_price, entry_bar, peak_size, trade_realized, trade_fees,
-           exit_value, exit_units, extreme, orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage):
+def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage):
     """Fill ``units`` (signed) of column ``j`` at ``price`` plus slippage; book the order and trade."""
     fill = _fill_price(price, units, slippage)
     fees = abs(units) * fill * fee_rate + fee_fixed
     cash -= units * fill + fees
-    orders = _grow(orders, n_orders)
-    orders[n_orders, ORDER_BAR] = t
-    orders[n_orders, ORDER_COL] = j
-    orders[n_orders, ORDER_SIZE] = units
-    orders[n_orders, ORDER_PRICE] = fill
-    orders[n_orders, ORDER_FEES] = fees
-    orders[n_orders, ORDER_REASON] = reason
-    n_orders += 1
+    if orders.shape[0]:  # empty when not recording
+        orders[n_orders, ORDER_BAR] = t
+        orders[n_orders, ORDER_COL] = j
+        orders[n_orders, ORDER_SIZE] = units
+        orders[n_orders, ORDER_PRICE] = fill
+        orders[n_orders, ORDER_FEES] = fees
+        orders[n_orders, ORDER_REASON] = reason
+        n_orders += 1
 
-    current = pos[j]
+    current = state[POS, j]
     if current == 0.0 or np.sign(units) == np.sign(current):  # open or add
         if current == 0.0:
-            entry_bar[j] = t
-            entry_price[j] = fill
-            trade_realized[j] = 0.0
-            trade_fees[j] = 0.0
-            exit_value[j] = 0.0
-            exit_units[j] = 0.0
-            extreme[j] = fill  # the trailing stop follows completed bars from here
+            state[ENTRY_BAR, j] = t
+            state[ENTRY_PRICE, j] = fill
+            state[REALIZED, j] = 0.0
+            state[FEES, j] = 0.0
+            state[EXIT_VALUE, j] = 0.0
+            state[EXIT_UNITS, j] = 0.0
+            state[EXTREME, j] = fill  # the trailing stop follows completed bars from here
         else:
-            entry_price[j] = (entry_price[j] * abs(current) + fill * abs(units)) / abs(current + units)
-        trade_fees[j] += fees
-        pos[j] = current + units
-        peak_size[j] = max(peak_size[j] if current != 0.0 else 0.0, abs(pos[j]))
-        return n_orders, n_trades, orders, trades, cash
+            state[ENTRY_PRICE, j] = (state[ENTRY_PRICE, j] * abs(current) + fill * abs(units)) / abs(current + units)
+        state[FEES, j] += fees
+        state[POS, j] = current + units
+        state[PEAK_SIZE, j] = max(state[PEAK_SIZE, j] if current != 0.0 else 0.0, abs(state[POS, j]))
+        return n_orders, n_trades, cash
 
     # reduce or close (callers never flip a position in one fill)
     closed = -units
-    trade_realized[j] += closed * (fill - entry_price[j])
-    trade_fees[j] += fees
-    exit_value[j] += abs(closed) * fill
-    exit_units[j] += abs(closed)
+    state[REALIZED, j] += closed * (fill - state[ENTRY_PRICE, j])
+    state[FEES, j] += fees
+    state[EXIT_VALUE, j] += abs(closed) * fill
+    state[EXIT_UNITS, j] += abs(closed)
     remaining = current + units
     if abs(remaining) <= _EPS * abs(current):
         remaining = 0.0
-    pos[j] = remaining
+    state[POS, j] = remaining
     if remaining == 0.0:
-        trades = _grow(trades, n_trades)
         # one exit fill reports its own price exactly; several report their size-weighted average
-        exit_price = fill if exit_units[j] == abs(closed) else exit_value[j] / exit_units[j]
-        _write_trade(trades, n_trades, j, current, entry_bar[j], t, peak_size[j], entry_price[j], exit_price,
-                     trade_realized[j], trade_fees[j], reason, False)
+        exit_price = fill if state[EXIT_UNITS, j] == abs(closed) else state[EXIT_VALUE, j] / state[EXIT_UNITS, j]
+        _write_trade(trades, n_trades, j, current, state[ENTRY_BAR, j], t, state[PEAK_SIZE, j], state[ENTRY_PRICE, j], exit_price,
+                     state[REALIZED, j], state[FEES, j], reason, False)
         n_trades += 1
-    return n_orders, n_trades, orders, trades, cash
+    return n_orders, n_trades, cash
 
 
 @njit(cache=True)

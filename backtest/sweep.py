@@ -50,11 +50,12 @@ import polars as pl
 
 import strategies
 from backtest.engine import EngineConfig, SimulationResult, kernel_arguments, run
+from backtest.engine_kernels import events_nb
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed
 from backtest.runner import DataSpec, read_bars
 from backtest.stats import STAT_NAMES, calendar
-from backtest.sweep_kernels import events_nb, sweep_stats_nb
+from backtest.sweep_kernels import sweep_stats_nb
 from backtest.sweep_spec import ParamSet, ParamSpace, SweepSpec, enumerate_sets
 from strategies.indicators import IndicatorCache
 
