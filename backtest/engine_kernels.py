@@ -110,7 +110,7 @@ def simulate_nb(
                          trailing_stop, close_at_end, True)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def events_nb(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(bars, rows)``: the bars where any column of ``signal`` is not NaN, and those rows.
 

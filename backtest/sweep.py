@@ -41,10 +41,12 @@ True
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -89,16 +91,20 @@ def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine
                    cache: IndicatorCache) -> np.ndarray:
     """Statistics (``STAT_*`` columns) of ``params`` (strategy ``Params``) over ``bars``, one row each."""
     module = strategies.load(strategy)
-    event_bars, event_rows, offsets = [], [], [0]
-    for p in params:
+
+    def events(p: Any) -> tuple[np.ndarray, np.ndarray]:
         signal = np.ascontiguousarray(module.signals(bars, p, cache), dtype=np.float64)
         if signal.shape != bars.close.shape:
             raise BacktestError(f"strategy: {strategy}.signals returned shape {signal.shape}, "
                                 f"bars are {bars.close.shape}")
-        b, r = events_nb(signal)
-        event_bars.append(b)
-        event_rows.append(r)
-        offsets.append(offsets[-1] + len(b))
+        return events_nb(signal)
+
+    # signal kernels release the GIL: the sets' signals are computed on numba's thread count
+    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
+        found = list(pool.map(events, params))
+    event_bars = [b for b, _ in found]
+    event_rows = [r for _, r in found]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in event_bars])]).tolist()
     k = bars.close.shape[1]
     periods_per_year, years = calendar(bars.index)
     return sweep_stats_nb(

@@ -9,6 +9,7 @@ Sweep (:func:`write_sweep_files`):
 * ``invalid.csv``: the sets the strategy refused, with its reason.
 * ``top_equity.csv``: ``rank``, ``ts``, ``equity`` of the ``top_k`` best sets,
   re-run with the full engine (the sweep itself keeps no equity curve).
+* ``sweep.html``: the report of :mod:`reports.sweep_report`.
 
 Walk-forward (:func:`write_walk_forward_files`): ``walk_forward.csv`` (per
 out-of-sample bar: ``ts``, ``fold``, ``equity``, the chosen ``param_*``),
@@ -25,7 +26,7 @@ metric) and ``walk_forward_metrics.csv`` (stitched statistics, one row).
 ...                  close, close, close, close, close)
 >>> result = sweep(bars, "sma_cross", SweepSpec(params={"fast": "5,10", "slow": "10,20"}, top_k=2), EngineConfig())
 >>> sorted(p.name for p in write_sweep_files(result, tempfile.mkdtemp()))
-['heatmap.csv', 'invalid.csv', 'sweep.csv', 'top_equity.csv']
+['heatmap.csv', 'invalid.csv', 'sweep.csv', 'sweep.html', 'top_equity.csv']
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import polars as pl
 
 from backtest.sweep import SweepResult, heatmap_frame, rerun
 from backtest.walk_forward import WalkForwardResult
+from reports.sweep_report import write_sweep_report
 
 
 def _times(index) -> pl.Series:
@@ -62,6 +64,9 @@ def write_sweep_files(result: SweepResult, out_dir: str | Path) -> list[Path]:
     for name, frame in frames.items():
         frame.write_csv(out / name)
         paths.append(out / name)
+    if result.frame.height:
+        paths.append(write_sweep_report(result.frame, out, metric=result.spec.metric,
+                                        best="max" if result.spec.descending else "min"))
     return paths
 
 

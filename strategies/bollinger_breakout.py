@@ -36,7 +36,7 @@ class Params:
         checks.positive("k", self.k)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def band_breakout_signal_nb(close: np.ndarray, middle: np.ndarray, std: np.ndarray, k: float) -> np.ndarray:
     """+1 where ``close > middle + k * std``, -1 where ``close < middle - k * std``, NaN elsewhere."""
     n, m = close.shape

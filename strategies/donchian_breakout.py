@@ -40,7 +40,7 @@ class Params:
         checks.window("exit_window", self.exit_window)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def channel_signal_nb(close: np.ndarray, entry_high: np.ndarray, entry_low: np.ndarray, exit_high: np.ndarray,
                       exit_low: np.ndarray) -> np.ndarray:
     """Entry/exit signals from rolling channels; bar t compares its close with the channels at t-1.

@@ -1,6 +1,7 @@
 """Indicator kernels shared by strategies: ``(n_bars, n_columns)`` float64 in and out, NaN-aware.
 
-A value at bar t uses bars up to and including t only. Strategies call them
+A value at bar t uses bars up to and including t only. Kernels release the
+GIL (``nogil``) so a sweep computes several sets' signals at once. Strategies call them
 through an :class:`IndicatorCache` so that a sweep computes each distinct
 indicator (kernel + input + arguments) once, however many parameter sets use it.
 
@@ -18,6 +19,7 @@ indicator (kernel + input + arguments) once, however many parameter sets use it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -40,15 +42,17 @@ class IndicatorCache:
     def __init__(self) -> None:
         self._arrays: dict[tuple, np.ndarray] = {}
         self._inputs: list[tuple] = []
+        self._lock = threading.Lock()  # sweeps compute signals on several threads
 
     def __call__(self, kernel: Callable[..., np.ndarray], values: np.ndarray, *args: object) -> np.ndarray:
         """``kernel(values, *args)``, computed on the first call only."""
         key = (getattr(kernel, "__qualname__", repr(kernel)), id(values),
                tuple(("array", id(a)) if isinstance(a, np.ndarray) else a for a in args))
-        if key not in self._arrays:
-            self._arrays[key] = kernel(values, *args)
-            self._inputs.append((values, args))  # keeps the ids in the keys from being reused
-        return self._arrays[key]
+        with self._lock:
+            if key not in self._arrays:
+                self._arrays[key] = kernel(values, *args)
+                self._inputs.append((values, args))  # keeps the ids in the keys from being reused
+            return self._arrays[key]
 
     def __len__(self) -> int:
         return len(self._arrays)
@@ -63,7 +67,7 @@ class IndicatorCache:
         return sum(a.nbytes for a in self._arrays.values())
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Simple moving average over ``window`` bars; NaN until the window is full or holds a NaN.
 
@@ -96,7 +100,7 @@ def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def crossover_signal_nb(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     """+1 where ``fast`` crosses above ``slow`` (was below, now above), -1 where it crosses below, else NaN.
 
@@ -114,7 +118,7 @@ def crossover_signal_nb(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_std_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Population standard deviation (ddof=0, as Bollinger and TA-Lib use) over ``window`` bars.
 
@@ -147,7 +151,7 @@ def rolling_std_nb(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rolling_extreme(values: np.ndarray, window: int, sign: float) -> np.ndarray:
     """Rolling max (``sign=1``) or min (``sign=-1``) with a monotonic queue: O(bars) for any window."""
     n, k = values.shape
@@ -174,19 +178,19 @@ def _rolling_extreme(values: np.ndarray, window: int, sign: float) -> np.ndarray
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_max_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Highest value of the last ``window`` bars (this one included); NaN until the window is full."""
     return _rolling_extreme(values, window, 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_min_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Lowest value of the last ``window`` bars (this one included); NaN until the window is full."""
     return _rolling_extreme(values, window, -1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Wilder's RSI in [0, 100]: average gain and loss seeded by the mean of the first ``window``
     changes, then smoothed as ``avg = (avg * (window - 1) + change) / window``.
@@ -233,7 +237,7 @@ def utc_days(index: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(index.astype("datetime64[D]").astype(np.int64))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def session_vwap_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
                     session: np.ndarray) -> np.ndarray:
     """Volume-weighted average of the typical price ``(high + low + close) / 3`` since the session began.

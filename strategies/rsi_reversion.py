@@ -38,7 +38,7 @@ class Params:
         checks.ordered("lower", self.lower, "upper", self.upper)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def threshold_signal_nb(rsi: np.ndarray, lower: float, upper: float) -> np.ndarray:
     """+1 where ``rsi < lower``, -1 where ``rsi > upper``, NaN elsewhere (and where the RSI is NaN)."""
     n, k = rsi.shape

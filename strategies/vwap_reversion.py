@@ -46,7 +46,7 @@ class Params:
         checks.window("flat_bars", self.flat_bars, minimum=0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def vwap_reversion_signal_nb(close: np.ndarray, vwap: np.ndarray, session: np.ndarray, threshold: float,
                              flat_bars: int) -> np.ndarray:
     """+1 / -1 entries, 0 exits (back at the VWAP, or the session's last ``flat_bars`` bars), NaN elsewhere."""

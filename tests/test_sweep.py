@@ -170,6 +170,8 @@ def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
     assert top["rank"].unique().sort().to_list() == [1, 2]
     final = top.filter(pl.col("rank") == 1)["equity"][-1]
     assert final == pytest.approx(table["final_equity"][0], rel=1e-12)
+    page = (out / "sweep.html").read_text()
+    assert "total_return" in page and "<svg" in page
 
 
 def test_multirun_combines_jobs_and_records_the_failed_one(goog, tmp_path):
