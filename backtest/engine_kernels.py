@@ -218,8 +218,8 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
             for j in range(k):
                 if state[POS, j] == 0.0 or np.isnan(close[t, j]):
                     continue
-                level, reason = _stop_hit(state[POS, j], state[ENTRY_PRICE, j], state[EXTREME, j], open_[t, j], high[t, j],
-                                          low[t, j], stop_loss, take_profit, trailing_stop)
+                level, reason = _stop_hit(state[POS, j], state[ENTRY_PRICE, j], state[EXTREME, j], open_[t, j],
+                                          high[t, j], low[t, j], stop_loss, take_profit, trailing_stop)
                 if reason >= 0:
                     n_orders, n_trades, cash = _trade(
                         t, j, -state[POS, j], level, reason, state, cash, orders, n_orders,
@@ -267,12 +267,13 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
 
     # trades still open at the end are reported marked to the last price
     for j in range(k):
-        if state[POS, j] != 0.0:
-            last_exit = state[MARK, j] if state[EXIT_UNITS, j] == 0.0 else (
-                (state[EXIT_VALUE, j] + abs(state[POS, j]) * state[MARK, j]) / (state[EXIT_UNITS, j] + abs(state[POS, j])))
-            _write_trade(trades, n_trades, j, state[POS, j], state[ENTRY_BAR, j], n - 1, state[PEAK_SIZE, j], state[ENTRY_PRICE, j],
-                         last_exit, state[REALIZED, j] + state[POS, j] * (state[MARK, j] - state[ENTRY_PRICE, j]), state[FEES, j], -1,
-                         True)
+        held = state[POS, j]
+        if held != 0.0:
+            price = state[MARK, j]
+            last_exit = price if state[EXIT_UNITS, j] == 0.0 else (
+                (state[EXIT_VALUE, j] + abs(held) * price) / (state[EXIT_UNITS, j] + abs(held)))
+            gross = state[REALIZED, j] + held * (price - state[ENTRY_PRICE, j])
+            _write_trade(trades, n_trades, state, j, held, n - 1, last_exit, gross, -1, True)
             n_trades += 1
     return equity, cash_curve, positions, orders[:n_orders].copy(), trades[:n_trades].copy(), exposure_bars
 
@@ -447,7 +448,8 @@ def _buying_power(cash, state):
 
 
 @njit(cache=True)
-def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage):
+def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed,
+           slippage):
     """Fill ``units`` (signed) of column ``j`` at ``price`` plus slippage; book the order and trade."""
     fill = _fill_price(price, units, slippage)
     fees = abs(units) * fill * fee_rate + fee_fixed
@@ -472,7 +474,8 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
             state[EXIT_UNITS, j] = 0.0
             state[EXTREME, j] = fill  # the trailing stop follows completed bars from here
         else:
-            state[ENTRY_PRICE, j] = (state[ENTRY_PRICE, j] * abs(current) + fill * abs(units)) / abs(current + units)
+            entry = state[ENTRY_PRICE, j]
+            state[ENTRY_PRICE, j] = (entry * abs(current) + fill * abs(units)) / abs(current + units)
         state[FEES, j] += fees
         state[POS, j] = current + units
         state[PEAK_SIZE, j] = max(state[PEAK_SIZE, j] if current != 0.0 else 0.0, abs(state[POS, j]))
@@ -491,20 +494,21 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
     if remaining == 0.0:
         # one exit fill reports its own price exactly; several report their size-weighted average
         exit_price = fill if state[EXIT_UNITS, j] == abs(closed) else state[EXIT_VALUE, j] / state[EXIT_UNITS, j]
-        _write_trade(trades, n_trades, j, current, state[ENTRY_BAR, j], t, state[PEAK_SIZE, j], state[ENTRY_PRICE, j], exit_price,
-                     state[REALIZED, j], state[FEES, j], reason, False)
+        _write_trade(trades, n_trades, state, j, current, t, exit_price, state[REALIZED, j], reason, False)
         n_trades += 1
     return n_orders, n_trades, cash
 
 
 @njit(cache=True)
-def _write_trade(trades, row, col, last_position, entry_bar, exit_bar, peak, entry, exit_price, gross, fees,
-                 reason, is_open):
-    """Store one trade; its return is net PnL over the entry value of its largest size."""
+def _write_trade(trades, row, state, col, last_position, exit_bar, exit_price, gross, reason, is_open):
+    """Store column ``col``'s trade; its return is net PnL over the entry value of its largest size."""
+    entry = state[ENTRY_PRICE, col]
+    peak = state[PEAK_SIZE, col]
+    fees = state[FEES, col]
     pnl = gross - fees
     trades[row, TRADE_COL] = col
     trades[row, TRADE_DIRECTION] = 1.0 if last_position > 0.0 else -1.0
-    trades[row, TRADE_ENTRY_BAR] = entry_bar
+    trades[row, TRADE_ENTRY_BAR] = state[ENTRY_BAR, col]
     trades[row, TRADE_EXIT_BAR] = exit_bar
     trades[row, TRADE_SIZE] = peak
     trades[row, TRADE_ENTRY_PRICE] = entry
