@@ -60,7 +60,6 @@ INTERVAL_FUNCTIONS = {"second": "toIntervalSecond", "minute": "toIntervalMinute"
 _RANGE = "symbol IN {{symbols:Array(String)}} AND {col} >= {{start:{type}}} AND {col} < {{end:{type}}}"
 _TS64 = "DateTime64(6, 'UTC')"
 _TS_WHERE = "WHERE " + _RANGE.format(col="ts", type=_TS64)
-_IN_PROCESS_ARROW = {"output_format_arrow_compression_method": "none"}  # lz4 by default: wasted work in-process
 
 
 @dataclass(frozen=True)
@@ -306,7 +305,7 @@ def _fetch(
     """
     started = time.perf_counter()
     if is_embedded(client):
-        table = client.query_arrow(sql, parameters=params, use_strings=True, settings=_IN_PROCESS_ARROW)
+        table = client.query_arrow(sql, parameters=params, use_strings=True)
         wall_ms = (time.perf_counter() - started) * 1000
         explained = client.query("EXPLAIN ESTIMATE " + (f"SELECT 1 FROM {scan}" if scan else sql), parameters=params)
         rows_to_read = sum(int(row[explained.column_names.index("rows")]) for row in explained.result_rows)
