@@ -125,6 +125,9 @@ def _hydra_task(cfg: DictConfig) -> None:
         sys.exit(2)
     print(summary)
     print(f"output: {out_dir}")
+    report = out_dir / ("sweep.html" if "sweep" in cfg else "report.html")
+    if report.exists():
+        print(f"report: {report}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,7 @@ def test_a_run_prints_a_summary_and_writes_its_files(demo_dsn, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "sma_cross Params(fast=5, slow=30) on AAPL,MSFT 5m" in done.stdout
     assert f"output: {out}" in done.stdout
+    assert f"report: {out / 'report.html'}" in done.stdout and (out / "report.html").stat().st_size > 10_000
     metrics = pl.read_csv(out / "metrics.csv")
     assert metrics["param_fast"][0] == 5 and metrics["symbols"][0] == "AAPL,MSFT"
     equity = pl.read_csv(out / "equity.csv")
