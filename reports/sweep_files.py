@@ -14,7 +14,8 @@ Sweep (:func:`write_sweep_files`):
 Walk-forward (:func:`write_walk_forward_files`): ``walk_forward.csv`` (per
 out-of-sample bar: ``ts``, ``fold``, ``equity``, the chosen ``param_*``),
 ``walk_forward_folds.csv`` (per fold: windows, choice, train and test
-metric) and ``walk_forward_metrics.csv`` (stitched statistics, one row).
+metric), ``walk_forward_metrics.csv`` (stitched statistics, one row) and
+``sweep.html`` (folds ranked by their out-of-sample metric, the stitched equity).
 
 >>> import tempfile, numpy as np
 >>> from backtest.engine import EngineConfig
@@ -37,6 +38,7 @@ from pathlib import Path
 import polars as pl
 
 from backtest.sweep import SweepResult, heatmap_frame, rerun
+from backtest.sweep_spec import LOWER_IS_BETTER
 from backtest.walk_forward import WalkForwardResult
 from reports.sweep_report import write_sweep_report
 
@@ -86,4 +88,11 @@ def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> 
     for name, frame in frames.items():
         frame.write_csv(out / name)
         paths.append(out / name)
+    # the page ranks the folds by their out-of-sample metric and draws the stitched equity
+    metric = next(c for c in result.folds.columns
+                  if c.startswith("test_") and c not in ("test_start", "test_end", "test_return"))
+    if params:
+        paths.append(write_sweep_report(result.folds, out, metric=metric, walk_forward=per_bar,
+                                        best="min" if metric.removeprefix("test_") in LOWER_IS_BETTER else "max",
+                                        title=f"Walk-forward: folds by out-of-sample {metric.removeprefix('test_')}"))
     return paths

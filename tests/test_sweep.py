@@ -19,6 +19,7 @@ from backtest.stats import STAT_NAMES, summarize
 from backtest.sweep import sweep
 from backtest.sweep_spec import SweepSpec, WalkForward
 from backtest.walk_forward import walk_forward
+from reports.sweep_files import write_walk_forward_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,7 @@ def test_dask_local_cluster_of_two_processes_gives_identical_results():
     assert remote.frame.equals(local.frame)
 
 
-def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows():
+def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows(tmp_path):
     bars = _bars(n=2400, k=1)
     engine = EngineConfig(fees_bps=2)
     spec = SweepSpec(params={"fast": "3,6,12", "slow": "20,40"}, metric="sharpe",
@@ -115,6 +116,10 @@ def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows():
     growth = np.prod(1 + result.folds["test_return"].to_numpy())
     assert result.stats["total_return"] == pytest.approx(growth - 1, rel=1e-12)
     assert result.stats["final_equity"] == pytest.approx(engine.init_cash * growth, rel=1e-12)
+    written = {p.name for p in write_walk_forward_files(result, tmp_path)}
+    assert {"walk_forward.csv", "walk_forward_folds.csv", "sweep.html"} <= written
+    page = (tmp_path / "sweep.html").read_text()
+    assert "Walk-forward: folds by out-of-sample sharpe" in page and "<svg" in page
 
 
 @pytest.mark.parametrize("args, message", [
