@@ -133,19 +133,15 @@ def _hydra_task(cfg: DictConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m backtest``; returns the exit code."""
     args = quote_param_args(sys.argv[1:] if argv is None else argv)
-    if not any(a.startswith("-") for a in args):  # Hydra's own flags (help, info, multirun) skip the checks
-        try:
+    hydra_flags = any(a.startswith("-") for a in args)  # Hydra's own flags (help, info, ...) skip the checks
+    try:
+        if not hydra_flags or any(a in ("-m", "--multirun") for a in args):
             check_strategy_args(args)
+        if not hydra_flags:
             check_overrides(args)
-        except BacktestError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    elif any(a in ("-m", "--multirun") for a in args):
-        try:
-            check_strategy_args(args)
-        except BacktestError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    except BacktestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     sys.argv = [sys.argv[0], *args]
     _FAILED_JOBS.clear()
     _hydra_task()

@@ -61,6 +61,8 @@ class WalkForwardResult:
     folds: pl.DataFrame
     stats: dict[str, Any]
     names: tuple[str, ...]
+    metric: str  # the statistic each train window was ranked by; the folds hold ``test_<metric>``
+    descending: bool  # whether a higher ``metric`` is better
 
 
 def _length(name: str, value: int | str) -> int | np.timedelta64:
@@ -166,4 +168,5 @@ def walk_forward(bars: BarArrays, strategy: str, spec: SweepSpec, engine: Engine
     index = np.concatenate([bars.index[c:d] for _, _, c, d in plan])
     stitched = np.concatenate(equity)
     stats = summarize(stitched, engine.init_cash, np.concatenate(pnl), np.concatenate(returns), exposure, index)
-    return WalkForwardResult(index, stitched, np.concatenate(fold_of), pl.DataFrame(rows), stats, space.names)
+    return WalkForwardResult(index, stitched, np.concatenate(fold_of), pl.DataFrame(rows), stats, space.names,
+                             spec.metric, spec.descending)

@@ -38,7 +38,6 @@ from pathlib import Path
 import polars as pl
 
 from backtest.sweep import SweepResult, heatmap_frame, rerun
-from backtest.sweep_spec import LOWER_IS_BETTER
 from backtest.walk_forward import WalkForwardResult
 from reports.sweep_report import write_sweep_report
 
@@ -89,10 +88,8 @@ def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> 
         frame.write_csv(out / name)
         paths.append(out / name)
     # the page ranks the folds by their out-of-sample metric and draws the stitched equity
-    metric = next(c for c in result.folds.columns
-                  if c.startswith("test_") and c not in ("test_start", "test_end", "test_return"))
     if params:
-        paths.append(write_sweep_report(result.folds, out, metric=metric, walk_forward=per_bar,
-                                        best="min" if metric.removeprefix("test_") in LOWER_IS_BETTER else "max",
-                                        title=f"Walk-forward: folds by out-of-sample {metric.removeprefix('test_')}"))
+        paths.append(write_sweep_report(result.folds, out, metric=f"test_{result.metric}", walk_forward=per_bar,
+                                        best="max" if result.descending else "min",
+                                        title=f"Walk-forward: folds by out-of-sample {result.metric}"))
     return paths
