@@ -4,7 +4,7 @@ of the ``ticks`` schema plus rejected rows with their reason.
 Accepted input: columns ``symbol, ts, price, size`` (aliases such as
 ``timestamp``, ``qty``, ``ticker`` work) and optionally ``side``, ``trade_id``,
 ``version``. Timestamps may be Arrow timestamps (naive = UTC), ISO-8601
-strings, or epoch numbers (unit picked from the magnitude: s, ms, us, ns).
+strings, or epoch numbers (each value's unit picked from its magnitude: s, ms, us, ns).
 A row is rejected when a field is missing or unparseable, the price is not
 finite or not positive, the size is negative or not finite, the side is not
 buy/sell, or the timestamp lies outside [1971-01-01, now + 1 day].
@@ -238,9 +238,13 @@ def _parse_ts(series: pl.Series) -> pl.Series:
     if dtype.is_numeric():
         return _epoch_to_ts(series.cast(pl.Float64))
     text = _as_text(series).str.strip_chars()
-    if text.drop_nulls().str.contains(r"^-?\d+(\.\d+)?$").all():
+    epoch = text.str.contains(r"^-?\d+(\.\d+)?$").fill_null(False)
+    if epoch.all():
         return _epoch_to_ts(text.cast(pl.Float64, strict=False))
-    return _iso_to_ts(text)
+    iso = _iso_to_ts(text)
+    if not epoch.any():
+        return iso
+    return _epoch_to_ts(text.cast(pl.Float64, strict=False)).zip_with(epoch, iso)  # epoch numbers and ISO text
 
 
 def _iso_to_ts(text: pl.Series) -> pl.Series:
@@ -254,13 +258,18 @@ def _iso_to_ts(text: pl.Series) -> pl.Series:
 
 
 def _epoch_to_ts(seconds_or_finer: pl.Series) -> pl.Series:
-    """Epoch numbers to UTC timestamps; the unit is picked from the column's magnitude."""
-    finite = seconds_or_finer.filter(seconds_or_finer.is_finite())
-    magnitude = float(finite.abs().max() or 0.0) if finite.len() else 0.0
-    per_us = 1e6 if magnitude < 1e11 else 1e3 if magnitude < 1e14 else 1.0 if magnitude < 1e17 else 1e-3
-    micros = (seconds_or_finer * per_us).round(0)
+    """Epoch numbers to UTC timestamps; each value's unit is picked from its magnitude (s, ms, us, ns).
+
+    >>> _epoch_to_ts(pl.Series([1704205800, 1704205800250, 1704205800250000])).dt.to_string().to_list()
+    ['2024-01-02 14:30:00.000000+00:00', '2024-01-02 14:30:00.250000+00:00', '2024-01-02 14:30:00.250000+00:00']
+    """
+    value = pl.lit(seconds_or_finer.cast(pl.Float64))
+    magnitude = value.abs()
+    per_us = (pl.when(magnitude < 1e11).then(1e6).when(magnitude < 1e14).then(1e3)
+              .when(magnitude < 1e17).then(1.0).otherwise(1e-3))
+    micros = (value * per_us).round(0)
     in_range = micros.is_finite() & (micros.abs() < 9.2e18)
-    return pl.select(pl.when(pl.lit(in_range)).then(pl.lit(micros)).otherwise(None)
+    return pl.select(pl.when(in_range).then(micros).otherwise(None)
                      .cast(pl.Int64).cast(pl.Datetime("us", "UTC"))).to_series().alias("ts")
 
 
