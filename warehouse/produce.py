@@ -4,8 +4,10 @@
 The ticks are exactly :func:`warehouse.demo.generate`'s (same model, seed, redeliveries
 and corrections), one JSON object per message::
 
-    {"symbol":"AAPL","ts":"2024-01-02T14:30:00.123456Z","price":185.12,"size":100.0,
-     "side":"buy","trade_id":17,"version":0}
+    {"symbol":"AAPL","ts":1704205800123456,"price":185.12,"size":100.0,"side":"buy","trade_id":17,"version":0}
+
+``ts`` is epoch microseconds (UTC): exact, and the consumers decode it without text
+parsing. They accept the other forms too (ISO-8601 text, epoch s/ms/ns, aliases).
 
 ``bad`` adds that share (of ``ticks``) of malformed messages at seeded places, drawn
 from :data:`MALFORMED` kinds (broken JSON, non-objects, missing or wrong fields, bad
@@ -43,14 +45,14 @@ def encode_ticks(batch: pa.RecordBatch | pa.Table) -> list[bytes]:
     """Ticks (``validate.TICKS_SCHEMA``) as JSON messages.
 
     >>> from warehouse.demo import DemoSpec, generate
-    >>> encode_ticks(next(generate(DemoSpec(ticks=1, seed=1))))[0][:60]
-    b'{"symbol":"TSLA","ts":"2024-01-02T14:30:00.278056Z","price":'
+    >>> encode_ticks(next(generate(DemoSpec(ticks=1, seed=1))))[0]
+    b'{"symbol":"TSLA","ts":1704205800278056,"price":344.27,"size":6.0,"side":"buy","trade_id":1,"version":0}'
     """
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
     side = pl.col("side").replace_strict({1: "buy", -1: "sell"}, default="unknown", return_dtype=pl.String)
     encoded = frame.select(pl.struct(
-        "symbol", pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), "price", "size", side, "trade_id",
+        "symbol", pl.col("ts").dt.epoch("us"), "price", "size", side, "trade_id",
         "version").struct.json_encode())
     return encoded.to_series().cast(pl.Binary).to_list()
 

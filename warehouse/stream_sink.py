@@ -25,7 +25,6 @@ At-least-once delivery plus this gives exactly-once results in ``ticks_dedup``,
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -33,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,20 +42,7 @@ from warehouse.errors import WarehouseError
 from warehouse.ingest import TickWriter, WriteStats
 from warehouse.loaders import write_rejects
 from warehouse.rollup import rebuild_minutes
-from warehouse.validate import ALIASES, REJECTS_SCHEMA, CleanBatch, clean_ticks
-
-# JSON that polars' decoder is certain to accept: one flat object of strings, small
-# numbers, booleans and nulls. Anything else takes the per-message path (json.loads).
-_WS = r"[ \t\n\r]*"
-_STR = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
-_NUM = r"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,30})?(?:[eE][+-]?[0-9]{1,2})?"
-_PAIR = rf"{_STR}{_WS}:{_WS}(?:{_STR}|{_NUM}|true|false|null)"
-_FLAT_OBJECT = rf"^{_WS}\{{{_WS}(?:{_PAIR}(?:{_WS},{_WS}{_PAIR})*)?{_WS}\}}{_WS}$"
-_NO_TICKS = clean_ticks(pa.table({k: pa.array([], pa.string()) for k in ("symbol", "ts", "price", "size")}),
-                        source="none").ticks
-_KEYS = [alias for aliases in ALIASES.values() for alias in aliases]
-_FIELDS = pl.Struct({key: pl.String for key in _KEYS})
-_CANONICAL = pl.Struct({name: pl.String for name in ALIASES})
+from warehouse.stream_decode import parse_messages
 
 
 @dataclass
@@ -150,131 +135,6 @@ class SinkStats:
                 f"redeliveries, {self.written.corrections:,} corrections), {self.rejects:,} rejects, "
                 f"{self.replayed:,} replayed batches, {self.retries:,} retries"
                 + (f", {self.unacknowledged:,} left unacknowledged" if self.unacknowledged else ""))
-
-
-def parse_messages(payloads: list[bytes], positions: list[str], *, source: str) -> CleanBatch:
-    """Decode JSON tick messages and validate them; rejects carry the raw payload and position.
-
-    A message is one JSON object with the tick fields (or their aliases, see
-    :mod:`warehouse.validate`); unknown keys are ignored.
-
-    >>> good = b'{"symbol": "AAPL", "ts": "2024-01-02T14:30:00.25Z", "price": 185.1, "size": 100, "side": "buy"}'
-    >>> out = parse_messages([good, b'{"symbol": "AAPL"', b'[1]'], ["t/0/7", "t/0/8", "t/0/9"], source="doc")
-    >>> out.ticks.num_rows
-    1
-    >>> [(r["position"], r["reason"], r["raw"]) for r in out.rejects.to_pylist()]
-    [('t/0/8', "json: Expecting ',' delimiter: line 1 column 18 (char 17)", '{"symbol": "AAPL"'), ('t/0/9', 'json: not an object', '[1]')]
-    """
-    fields, bad_rows, bad_reasons = _decode(payloads)
-    ticks = []
-    # A message without trade_id gets one derived from its content; validate does that per
-    # batch when the column is absent, so such messages are validated apart from the others.
-    with_id = fields["trade_id"].is_not_null()
-    for part in (fields.filter(with_id), fields.filter(~with_id).drop("trade_id")):
-        if part.height == 0:
-            continue
-        clean = clean_ticks(part.drop("_msg").to_arrow(), source=source, first_row=0)
-        ticks.append(clean.ticks)
-        if clean.rejects.num_rows:
-            rows = pl.from_arrow(clean.rejects["position"]).str.strip_prefix("row ").cast(pl.Int64).to_numpy()
-            bad_rows += part["_msg"].to_numpy()[rows].tolist()
-            bad_reasons += clean.rejects["reason"].to_pylist()
-    order = np.argsort(np.array(bad_rows, np.int64), kind="stable")
-    rows = [bad_rows[i] for i in order]
-    rejects = pa.table({"position": pa.array([positions[i] for i in rows], pa.string()),
-                        "reason": pa.array([bad_reasons[i] for i in order], pa.string()),
-                        "raw": pa.array([_raw_text(payloads[i]) for i in rows], pa.string())}, schema=REJECTS_SCHEMA)
-    return CleanBatch(pa.concat_tables(ticks) if ticks else _NO_TICKS, rejects)
-
-
-def _decode(payloads: list[bytes]) -> tuple[pl.DataFrame, list[int], list[str]]:
-    """(one String column per tick field + ``_msg`` message index, undecodable messages, their reasons)."""
-    texts = _utf8(payloads)
-    fast = texts.str.contains(_FLAT_OBJECT).fill_null(False)
-    frame = pl.DataFrame({"_msg": np.arange(len(payloads), dtype=np.int64)})
-    try:
-        decoded = _decode_flat(texts.filter(fast), frame.filter(fast))
-    except pl.exceptions.ComputeError:  # a flat object polars still refuses: decode everything slowly
-        fast = pl.Series([False] * len(payloads))
-        decoded = None
-    slow_rows, slow_records, bad_rows, bad_reasons = [], [], [], []
-    for i in np.flatnonzero(~fast.to_numpy()):
-        record, reason = _decode_one(payloads[i])
-        if reason:
-            bad_rows.append(int(i))
-            bad_reasons.append(reason)
-        else:
-            slow_rows.append(int(i))
-            slow_records.append(record)
-    pieces = [decoded] if decoded is not None else []
-    if slow_rows:
-        slow = pl.DataFrame(slow_records, schema=dict(_FIELDS.to_schema()))
-        pieces.append(pl.concat([pl.DataFrame({"_msg": np.array(slow_rows, np.int64)}), slow], how="horizontal"))
-    fields = pl.concat(pieces).sort("_msg") if pieces else pl.DataFrame(
-        {"_msg": []}, schema={"_msg": pl.Int64, **_FIELDS.to_schema()})
-    return _canonical(fields), bad_rows, bad_reasons
-
-
-def _decode_flat(texts: pl.Series, index: pl.DataFrame) -> pl.DataFrame:
-    """Flat JSON objects -> one String column per key; aliases are looked for only where a field is missing."""
-    decoded = pl.concat([index, texts.str.json_decode(_CANONICAL).struct.unnest()], how="horizontal")
-    incomplete = decoded.select(pl.any_horizontal(pl.exclude("_msg").is_null())).to_series()
-    full = decoded.filter(~incomplete).with_columns(
-        pl.lit(None, pl.String).alias(key) for key in _KEYS if key not in ALIASES)
-    if not incomplete.any():
-        return full.select("_msg", *_KEYS)
-    aliased = pl.concat([index.filter(incomplete), texts.filter(incomplete).str.json_decode(_FIELDS).struct.unnest()],
-                        how="horizontal")
-    return pl.concat([full.select("_msg", *_KEYS), aliased]).sort("_msg")
-
-
-def _utf8(payloads: list[bytes]) -> pl.Series:
-    binary = pa.array(payloads, pa.binary())
-    try:
-        return pl.Series(binary.cast(pa.string()))
-    except pa.ArrowInvalid:  # some message is not UTF-8: those become nulls (then rejects)
-        return pl.Series([_text_or_none(p) for p in payloads], dtype=pl.String)
-
-
-def _text_or_none(payload: bytes | None) -> str | None:
-    try:
-        return payload.decode() if payload is not None else None
-    except UnicodeDecodeError:
-        return None
-
-
-def _decode_one(payload: bytes | None) -> tuple[dict[str, str | None], str]:
-    """One message the fast path did not take: (fields as text, '') or ({}, reason)."""
-    if not payload:
-        return {}, "payload: empty message"
-    try:
-        value = json.loads(payload.decode())
-    except UnicodeDecodeError:
-        return {}, "payload: not UTF-8 text"
-    except ValueError as exc:
-        return {}, f"json: {exc}"
-    if not isinstance(value, dict):
-        return {}, "json: not an object"
-    return {key: _as_text(value[key]) if key in value else None for key in _KEYS}, ""
-
-
-def _as_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-
-
-def _canonical(fields: pl.DataFrame) -> pl.DataFrame:
-    """Merge alias keys into one column per tick field (first alias present wins per message)."""
-    columns = {name: pl.coalesce([pl.col(a) for a in aliases]) for name, aliases in ALIASES.items()}
-    return fields.select(pl.col("_msg"), **columns).with_columns(
-        pl.col("side").fill_null(""), pl.col("version").fill_null("0"))
-
-
-def _raw_text(payload: bytes | None) -> str:
-    return (payload or b"").decode("utf-8", "backslashreplace")
 
 
 class StreamSink:
