@@ -1,20 +1,26 @@
 """End-to-end streaming ingest speed: ticks already in the broker -> queryable in the warehouse.
 
-Usage: python benchmarks/stream_ingest.py [--ticks 2M] [--broker redis|kafka|both] [--batch 50000]
+Usage: python benchmarks/stream_ingest.py [--ticks 2M] [--broker redis|kafka|both] [--batch 200000] [--repeat 3]
 
 Starts a throwaway redis-server and/or tansu broker (tests/brokers.py), publishes the
-demo feed (`python -m warehouse produce`, 5% redeliveries, 1% corrections, no malformed
-messages), then times, in the same run:
+demo feed once (`python -m warehouse produce`, 5% redeliveries, 1% corrections, no
+malformed messages), then times, in the same run and ``--repeat`` times (each repeat
+reads the whole stream again under new consumer-group names):
   * ours - `python -m warehouse ingest ... --until-idle` as a whole process (startup,
-           group join, decode, validate, exact-bars writes, commits) into a fresh
-           embedded warehouse;
+           group join, decode, validate, exact-bars writes, acknowledgements) into a
+           fresh embedded warehouse;
   * peer - the broker's bare consume rate: the same client library reading every
-           message (XREADGROUP + XACK / confluent-kafka consume) and doing nothing else.
+           message in the plainest fast loop and doing nothing else (Redis:
+           XREADGROUP COUNT=batch with raw hiredis replies + XACK; Kafka:
+           confluent-kafka consume(batch) touching each value, one commit at the end).
+Reports the median of the repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,11 +32,15 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from brokers import redis_server, tansu_broker, warehouse_cmd  # noqa: E402
 from warehouse.demo import parse_count  # noqa: E402
+from warehouse.stream_sink import RunOptions  # noqa: E402
 
 
 def _cli(*args: str) -> str:
-    done = subprocess.run(warehouse_cmd(f"chdb://{tempfile.mkdtemp(prefix='stream-bench-')}", *args), cwd=REPO,
-                          capture_output=True, text=True)
+    directory = tempfile.mkdtemp(prefix="stream-bench-")
+    try:
+        done = subprocess.run(warehouse_cmd(f"chdb://{directory}", *args), cwd=REPO, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     if done.returncode:
         raise SystemExit(done.stderr)
     return done.stdout.strip()
@@ -42,27 +52,29 @@ def _timed(*args: str) -> tuple[float, str]:
     return time.perf_counter() - started, out
 
 
-def _bare_redis(url: str, stream: str, batch: int) -> float:
+def _bare_redis(url: str, stream: str, group: str, batch: int) -> float:
     import redis
     client = redis.Redis.from_url(url)
-    client.xgroup_create(stream, "bare", id="0")
+    client.xgroup_create(stream, group, id="0")
+    client.response_callbacks.pop("XREADGROUP")  # raw hiredis replies: no dict per entry
     started = time.perf_counter()
     while True:
-        reply = client.xreadgroup("bare", "b", {stream: ">"}, count=batch)
-        if not reply:
+        reply = client.execute_command("XREADGROUP", "GROUP", group, "b", "COUNT", batch, "STREAMS", stream, ">")
+        entries = (next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]) if reply else []
+        if not entries:
             break
-        client.xack(stream, "bare", *[entry_id for entry_id, _ in reply[0][1]])
+        client.execute_command("XACK", stream, group, *[entry_id for entry_id, _ in entries])
     return time.perf_counter() - started
 
 
-def _bare_kafka(brokers: str, topic: str, messages: int, batch: int) -> float:
+def _bare_kafka(brokers: str, topic: str, group: str, messages: int, batch: int) -> float:
     from confluent_kafka import Consumer
-    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "bare", "auto.offset.reset": "earliest",
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": group, "auto.offset.reset": "earliest",
                          "session.timeout.ms": 6000, "enable.auto.commit": False})
     consumer.subscribe([topic])
     started, seen = time.perf_counter(), 0
     while seen < messages:
-        seen += sum(1 for m in consumer.consume(batch, 1.0) if m.error() is None)
+        seen += sum(1 for m in consumer.consume(batch, 1.0) if m.error() is None and m.value() is not None)
     consumer.commit(asynchronous=False)
     consumer.close()
     return time.perf_counter() - started
@@ -72,32 +84,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", default="2M")
     parser.add_argument("--broker", choices=("redis", "kafka", "both"), default="both")
-    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=RunOptions.batch)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     ticks = parse_count(args.ticks)
     feed = ("--ticks", str(ticks), "--bad", "0")
+    ingest = ("--until-idle", "--batch", str(args.batch), "--status-every", "0")
     rows = []
     if args.broker in ("redis", "both"):
         with redis_server() as url:
             _cli("produce", "redis", "--url", url, *feed)
-            bare = _bare_redis(url, "ticks:stream", args.batch)
-            ours, summary = _timed("ingest", "redis", "--url", url, "--until-idle", "--batch", str(args.batch),
-                                   "--status-every", "0")
-            rows.append(("redis", bare, ours, summary))
+            runs = [(_bare_redis(url, "ticks:stream", f"bare-{i}", args.batch),
+                     *_timed("ingest", "redis", "--url", url, "--group", f"ours-{i}", *ingest))
+                    for i in range(args.repeat)]
+            rows.append(("redis", runs))
     if args.broker in ("kafka", "both"):
         with tansu_broker() as brokers:
             _cli("produce", "kafka", "--brokers", brokers, *feed)
-            bare = _bare_kafka(brokers, "ticks", ticks, args.batch)
-            ours, summary = _timed("ingest", "kafka", "--brokers", brokers, "--until-idle", "--batch",
-                                   str(args.batch), "--status-every", "0")
-            rows.append(("kafka (tansu)", bare, ours, summary))
-    print(f"{ticks:,} ticks in the broker -> queryable in the embedded warehouse (batches of {args.batch:,})\n")
-    print("| broker | peer: bare consume s | peer ticks/s | ours: ingest --until-idle s | ours ticks/s | x peer time |")
+            runs = [(_bare_kafka(brokers, "ticks", f"bare-{i}", ticks, args.batch),
+                     *_timed("ingest", "kafka", "--brokers", brokers, "--group", f"ours-{i}", *ingest))
+                    for i in range(args.repeat)]
+            rows.append(("kafka (tansu)", runs))
+    print(f"{ticks:,} ticks in the broker -> queryable in the embedded warehouse (batches of {args.batch:,}; "
+          f"median of {args.repeat})\n")
+    print("| broker | peer: bare consume s | peer ticks/s | ours: ingest --until-idle s | ours ticks/s | ours / peer rate |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, bare, ours, _ in rows:
-        print(f"| {name} | {bare:.2f} | {ticks / bare:,.0f} | {ours:.2f} | {ticks / ours:,.0f} | {ours / bare:.2f} |")
-    for name, *_, summary in rows:
-        print(f"\n{name}: {summary}")
+    for name, runs in rows:
+        bare = statistics.median(r[0] for r in runs)
+        ours = statistics.median(r[1] for r in runs)
+        print(f"| {name} | {bare:.2f} | {ticks / bare:,.0f} | {ours:.2f} | {ticks / ours:,.0f} | {bare / ours:.2f} |")
+    for name, runs in rows:
+        print(f"\n{name}, each repeat (peer s, ours s):", ", ".join(f"({b:.2f}, {o:.2f})" for b, o, _ in runs))
+        print(f"{name}: {runs[-1][2]}")
 
 
 if __name__ == "__main__":

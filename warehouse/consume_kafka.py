@@ -66,22 +66,33 @@ class KafkaSource:
         """Append up to ``max_messages`` messages (one ``consume`` call)."""
         if max_messages <= 0:
             return
+        payloads, ids, first = [], [], {}
         for message in self.consumer.consume(num_messages=max_messages, timeout=timeout):
             error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self.at_eof.add(message.partition())
-                    continue
-                if error.fatal():
-                    raise WarehouseError(f"brokers: fatal Kafka error: {error.str()}")
+            if error is None:
+                partition, offset = message.partition(), message.offset()
+                payloads.append(message.value() or b"")
+                ids.append((partition, offset))
+                first.setdefault(partition, offset)
+                batch.cursor[partition] = offset + 1
+                self.at_eof.discard(partition)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self.at_eof.add(message.partition())
+            elif error.fatal():
+                raise WarehouseError(f"brokers: fatal Kafka error: {error.str()}")
+            else:
                 self.log(f"kafka: {error.str()}")
-                continue
-            partition, offset = message.partition(), message.offset()
-            self.at_eof.discard(partition)
-            batch.add(message.value() or b"", f"{self.topic}/{partition}/{offset}")
-            batch.cursor[partition] = offset + 1
-            if offset < self.replay_until.get(partition, -1):
-                batch.replay = True
+        if any(offset < self.replay_until.get(partition, -1) for partition, offset in first.items()):
+            batch.replay = True
+        batch.extend(payloads, ids)
+
+    def hand_over(self, batch: Batch) -> None:
+        """Nothing to do: librdkafka's prefetch is not delivered until committed."""
+
+    def position(self, message_id: tuple[int, int]) -> str:
+        """``topic/partition/offset``."""
+        partition, offset = message_id
+        return f"{self.topic}/{partition}/{offset}"
 
     def commit(self, batch: Batch) -> None:
         """Commit the next offset of every partition in ``batch`` (synchronously)."""

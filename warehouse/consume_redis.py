@@ -8,8 +8,11 @@
   ``XAUTOCLAIM``. Entries in this consumer's own pending list (claimed, or left by a
   crashed run under the same name) are read first (``XREADGROUP ... 0``) and written
   in replay mode: they may have been half-written already.
-* New entries come from ``XREADGROUP ... >`` with ``COUNT`` = room left in the batch,
-  so memory is bounded by one batch (no prefetch).
+* New entries come from ``XREADGROUP ... >`` with ``COUNT`` = the batch size. Replies
+  are taken raw (hiredis lists, no per-entry dicts), and as soon as one brings entries
+  the next ``XREADGROUP`` is sent, so Redis prepares it while the batch is written:
+  memory is bounded by two batches. Entries of that prefetch are delivered (pending)
+  before the batch is acknowledged; on stop they go into the last batch.
 * An entry is one field ``tick`` holding a JSON object, or the tick's fields
   themselves (``XADD s * symbol AAPL ts ... price ...``).
 * ``trim=True`` deletes entries every group of the stream has acknowledged
@@ -31,12 +34,15 @@ FIELD = b"tick"
 
 
 class RedisSource:
-    """A :class:`warehouse.stream_sink.Source` over one stream of a consumer group."""
+    """A :class:`warehouse.stream_sink.Source` over one stream of a consumer group.
 
-    def __init__(self, url: str, stream: str, group: str, consumer: str, *, claim_idle_ms: int = 60_000,
-                 trim: bool = False, log: Callable[[str], None] = print) -> None:
+    ``count`` is the most entries one ``XREADGROUP`` asks for (the batch size).
+    """
+
+    def __init__(self, url: str, stream: str, group: str, consumer: str, *, count: int = 50_000,
+                 claim_idle_ms: int = 60_000, trim: bool = False, log: Callable[[str], None] = print) -> None:
         self.name = f"redis:{stream}"
-        self.stream, self.group, self.consumer = stream, group, consumer
+        self.stream, self.group, self.consumer, self.count = stream, group, consumer, count
         self.claim_idle_ms, self.trim, self.log = claim_idle_ms, trim, log
         try:
             self.redis = redis.Redis.from_url(url, socket_timeout=30)
@@ -50,6 +56,11 @@ class RedisSource:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise WarehouseError(f"stream: cannot create group {group!r} on {stream!r} ({exc})") from None
+        self.reader = self.redis.connection_pool.get_connection()  # raw replies, one request in flight
+        self.in_flight = False
+        self.acker = self.redis.connection_pool.get_connection()  # XACKs in flight
+        self.acks_in_flight = 0
+        self.ready: tuple[list[bytes], list[bytes]] = ([], [])  # read, not yet handed to a batch
         self.pending_from: str | None = "0-0"  # reading our own pending list; None: reading new entries
         self.idle = False
         self.last_claim = 0.0
@@ -59,42 +70,100 @@ class RedisSource:
         """Append up to ``max_messages`` entries: own pending ones first, then new ones."""
         if max_messages <= 0:
             return
+        if not self.ready[0]:
+            self._fill(timeout)
+        payloads, ids = self.ready
+        if self.pending_from is not None and payloads:
+            batch.replay = True
+        batch.extend(payloads[:max_messages], ids[:max_messages])
+        self.ready = (payloads[max_messages:], ids[max_messages:])
+
+    def hand_over(self, batch: Batch) -> None:
+        """Append the entries already read or delivered by the request in flight."""
+        if self.in_flight:
+            self._receive(prefetch=False)
+        self.read(batch, len(self.ready[0]), 0.0)
+
+    def position(self, entry_id: bytes) -> str:
+        """``stream/entry-id``."""
+        return f"{self.stream}/{entry_id.decode()}"
+
+    def _fill(self, timeout: float) -> None:
+        """Read the next entries into ``ready``."""
+        if self.in_flight:
+            self._receive()
+            return
         if self.pending_from is None and self.idle and time.monotonic() - self.last_claim > self.claim_idle_ms / 1000:
             if self._claim():
                 self.pending_from = "0-0"
         if self.pending_from is not None:
-            entries = self._xreadgroup(self.pending_from, max_messages, None)
-            if not entries:
+            self._send(self.pending_from, None)
+            self._receive()
+            if not self.ready[0]:
                 self.pending_from = None
-                return
-            self.pending_from = entries[-1][0].decode()
-            batch.replay = True
-        else:
-            entries = self._xreadgroup(">", max_messages, max(1, int(timeout * 1000)))
+            else:
+                self.pending_from = self.ready[1][-1].decode()
+            return
+        self._send(">", max(1, int(timeout * 1000)))
+        self._receive()
+
+    def _send(self, start: str, block_ms: int | None) -> None:
+        block = ("BLOCK", block_ms) if block_ms is not None else ()
+        self.reader.send_command("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.count, *block,
+                                 "STREAMS", self.stream, start)
+        self.in_flight = True
+
+    def _receive(self, prefetch: bool = True) -> None:
+        """Take the reply of the request in flight; after new entries, ask for the next ones at once.
+
+        The prefetch lets Redis prepare the next entries while this batch is written.
+        """
+        try:
+            reply = self.reader.read_response()
+        except BaseException:
+            self.reader.disconnect()
+            raise
+        finally:
+            self.in_flight = False
+        entries = _entries(reply)
+        ids = [entry_id for entry_id, _ in entries]
+        payloads = [fields[1] if fields is not None and len(fields) == 2 and fields[0] == FIELD else _payload(fields)
+                    for _, fields in entries]
+        if None in payloads:  # entries deleted from the stream while pending: nothing left to write
+            self.redis.xack(self.stream, self.group, *(i for i, p in zip(ids, payloads) if p is None))
+            ids = [i for i, p in zip(ids, payloads) if p is not None]
+            payloads = [p for p in payloads if p is not None]
+        self.ready = (self.ready[0] + payloads, self.ready[1] + ids)
+        if self.pending_from is None:
             self.idle = not entries
-        gone = []
-        for entry_id, fields in entries:
-            if fields is None:  # deleted from the stream while pending: nothing left to write
-                gone.append(entry_id)
-                continue
-            payload = fields.get(FIELD)
-            if payload is None:  # the tick's fields as stream fields
-                payload = json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
-                                      for k, v in fields.items()}).encode()
-            batch.add(payload, f"{self.stream}/{entry_id.decode()}")
-        if gone:
-            self.redis.xack(self.stream, self.group, *gone)
+            if entries and prefetch:
+                self._send(">", None)
 
     def commit(self, batch: Batch) -> None:
-        """``XACK`` every entry of ``batch``; then trim if asked."""
-        prefix = len(self.stream) + 1
-        ids = [position[prefix:] for position in batch.positions]
-        with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(ids), 10_000):
-                pipe.xack(self.stream, self.group, *ids[start:start + 10_000])
-            pipe.execute()
+        """Send ``XACK`` for every entry of ``batch`` (replies are taken before the next command needs them).
+
+        Acknowledgements are sent only after the batch was written, so not waiting for
+        Redis to apply them changes nothing about delivery: a crash in between at worst
+        redelivers entries that were written already.
+        """
+        self._acknowledged()
+        for start in range(0, len(batch.ids), 10_000):
+            self.acker.send_command("XACK", self.stream, self.group, *batch.ids[start:start + 10_000])
+            self.acks_in_flight += 1
         if self.trim:
+            self._acknowledged()
             self._trim()
+
+    def _acknowledged(self) -> None:
+        """Wait for the replies of the ``XACK``s in flight."""
+        try:
+            while self.acks_in_flight:
+                self.acker.read_response()
+                self.acks_in_flight -= 1
+        except BaseException:
+            self.acker.disconnect()
+            self.acks_in_flight = 0
+            raise
 
     def drained(self) -> bool:
         """No own pending entries left and the last read of new entries came back empty."""
@@ -103,6 +172,7 @@ class RedisSource:
     def lag(self) -> str:
         """The group's pending count (delivered, not acknowledged) and lag (not yet delivered)."""
         try:
+            self._acknowledged()
             info = next(g for g in self.redis.xinfo_groups(self.stream) if g["name"].decode() == self.group)
         except (redis.RedisError, StopIteration):
             return "pending ?, lag ?"
@@ -110,12 +180,17 @@ class RedisSource:
         return f"pending {info['pending']:,}, lag {lag:,}" if lag is not None else f"pending {info['pending']:,}"
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self.redis.close()
+        """Wait for the acknowledgements, close the connections.
 
-    def _xreadgroup(self, start: str, count: int, block_ms: int | None) -> list:
-        reply = self.redis.xreadgroup(self.group, self.consumer, {self.stream: start}, count=count, block=block_ms)
-        return reply[0][1] if reply else []
+        Entries of a read still in flight stay pending: they are delivered again.
+        """
+        try:
+            self._acknowledged()
+        finally:
+            for connection in (self.reader, self.acker):
+                connection.disconnect()
+                self.redis.connection_pool.release(connection)
+            self.redis.close()
 
     def _claim(self) -> int:
         """Take over entries other consumers left pending for ``claim_idle_ms``; return how many."""
@@ -146,6 +221,27 @@ class RedisSource:
                 keep_from = oldest
         if keep_from is not None:
             self.redis.xtrim(self.stream, minid=keep_from, approximate=False)
+
+
+def _entries(reply: object) -> list:
+    """The entries of a raw XREADGROUP reply (RESP3: {stream: entries}; RESP2: [[stream, entries]])."""
+    if not reply:
+        return []
+    return next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+
+
+def _payload(fields: list[bytes] | None) -> bytes | None:
+    """An entry's message: its ``tick`` field, or its fields as one JSON object (None: entry deleted).
+
+    >>> _payload([b"symbol", b"AAPL", b"price", b"1.5"])
+    b'{"symbol": "AAPL", "price": "1.5"}'
+    """
+    if fields is None:
+        return None
+    pairs = dict(zip(fields[::2], fields[1::2]))
+    if FIELD in pairs:
+        return pairs[FIELD]
+    return json.dumps({k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs.items()}).encode()
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:

@@ -57,8 +57,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from warehouse.consume_redis import RedisSource
         if args.claim_idle < 0:
             raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
-        source = RedisSource(args.url, args.stream, args.group, args.consumer, claim_idle_ms=args.claim_idle,
-                             trim=args.trim, log=log)
+        source = RedisSource(args.url, args.stream, args.group, args.consumer, count=options.batch,
+                             claim_idle_ms=args.claim_idle, trim=args.trim, log=log)
     sink = StreamSink(client, source.name)
     started = time.perf_counter()
     with _stop_on_signals() as stop:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import polars as pl
 import pyarrow as pa
@@ -49,13 +49,16 @@ from warehouse.stream_decode import parse_messages
 class Batch:
     """Messages read and not yet acknowledged.
 
-    ``positions[i]`` names message ``i``'s place in its source (``topic/partition/offset``
-    or ``stream/id``); ``cursor`` is the source's own acknowledgement state (e.g. next
-    offset per partition); ``replay`` marks a batch a crashed consumer may have written.
+    ``ids[i]`` is message ``i``'s id in its source (Redis entry id, Kafka
+    ``(partition, offset)``); ``describe`` turns an id into the position text that
+    rejects carry (``stream/id``, ``topic/partition/offset``), and is only called for
+    rejects. ``cursor`` is the source's own acknowledgement state (e.g. next offset
+    per partition); ``replay`` marks a batch a crashed consumer may have written.
     """
 
     payloads: list[bytes] = field(default_factory=list)
-    positions: list[str] = field(default_factory=list)
+    ids: list = field(default_factory=list)
+    describe: Callable[[Any], str] = str
     cursor: dict = field(default_factory=dict)
     replay: bool = False
     started: float = 0.0
@@ -63,12 +66,27 @@ class Batch:
     def __len__(self) -> int:
         return len(self.payloads)
 
-    def add(self, payload: bytes, position: str) -> None:
-        """Append one message."""
+    def extend(self, payloads: list[bytes], ids: list) -> None:
+        """Append messages (``payloads[i]`` has id ``ids[i]``)."""
         if not self.payloads:
             self.started = time.monotonic()
-        self.payloads.append(payload)
-        self.positions.append(position)
+        self.payloads += payloads
+        self.ids += ids
+
+    def positions(self) -> Sequence[str]:
+        """The messages' positions, formatted on access."""
+        return _Positions(self.ids, self.describe)
+
+
+class _Positions(Sequence[str]):
+    def __init__(self, ids: list, describe: Callable[[Any], str]) -> None:
+        self.ids, self.describe = ids, describe
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.describe(self.ids[i])
 
 
 class Source(Protocol):
@@ -78,6 +96,12 @@ class Source(Protocol):
 
     def read(self, batch: Batch, max_messages: int, timeout: float) -> None:
         """Append up to ``max_messages`` messages, waiting at most ``timeout`` seconds."""
+
+    def position(self, message_id: Any) -> str:
+        """Position text of a message id, e.g. ``ticks/0/17`` or ``ticks:stream/1700000000000-0``."""
+
+    def hand_over(self, batch: Batch) -> None:
+        """Append every message already delivered to this consumer but not yet read (prefetch)."""
 
     def commit(self, batch: Batch) -> None:
         """Acknowledge every message of ``batch`` (called only after it was written)."""
@@ -98,7 +122,7 @@ class RunOptions:
     warehouse.errors.WarehouseError: batch: 0 is not an integer >= 1
     """
 
-    batch: int = 50_000  # messages per write; bounds memory
+    batch: int = 200_000  # messages per write; bounds memory (two batches with the Redis prefetch)
     linger: float = 1.0  # seconds the oldest message may wait for its batch to fill
     until_idle: bool = False  # exit once the source is drained
     status_every: float = 5.0  # seconds between status lines (0: none)
@@ -148,7 +172,7 @@ class StreamSink:
 
     def write(self, batch: Batch, *, replay: bool) -> None:
         """One attempt at writing ``batch``; raises the warehouse's error on failure."""
-        clean = parse_messages(batch.payloads, batch.positions, source=self.source)
+        clean = parse_messages(batch.payloads, batch.positions(), source=self.source)
         rejects = clean.rejects
         if replay and rejects.num_rows:
             stored = self.client.query_arrow(
@@ -203,7 +227,7 @@ class _Runner:
     def __init__(self, source: Source, sink: StreamSink, options: RunOptions, stop: threading.Event,
                  log: Callable[[str], None]) -> None:
         self.source, self.sink, self.options, self.stop, self.log = source, sink, options, stop, log
-        self.batch = Batch()
+        self.batch = self._new_batch()
         if hasattr(source, "flush_before_revoke"):
             source.flush_before_revoke = self.flush
 
@@ -221,10 +245,14 @@ class _Runner:
             elif drained:
                 break
             status.maybe_print()
-        if self.stop.is_set() and not self.sink.stats.unacknowledged:
+        if not self.sink.stats.unacknowledged:
+            self.source.hand_over(self.batch)  # what a prefetch already delivered goes in the last batch
             self.flush(final=True)
         status.maybe_print(force=self.options.status_every > 0)
         return self.sink.stats
+
+    def _new_batch(self) -> Batch:
+        return Batch(describe=self.source.position)
 
     def flush(self, final: bool = False) -> bool:
         """Write then acknowledge the current batch; False (left unacknowledged) when stopped first.
@@ -246,7 +274,7 @@ class _Runner:
             self.sink.stats.unacknowledged = len(batch)
             return False
         self.source.commit(batch)
-        self.batch = Batch()
+        self.batch = self._new_batch()
         return True
 
 
