@@ -55,6 +55,7 @@ import polars as pl
 
 from backtest import engine_kernels as nb
 from backtest.errors import BacktestError
+from backtest.signal_events import SignalEvents
 
 _CHOICES = {
     "fill": ("next_open", "close"),
@@ -151,7 +152,7 @@ class SimulationResult:
 
 
 def kernel_arguments(config: EngineConfig) -> tuple:
-    """The rule arguments of :func:`backtest.engine_kernels.simulate_nb`, in order."""
+    """The rule arguments of :func:`backtest.engine_kernels.run_events_nb`, in order (before ``record``)."""
     nan = float("nan")
     return (
         float(config.init_cash),
@@ -171,16 +172,22 @@ def kernel_arguments(config: EngineConfig) -> tuple:
     )
 
 
-def run(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, signal: np.ndarray,
-        config: EngineConfig) -> SimulationResult:
-    """Simulate ``signal`` over prices of shape ``(n_bars, n_columns)`` (1-D means one column)."""
-    arrays = [_as_matrix(name, a) for name, a in
-              (("open", open_), ("high", high), ("low", low), ("close", close), ("signal", signal))]
-    shape = arrays[3].shape
-    for name, array in zip(("open", "high", "low", "close", "signal"), arrays):
-        if array.shape != shape:
-            raise BacktestError(f"{name}: shape {array.shape} differs from close's {shape}")
-    equity, cash, positions, orders, trades, exposure = nb.simulate_nb(*arrays, *kernel_arguments(config))
+def run(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+        signal: np.ndarray | SignalEvents, config: EngineConfig) -> SimulationResult:
+    """Simulate ``signal`` over prices of shape ``(n_bars, n_columns)`` (1-D means one column).
+
+    ``signal`` is a dense array shaped like the prices or its :class:`SignalEvents`.
+    """
+    prices = [_as_matrix(name, a) for name, a in (("open", open_), ("high", high), ("low", low), ("close", close))]
+    shape = prices[3].shape
+    if not isinstance(signal, SignalEvents):
+        signal = SignalEvents.from_dense(_as_matrix("signal", signal))
+    for name, found in zip(("open", "high", "low", "signal"),
+                           [a.shape for a in prices[:3]] + [(signal.n_bars, signal.columns)]):
+        if found != shape:
+            raise BacktestError(f"{name}: shape {found} differs from close's {shape}")
+    equity, cash, positions, orders, trades, exposure = nb.run_events_nb(
+        *prices, signal.bars, signal.rows, *kernel_arguments(config), True)
     return SimulationResult(equity, cash, positions, _orders_frame(orders), _trades_frame(trades), int(exposure))
 
 

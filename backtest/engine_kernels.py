@@ -59,55 +59,19 @@ STAT_FIELDS = 18
 _EPS = 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fill_price(price: float, units: float, slippage: float) -> float:
     """The price a market order of signed ``units`` gets after slippage."""
     return price * (1.0 + slippage) if units > 0 else price * (1.0 - slippage)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _units_for_budget(budget: float, price: float, fee_rate: float, fee_fixed: float, whole: bool) -> float:
     """How many units ``budget`` buys at ``price`` once fees are paid out of it."""
     units = (budget - fee_fixed) / (price * (1.0 + fee_rate))
     if whole:
         units = np.floor(units)
     return max(units, 0.0)
-
-
-@njit(cache=True)
-def simulate_nb(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    signal: np.ndarray,
-    init_cash: float,
-    fill_at_close: bool,
-    fee_rate: float,
-    fee_fixed: float,
-    slippage: float,
-    signals_mode: int,
-    direction: int,
-    size_type: int,
-    size: float,
-    whole_units: bool,
-    stop_loss: float,
-    take_profit: float,
-    trailing_stop: float,
-    close_at_end: bool,
-):
-    """Simulate one portfolio with one cash pool over ``(n_bars, n_cols)`` price arrays.
-
-    Returns ``(equity, cash, positions, orders, trades, exposure_bars)``:
-    equity and cash per bar, units held per bar and column, order and trade
-    records (``ORDER_*`` / ``TRADE_*`` columns; trades still open at the end
-    are marked to the last price and flagged ``TRADE_IS_OPEN``) and the number
-    of bars that ended with any position open.
-    """
-    bars, rows = events_nb(signal)
-    return run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed,
-                         slippage, signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit,
-                         trailing_stop, close_at_end, True)
 
 
 @njit(cache=True, nogil=True)
@@ -139,11 +103,20 @@ def events_nb(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bars, rows
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
                   signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
                   close_at_end, record):
-    """The bar loop over sparse signals (``events_nb``): what ``simulate_nb`` returns.
+    """Simulate one portfolio with one cash pool over ``(n_bars, n_cols)`` price arrays.
+
+    Signals are sparse: ``rows[i]`` holds every column's signal at bar
+    ``bars[i]`` (``events_nb``; NaN = no signal for that column).
+
+    Returns ``(equity, cash, positions, orders, trades, exposure_bars)``:
+    equity and cash per bar, units held per bar and column, order and trade
+    records (``ORDER_*`` / ``TRADE_*`` columns; trades still open at the end
+    are marked to the last price and flagged ``TRADE_IS_OPEN``) and the number
+    of bars that ended with any position open.
 
     With ``record=False`` (sweeps) the cash curve, positions and orders come
     back empty: only equity, trades and exposure are kept. Stretches of bars
@@ -152,7 +125,9 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
 
     Records live in arrays sized once from the signal count: each non-NaN
     signal cell fills at most a reduction, an addition and one stop exit, and
-    opens at most one trade.
+    opens at most one trade. Helpers are inlined (``inline='always'``): a call
+    that passes arrays costs reference counting, which on every fill was most
+    of the fill's time.
     """
     n, k = close.shape
     cells = 0
@@ -278,7 +253,7 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
     return equity, cash_curve, positions, orders[:n_orders].copy(), trades[:n_trades].copy(), exposure_bars
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _holding(state):
     """Whether any column holds a position."""
     for j in range(state.shape[1]):
@@ -287,7 +262,7 @@ def _holding(state):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _idle(phase, position, signal, signals_mode, direction):
     """Whether ``_execute`` would do nothing: a reduce phase when flat, or an add phase that cannot add.
 
@@ -299,39 +274,54 @@ def _idle(phase, position, signal, signals_mode, direction):
     return signals_mode == SIGNALS_DIRECTION and (position != 0.0 or _allowed(signal, direction) == 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _quiet_nb(start, stop, open_, close, skip_open, state, cash, equity, cash_curve, positions, record):
     """Mark bars ``[start, stop)`` to market when nothing trades in them; the number ending exposed.
 
     ``skip_open`` leaves the opens out (close fills, or a bar whose open was read already).
+    Positions and cash are constant over the stretch, so equity is cash plus, column
+    by column, each held position at its latest price (the sums in column order,
+    as ``_equity`` adds them).
     """
     k = close.shape[1]
-    exposed = 0
     for t in range(start, stop):
-        if not skip_open:
-            for j in range(k):
-                if not np.isnan(open_[t, j]):
-                    state[MARK, j] = open_[t, j]
-        for j in range(k):
-            if not np.isnan(close[t, j]):
-                state[MARK, j] = close[t, j]
-        value = cash
-        holding = False
-        for j in range(k):
-            if record:
-                positions[t, j] = state[POS, j]
-            if state[POS, j] != 0.0:
-                value += state[POS, j] * state[MARK, j]
-                holding = True
-        equity[t] = value
+        equity[t] = cash
         if record:
             cash_curve[t] = cash
-        if holding:
-            exposed += 1
-    return exposed
+    holding = False
+    for j in range(k):
+        held = state[POS, j]
+        if record:
+            for t in range(start, stop):
+                positions[t, j] = held
+        if held == 0.0:
+            state[MARK, j] = _last_price(start, stop, open_, close, skip_open, j, state[MARK, j])
+            continue
+        holding = True
+        mark = state[MARK, j]
+        for t in range(start, stop):
+            price = close[t, j]
+            if not np.isnan(price):
+                mark = price
+            elif not skip_open and not np.isnan(open_[t, j]):
+                mark = open_[t, j]
+            equity[t] += held * mark
+        state[MARK, j] = mark
+    return stop - start if holding else 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
+def _last_price(start, stop, open_, close, skip_open, j, mark):
+    """Column ``j``'s latest price at the end of bars ``[start, stop)`` (``mark`` if none)."""
+    for t in range(stop - 1, start - 1, -1):
+        if not np.isnan(close[t, j]):
+            return close[t, j]
+        if not skip_open and not np.isnan(open_[t, j]):
+            return open_[t, j]
+    return mark
+
+
+@njit(cache=True, inline='always')
 def _allowed(s: float, direction: int) -> float:
     """The signal with the side the direction rule forbids turned into flat."""
     if direction == LONG_ONLY and s < 0.0:
@@ -341,7 +331,7 @@ def _allowed(s: float, direction: int) -> float:
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _stop_hit(position, entry, extreme, open_, high, low, stop_loss, take_profit, trailing_stop):
     """``(fill price, reason)`` of the first stop this bar triggers, or ``(nan, -1)``.
 
@@ -375,7 +365,7 @@ def _stop_hit(position, entry, extreme, open_, high, low, stop_loss, take_profit
     return np.nan, -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _execute(phase, t, j, want, price, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage,
              signals_mode, size_type, size, whole_units):
     """Move column ``j`` towards the wanted signal: phase 0 only reduces, phase 1 only adds."""
@@ -427,7 +417,7 @@ def _execute(phase, t, j, want, price, state, cash, orders, n_orders, trades, n_
                   n_trades, fee_rate, fee_fixed, slippage)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _equity(cash, state):
     """Cash plus every position at its latest price."""
     value = cash
@@ -437,7 +427,7 @@ def _equity(cash, state):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _buying_power(cash, state):
     """Equity not tied up in open positions (1x gross exposure)."""
     used = 0.0
@@ -447,7 +437,7 @@ def _buying_power(cash, state):
     return max(_equity(cash, state) - used, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed,
            slippage):
     """Fill ``units`` (signed) of column ``j`` at ``price`` plus slippage; book the order and trade."""
@@ -499,7 +489,7 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
     return n_orders, n_trades, cash
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _write_trade(trades, row, state, col, last_position, exit_bar, exit_price, gross, reason, is_open):
     """Store column ``col``'s trade; its return is net PnL over the entry value of its largest size."""
     entry = state[ENTRY_PRICE, col]

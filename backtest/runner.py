@@ -132,11 +132,8 @@ def run_backtest(feed: Feed, strategy: str, strategy_values: Mapping[str, Any], 
     params = strategies.make_params(module, strategy_values)
     first_cost = len(feed.stats)
     bars = read_bars(feed, data)
-    signal = np.ascontiguousarray(module.signals(bars, params), dtype=np.float64)
-    if signal.shape != bars.close.shape:
-        raise BacktestError(f"strategy: {strategy}.signals returned shape {signal.shape}, "
-                            f"bars are {bars.close.shape}")
-    simulation = run(bars.open, bars.high, bars.low, bars.close, signal, engine)
+    simulation = run(bars.open, bars.high, bars.low, bars.close, strategies.signal_events(module, bars, params),
+                     engine)
     closed = simulation.trades.filter(~simulation.trades["is_open"])
     stats = summarize(simulation.equity, engine.init_cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
                       simulation.exposure_bars, bars.index)

@@ -52,10 +52,10 @@ import polars as pl
 
 import strategies
 from backtest.engine import EngineConfig, SimulationResult, kernel_arguments, run
-from backtest.engine_kernels import events_nb
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed
 from backtest.runner import DataSpec, read_bars
+from backtest.signal_events import SignalEvents
 from backtest.stats import STAT_NAMES, calendar
 from backtest.sweep_kernels import sweep_stats_nb
 from backtest.sweep_spec import ParamSet, ParamSpace, SweepSpec, enumerate_sets
@@ -92,18 +92,14 @@ def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine
     """Statistics (``STAT_*`` columns) of ``params`` (strategy ``Params``) over ``bars``, one row each."""
     module = strategies.load(strategy)
 
-    def events(p: Any) -> tuple[np.ndarray, np.ndarray]:
-        signal = np.ascontiguousarray(module.signals(bars, p, cache), dtype=np.float64)
-        if signal.shape != bars.close.shape:
-            raise BacktestError(f"strategy: {strategy}.signals returned shape {signal.shape}, "
-                                f"bars are {bars.close.shape}")
-        return events_nb(signal)
+    def events(p: Any) -> SignalEvents:
+        return strategies.signal_events(module, bars, p, cache)
 
     # signal kernels release the GIL: the sets' signals are computed on numba's thread count
     with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
         found = list(pool.map(events, params))
-    event_bars = [b for b, _ in found]
-    event_rows = [r for _, r in found]
+    event_bars = [e.bars for e in found]
+    event_rows = [e.rows for e in found]
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in event_bars])]).tolist()
     k = bars.close.shape[1]
     periods_per_year, years = calendar(bars.index)
@@ -181,8 +177,8 @@ def rerun(result: SweepResult, rank: int) -> SimulationResult:
     if not 1 <= rank <= len(result.params):
         raise BacktestError(f"rank: {rank} is not between 1 and {len(result.params)}")
     bars = result.bars
-    signal = strategies.load(result.strategy).signals(bars, result.params[rank - 1])
-    return run(bars.open, bars.high, bars.low, bars.close, signal, result.engine)
+    events = strategies.signal_events(strategies.load(result.strategy), bars, result.params[rank - 1])
+    return run(bars.open, bars.high, bars.low, bars.close, events, result.engine)
 
 
 def heatmap_frame(result: SweepResult) -> pl.DataFrame:

@@ -1,12 +1,12 @@
 """Numba kernels of parameter sweeps: many signal sets in, one row of statistics per set out.
 
-Signals reach the kernel sparse: :func:`~backtest.engine_kernels.events_nb`
-keeps only the bars where a set has any non-NaN signal (its *event bars*), so a
+Signals reach the kernel sparse (:class:`~backtest.signal_events.SignalEvents`:
+only the bars where a set has any non-NaN signal, its *event bars*), so a
 chunk of sets costs memory in proportion to its signals' events, not sets x
 bars. :func:`sweep_stats_nb` simulates every set (``prange``: sets spread over
 cores) with the engine's own bar loop
 (:func:`~backtest.engine_kernels.run_events_nb`, the one behind
-``simulate_nb``) and :func:`~backtest.engine_kernels.stats_nb`, but keeps
+:func:`backtest.engine.run`) and :func:`~backtest.engine_kernels.stats_nb`, but keeps
 nothing of a set beyond its statistics: no positions, no order book, and the
 equity curve only while the set runs (one per thread).
 ``tests/test_sweep.py`` checks the statistics equal those of
@@ -72,7 +72,7 @@ def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: 
                    close_at_end: bool, periods_per_year: float, years: float) -> np.ndarray:
     """``STAT_*`` rows, one per set; set ``i``'s events are ``bars[offsets[i]:offsets[i + 1]]`` and their ``rows``.
 
-    The rule arguments are those of ``simulate_nb`` (see
+    The rule arguments are those of ``run_events_nb`` (see
     :func:`backtest.engine.kernel_arguments`).
 
     >>> import numpy as np

@@ -9,7 +9,11 @@ A strategy module ``strategies/<name>.py`` defines
   like ``bars.close`` (+1 long, -1 short, 0 flat, NaN keep; see
   :mod:`backtest.engine`), computed by ``@njit`` kernels over numpy arrays;
   every indicator goes through ``cache`` (a
-  :class:`strategies.indicators.IndicatorCache`) so sweeps compute it once.
+  :class:`strategies.indicators.IndicatorCache`) so sweeps compute it once;
+* optionally ``events(bars, params, cache=None) ->``
+  :class:`backtest.signal_events.SignalEvents`: the same signals, sparse,
+  without building the dense array (faster for runs and sweeps);
+  :func:`signal_events` falls back to converting ``signals``.
 
 and ``conf/strategy/<name>.yaml`` holds ``name: <name>`` and the defaults.
 :func:`load` finds it by name; :func:`make_params` builds checked params.
@@ -32,7 +36,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from backtest.errors import BacktestError
+from backtest.signal_events import SignalEvents
 
 _HELPERS = {"indicators", "checks"}
 
@@ -52,6 +59,31 @@ def load(name: str) -> ModuleType:
         if not hasattr(module, attribute):
             raise BacktestError(f"strategy: strategies/{name}.py defines no {attribute}")
     return module
+
+
+def signal_events(module: ModuleType, bars: Any, params: Any, cache: Any = None) -> SignalEvents:
+    """The strategy's signals over ``bars`` as events: its ``events`` if it has one, else its dense ``signals``.
+
+    A result that does not fit the bars is a one-line error naming the strategy.
+
+    >>> import numpy as np
+    >>> from backtest.feed import BarArrays
+    >>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
+    >>> bars = BarArrays(np.arange(11).astype("datetime64[D]"), ("X",), close, close, close, close, close)
+    >>> signal_events(load("rsi_reversion"), bars, make_params(load("rsi_reversion"), {"window": 2})).bars.tolist()
+    [2, 3, 5, 6, 7, 9, 10]
+    """
+    name = module.__name__.rsplit(".", 1)[-1]
+    if hasattr(module, "events"):
+        events = module.events(bars, params, cache)
+    else:
+        signal = np.asarray(module.signals(bars, params, cache), dtype=np.float64)
+        if signal.shape != bars.close.shape:
+            raise BacktestError(f"strategy: {name}.signals returned shape {signal.shape}, "
+                                f"bars are {bars.close.shape}")
+        events = SignalEvents.from_dense(signal)
+    events.check_shape(bars.close.shape, f"{name}.events")
+    return events
 
 
 def make_params(module: ModuleType, values: Mapping[str, Any]) -> Any:

@@ -11,6 +11,8 @@ indicator (kernel + input + arguments) once, however many parameter sets use it.
 >>> a, b = np.array([[1.0], [2.0], [3.0], [2.0]]), np.full((4, 1), 2.5)
 >>> crossover_signal_nb(a, b)[:, 0].tolist()
 [nan, nan, 1.0, -1.0]
+>>> crossover_events_nb(a, b)[0].tolist()
+[2, 3]
 >>> rolling_max_nb(np.array([[1.0], [3.0], [2.0], [1.0]]), 2)[:, 0].tolist()
 [nan, 3.0, 3.0, 2.0]
 >>> rsi_nb(np.array([[1.0], [2.0], [3.0], [2.0]]), 2)[:, 0].round(2).tolist()
@@ -67,55 +69,102 @@ class IndicatorCache:
         return sum(a.nbytes for a in self._arrays.values())
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """``(a + b, error)``: the rounded sum and its exact rounding error (Knuth's TwoSum)."""
+    s = a + b
+    b_part = s - a
+    return s, (a - (s - b_part)) + (b - b_part)
+
+
 @njit(cache=True, nogil=True)
 def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Simple moving average over ``window`` bars; NaN until the window is full or holds a NaN.
 
-    A compensated running sum keeps it within a few ulps of summing each
-    window afresh, so crossovers agree with pandas' ``rolling().mean()``.
+    A running sum whose rounding errors are kept exactly (TwoSum) in a second
+    sum: the mean is within an ulp or two of summing each window afresh, so
+    crossovers agree with pandas' ``rolling().mean()``. The errors are computed
+    beside the running sum, not in its chain, which keeps the loop at one
+    dependent addition per bar.
     """
     n, k = values.shape
     out = np.full((n, k), np.nan)
     for j in range(k):
         total = 0.0
-        carry = 0.0
+        error = 0.0
         valid = 0
         for t in range(n):
             x = values[t, j]
             if np.isnan(x):
-                total, carry, valid = 0.0, 0.0, 0
+                total, error, valid = 0.0, 0.0, 0
                 continue
-            y = x - carry
-            s = total + y
-            carry = (s - total) - y
-            total = s
             valid += 1
             if valid > window:
-                y = -values[t - window, j] - carry
-                s = total + y
-                carry = (s - total) - y
-                total = s
+                x, dropped_error = _two_sum(x, -values[t - window, j])
+                error += dropped_error
+            total, added_error = _two_sum(total, x)
+            error += added_error
             if valid >= window:
-                out[t, j] = total / window
+                out[t, j] = (total + error) / window
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _crossing(fast_before: float, slow_before: float, fast_now: float, slow_now: float) -> float:
+    """+1 if fast crossed above slow (strictly below before, strictly above now), -1 if below, else NaN.
+
+    The same test as backtesting.py's ``crossover``.
+    """
+    if fast_before < slow_before and fast_now > slow_now:
+        return 1.0
+    if fast_before > slow_before and fast_now < slow_now:
+        return -1.0
+    return np.nan
 
 
 @njit(cache=True, nogil=True)
 def crossover_signal_nb(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
-    """+1 where ``fast`` crosses above ``slow`` (was below, now above), -1 where it crosses below, else NaN.
-
-    The same test as backtesting.py's ``crossover``: strictly below on the
-    previous bar and strictly above on this one.
-    """
+    """+1 where ``fast`` crosses above ``slow`` (was below, now above), -1 where it crosses below, else NaN."""
     n, k = fast.shape
     out = np.full((n, k), np.nan)
     for j in range(k):
         for t in range(1, n):
-            if fast[t - 1, j] < slow[t - 1, j] and fast[t, j] > slow[t, j]:
-                out[t, j] = 1.0
-            elif fast[t - 1, j] > slow[t - 1, j] and fast[t, j] < slow[t, j]:
-                out[t, j] = -1.0
+            out[t, j] = _crossing(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])
     return out
+
+
+@njit(cache=True, nogil=True)
+def crossover_events_nb(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``crossover_signal_nb`` as events: ``(bars, rows)`` of the bars where any column crosses.
+
+    Never builds the dense array: one pass counts the crossing bars, one fills them.
+
+    >>> a, b = np.array([[1.0], [2.0], [3.0], [2.0]]), np.full((4, 1), 2.5)
+    >>> bars, rows = crossover_events_nb(a, b)
+    >>> bars.tolist(), rows[:, 0].tolist()
+    ([2, 3], [1.0, -1.0])
+    """
+    n, k = fast.shape
+    count = 0
+    for t in range(1, n):
+        for j in range(k):
+            if not np.isnan(_crossing(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])):
+                count += 1
+                break
+    bars = np.empty(count, dtype=np.int64)
+    rows = np.empty((count, k))
+    i = 0
+    for t in range(1, n):
+        if i == count:
+            break
+        crossed = False
+        for j in range(k):
+            rows[i, j] = _crossing(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])
+            crossed = crossed or not np.isnan(rows[i, j])
+        if crossed:
+            bars[i] = t
+            i += 1
+    return bars, rows
 
 
 @njit(cache=True, nogil=True)

@@ -6,6 +6,8 @@
 >>> bars = BarArrays(np.arange(11).astype("datetime64[D]"), ("X",), close, close, close, close, close)
 >>> signals(bars, Params(fast=2, slow=3))[:, 0].tolist()
 [nan, nan, nan, nan, nan, 1.0, nan, nan, nan, -1.0, nan]
+>>> events(bars, Params(fast=2, slow=3)).bars.tolist()
+[5, 9]
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from strategies import checks
-from strategies.indicators import IndicatorCache, crossover_signal_nb, sma_nb
+from backtest.signal_events import SignalEvents
+from strategies.indicators import IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_nb
 
 
 @dataclass(frozen=True)
@@ -33,5 +36,16 @@ class Params:
 
 def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.ndarray:
     """+1 / -1 at the bars where the fast SMA of the close crosses the slow one, NaN elsewhere."""
+    return crossover_signal_nb(*_averages(bars, params, cache))
+
+
+def events(bars, params: Params, cache: IndicatorCache | None = None) -> SignalEvents:
+    """The crossings of :func:`signals` as events, without the dense array (what runs and sweeps use)."""
+    bar_numbers, rows = crossover_events_nb(*_averages(bars, params, cache))
+    return SignalEvents(bar_numbers, rows, bars.close.shape[0])
+
+
+def _averages(bars, params: Params, cache: IndicatorCache | None) -> tuple[np.ndarray, np.ndarray]:
+    """The fast and slow SMAs of the close, through ``cache``."""
     cache = cache or IndicatorCache()
-    return crossover_signal_nb(cache(sma_nb, bars.close, params.fast), cache(sma_nb, bars.close, params.slow))
+    return cache(sma_nb, bars.close, params.fast), cache(sma_nb, bars.close, params.slow)
