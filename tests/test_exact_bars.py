@@ -88,3 +88,25 @@ def test_rebuild_range_reproduces_incremental_bars(fresh_client, stream):
     bars = rebuild_range(fresh_client)
     assert bars == incremental.height
     _assert_bars_equal(_served_bars(fresh_client), incremental)
+
+
+@pytest.mark.parametrize("time_ordered", [True, False], ids=["time-ordered", "shuffled"])
+def test_ties_keep_the_last_row_in_input_order(fresh_client, stream, time_ordered):
+    """Same identity and version, different price: the later row wins, in ticks_dedup and in bars.
+
+    The writer sorts each batch by identity before inserting; the sort must be stable
+    (time-ordered input takes the O(n) path, shuffled input the full sort).
+    """
+    ticks = pl.from_arrow(stream).filter(pl.col("version") == 0).unique(["symbol", "ts", "trade_id"]).head(20_000)
+    rival = ticks.sample(2_000, seed=3).with_columns(pl.col("price") + 0.05)
+    batch = pl.concat([ticks, rival])
+    if not time_ordered:
+        batch = batch.sample(fraction=1.0, shuffle=True, seed=4)
+    else:
+        batch = batch.with_row_index("_i").sort("ts", maintain_order=True).drop("_i")
+    load_ticks(fresh_client, batch)
+    _assert_bars_equal(_served_bars(fresh_client), _reference_bars(batch))
+    kept = pl.from_arrow(fresh_client.query_arrow(
+        "SELECT symbol, ts, trade_id, price FROM ticks_dedup FINAL ORDER BY symbol, ts, trade_id"))
+    expected = _deduplicated(batch).sort(["symbol", "ts", "trade_id"])
+    assert kept["price"].to_list() == expected["price"].to_list()

@@ -3,15 +3,21 @@
 Every writer (file loaders, demo data, stream consumers) goes through
 :class:`TickWriter`. For each batch it
 
-1. finds, per trade identity ``(symbol, ts, trade_id)``, the row that
-   ``ticks_dedup`` will keep (highest ``version``, the last one on ties);
+1. puts the rows in the ``ticks_dedup`` key order ``(symbol, ts, trade_id)``
+   (stable, :func:`sort_batch`): both tables then skip their sort on insert, and
+   repeats of a trade identity within the batch are neighbours;
 2. looks up the identities already stored (one range query on
    ``ticks_dedup FINAL``, pruned by the ``(symbol, ts)`` key);
-3. inserts every row into ``ticks`` (raw is kept raw) with ``first_seen = 1``
+3. finds, per identity that repeats in the batch or is stored, the row that
+   ``ticks_dedup`` will keep (highest ``version``, the last one on ties);
+4. inserts every row into ``ticks`` (raw is kept raw) with ``first_seen = 1``
    only on the kept row of an identity never seen before: that is the only
    row ``bars_1m_mv`` aggregates, so a redelivery adds nothing to bars;
-4. when a batch changes an already-stored trade (a correction), deletes and
+5. when a batch changes an already-stored trade (a correction), deletes and
    recomputes exactly the affected minutes from ``ticks_dedup FINAL``.
+
+Step 1 needs no warehouse, so a loader may run it for the next batch while
+this one is inserted (:meth:`TickWriter.write_sorted`).
 
 One writer per warehouse at a time (the embedded warehouse has one process
 anyway); concurrent writers of the same symbols on a server would each see
@@ -22,10 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
+from warehouse.client import is_embedded
+from warehouse.ingest_kernels import grouped_order_nb, repeated_nb
 from warehouse.rollup import rebuild_minutes
 from warehouse.validate import TICKS_SCHEMA
 
@@ -41,6 +51,13 @@ INSERT_SCHEMA = TICKS_SCHEMA.append(pa.field("first_seen", pa.uint8()))
 # Both MVs run side by side, and their target blocks are not pre-merged on insert
 # (reads merge anyway: FINAL / -Merge). Measured in benchmarks/bulk_load.py.
 INSERT_SETTINGS = {"parallel_view_processing": 1, "optimize_on_insert": 0}
+# Embedded: chDB reads the Arrow table in place (its Python() table function finds the
+# local variable by name), instead of an Arrow IPC file written and parsed per batch.
+# One reading thread keeps the rows in their (sorted) order: the sort is skipped, and
+# ties of an identity keep their input order, as ReplacingMergeTree needs.
+_EMBEDDED_INSERT = (f"INSERT INTO ticks ({', '.join(INSERT_SCHEMA.names)}) "
+                    f"SELECT {', '.join(INSERT_SCHEMA.names)} FROM Python(_tickhouse_rows)")
+_EMBEDDED_SETTINGS = {**INSERT_SETTINGS, "max_threads": 1}
 
 
 @dataclass
@@ -58,6 +75,45 @@ class WriteStats:
         """Accumulate ``other`` into this one."""
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class SortedBatch:
+    """A batch in identity order (:func:`sort_batch`): what :meth:`TickWriter.write_sorted` takes."""
+
+    ticks: pa.Table  # TICKS_SCHEMA, one chunk, sorted by (symbol, ts, trade_id), stable
+    symbols: list[str]  # the distinct symbols, sorted
+    repeated: np.ndarray  # per row: its identity occurs more than once in the batch
+
+
+def sort_batch(ticks: pa.Table) -> SortedBatch:
+    """Put a clean batch in ``(symbol, ts, trade_id)`` order, keeping the input order of equal keys.
+
+    O(n) when each symbol's rows already come in time order, a full sort otherwise.
+
+    >>> from datetime import datetime, timezone
+    >>> at = [datetime(2024, 1, 2, 14, 30, s, tzinfo=timezone.utc) for s in (1, 0, 1)]
+    >>> rows = pa.table({"symbol": ["B", "A", "B"], "ts": at, "price": [1.0, 2.0, 3.0], "size": [1.0] * 3,
+    ...                  "side": [1] * 3, "trade_id": [9, 8, 9], "version": [0, 0, 1]})
+    >>> batch = sort_batch(rows)
+    >>> batch.ticks["price"].to_pylist(), batch.symbols, batch.repeated.tolist()
+    ([2.0, 1.0, 3.0], ['A', 'B'], [False, True, True])
+    """
+    table = ticks.cast(TICKS_SCHEMA).combine_chunks()
+    if table.num_rows == 0:
+        return SortedBatch(table, [], np.zeros(0, np.bool_))
+    encoded = pc.dictionary_encode(table.column("symbol").fill_null("")).chunk(0)
+    names = encoded.dictionary.to_pylist()
+    rank = np.argsort(np.argsort(np.array(names, dtype=object)))
+    codes = rank[encoded.indices.to_numpy()]
+    ts = table.column("ts").fill_null(0).chunk(0).to_numpy().view(np.int64)
+    ids = table.column("trade_id").fill_null(0).chunk(0).to_numpy()
+    order = grouped_order_nb(codes, ts, ids, len(names))
+    if order.size == 0:
+        order = np.lexsort((ids, ts, codes))  # stable
+    if not np.array_equal(order, np.arange(order.size)):
+        table = table.take(order)
+    return SortedBatch(table, sorted(names), repeated_nb(codes, ts, ids, order))
 
 
 @dataclass
@@ -81,41 +137,61 @@ class TickWriter:
 
     def write(self, ticks: pa.Table) -> WriteStats:
         """Insert one batch; return (and accumulate) what it did."""
+        return self.write_sorted(sort_batch(ticks))
+
+    def write_sorted(self, sorted_batch: SortedBatch) -> WriteStats:
+        """Insert one batch already put in order by :func:`sort_batch`; return (and accumulate) what it did."""
         batch = WriteStats(batches=1)
-        if ticks.num_rows == 0:
+        table = sorted_batch.ticks
+        if table.num_rows == 0:
             return batch
-        frame = pl.from_arrow(ticks.cast(TICKS_SCHEMA))
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.with_row_index("_row")
-        stored = self._stored(frame)
-        # Fast path: a row whose identity hash is unique in the batch and absent
-        # from the stored rows is a new trade. Hash collisions only send rows to
-        # the exact path below, never the other way.
-        key = _identity_hash(frame)
-        suspect = key.is_duplicated() | key.is_in(_identity_hash(stored).implode())
-        flags = (~suspect).cast(pl.UInt8).alias("first_seen")
-        if suspect.any():
-            exact = _classify(frame.filter(suspect), stored)
-            flags = flags.scatter(exact.first_rows, 1)
+        stored = self._stored(table, sorted_batch.symbols)
+        suspect = sorted_batch.repeated | _stored_rows(table, stored)
+        flags = (~suspect).astype(np.uint8)
+        rows = np.flatnonzero(suspect)
+        if rows.size:
+            suspects = pl.from_arrow(table.take(rows))
+            assert isinstance(suspects, pl.DataFrame)
+            exact = _classify(suspects.with_columns(pl.Series("_row", rows)), stored)
+            flags[exact.first_rows.to_numpy()] = 1
             batch.corrections, batch.redeliveries = exact.corrections, exact.redeliveries
             batch.rebuilt_bars = exact.dirty.height
-        self.client.insert_arrow("ticks", frame.drop("_row").with_columns(flags).to_arrow().cast(INSERT_SCHEMA),
-                                 settings=INSERT_SETTINGS)
-        if suspect.any():
+        _insert(self.client, table.append_column(INSERT_SCHEMA.field("first_seen"), pa.array(flags)))
+        if batch.rebuilt_bars:
             rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
-        batch.rows = frame.height
+        batch.rows = table.num_rows
         batch.new_trades = int(flags.sum())
         self.stats.add(batch)
         return batch
 
-    def _stored(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Stored versions of the identities in ``frame``'s symbols and time span."""
-        params = {"symbols": frame["symbol"].unique().to_list(), "lo": frame["ts"].min(), "hi": frame["ts"].max()}
-        table = self.client.query_arrow(_STORED_SQL, parameters=params)
-        stored = pl.from_arrow(table)
+    def _stored(self, table: pa.Table, symbols: list[str]) -> pl.DataFrame:
+        """Stored versions of the identities in ``table``'s symbols and time span."""
+        lo, hi = pc.min_max(table.column("ts")).values()
+        params = {"symbols": symbols, "lo": lo.as_py(), "hi": hi.as_py()}
+        stored = pl.from_arrow(self.client.query_arrow(_STORED_SQL, parameters=params))
         assert isinstance(stored, pl.DataFrame)
         return stored.with_columns(pl.col("symbol").cast(pl.String),
                                    pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+
+
+def _insert(client: Client, rows: pa.Table) -> None:
+    """Insert ``rows`` (``INSERT_SCHEMA``) into ``ticks``, in place on the embedded warehouse."""
+    if not is_embedded(client):
+        client.insert_arrow("ticks", rows, settings=INSERT_SETTINGS)
+        return
+    _tickhouse_rows = rows  # noqa: F841 -- read by name by the Python() table function
+    client.command(_EMBEDDED_INSERT, settings=_EMBEDDED_SETTINGS)
+
+
+def _stored_rows(table: pa.Table, stored: pl.DataFrame) -> np.ndarray:
+    """Per row of ``table``: its identity is among the ``stored`` ones."""
+    mask = np.zeros(table.num_rows, np.bool_)
+    if stored.height:
+        keys = pl.from_arrow(table.select(_IDENTITY))
+        assert isinstance(keys, pl.DataFrame)
+        hits = keys.with_row_index("_row").join(stored.select(_IDENTITY), on=_IDENTITY, how="semi")
+        mask[hits["_row"].to_numpy()] = True
+    return mask
 
 
 @dataclass(frozen=True)
@@ -124,12 +200,6 @@ class _Classified:
     dirty: pl.DataFrame  # (symbol, minute) bars a correction changed
     corrections: int
     redeliveries: int
-
-
-def _identity_hash(frame: pl.DataFrame) -> pl.Series:
-    return frame.select(pl.struct(_IDENTITY).hash(seed=0)).to_series()
-
-
 def _classify(rows: pl.DataFrame, stored: pl.DataFrame) -> _Classified:
     """The exact path for rows whose identity repeats in the batch or is stored."""
     kept = rows.sort(["version", "_row"]).group_by(_IDENTITY).last()

@@ -4,14 +4,20 @@ Input is streamed in batches of ``batch_rows`` rows, so files larger than RAM
 load in bounded memory. Every batch is validated (:mod:`warehouse.validate`);
 bad rows go to ``rejects`` with their reason, source and row number, and good
 rows go through :class:`warehouse.ingest.TickWriter`.
+
+Reading, validating and sorting a batch need no warehouse, so a worker thread
+does them for the next batch while this one is inserted (polars, pyarrow, numba
+and chDB all release the GIL): at most two batches are in memory at a time.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -21,7 +27,7 @@ from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from warehouse.errors import WarehouseError
-from warehouse.ingest import TickWriter, WriteStats
+from warehouse.ingest import SortedBatch, TickWriter, WriteStats, sort_batch
 from warehouse.validate import REJECTS_SCHEMA, clean_ticks
 
 DEFAULT_BATCH_ROWS = 500_000
@@ -94,19 +100,39 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int = DEFAULT_
     batches, total = _batches(source, batch_rows)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
               desc=f"loading {Path(label).name}", leave=False) as bar:
-        for first_row, batch, unreadable in batches:
-            clean = clean_ticks(batch, source=label, first_row=first_row)
-            report.rejected += write_rejects(client, pa.concat_tables([unreadable, clean.rejects]),
-                                             target="ticks", source=label)
-            writer.write(clean.ticks)
-            report.read += batch.num_rows
-            bar.update(batch.num_rows)
+        for read, rejects, ticks in _one_ahead(_prepared(batches, label)):
+            report.rejected += write_rejects(client, rejects, target="ticks", source=label)
+            writer.write_sorted(ticks)
+            report.read += read
+            bar.update(read)
     report.written = writer.stats
     report.seconds = time.perf_counter() - started
     return report
 
 
 Numbered = Iterator[tuple[int, pa.Table, pa.Table]]
+_DONE = object()
+T = TypeVar("T")
+
+
+def _prepared(batches: Numbered, source: str) -> Iterator[tuple[int, pa.Table, SortedBatch]]:
+    """(rows read, rejected rows, clean rows in identity order) per batch: the warehouse-free work."""
+    for first_row, batch, unreadable in batches:
+        clean = clean_ticks(batch, source=source, first_row=first_row)
+        yield batch.num_rows, pa.concat_tables([unreadable, clean.rejects]), sort_batch(clean.ticks)
+
+
+def _one_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Yield ``items`` while a worker thread already computes the next one.
+
+    >>> list(_one_ahead(iter(range(3))))
+    [0, 1, 2]
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickhouse-prepare") as worker:
+        pending = worker.submit(next, items, _DONE)
+        while (item := pending.result()) is not _DONE:
+            pending = worker.submit(next, items, _DONE)
+            yield item
 
 
 def _batches(source: TickSource, batch_rows: int) -> tuple[Numbered, int | None]:
