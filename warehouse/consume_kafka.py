@@ -2,10 +2,16 @@
 
 ``python -m warehouse ingest kafka --brokers HOST:PORT --topic ticks --group G``.
 Auto-commit is off; after :func:`warehouse.stream_sink.run` has written a batch,
-the next offset of every partition in it is committed synchronously. Each commit
-carries ``inflight<=N`` as metadata (N = messages per batch): on assignment the
-consumer treats the first N messages after the committed offset as a possible
-half-written batch of a crashed predecessor and writes them in replay mode.
+the next offset of every partition in it is committed synchronously, with metadata
+``inflight<=0``. Before the batch is written, its first offset of every partition is
+committed with ``inflight<=K`` (K = its messages from that partition): a write-ahead
+mark. On assignment the consumer writes the first K messages after the committed
+offset in replay mode (a crashed predecessor may have half-written them); K = 0 after
+a clean commit or with no commit at all (nothing was written: the mark comes first),
+and the batch size for a commit without this metadata (another tool's, or a broker
+that keeps none: tansu 0.1.2 answers OffsetFetch with null metadata, so there every
+restart after a crash replays one batch size per partition; a group's first start
+replays nothing, because the mark's offset commit alone shows that a write began).
 On a rebalance the current batch is written and committed before partitions go.
 
 Memory: one batch (``--batch`` messages) plus librdkafka's prefetch queue, capped
@@ -22,7 +28,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException
 from warehouse.errors import WarehouseError
 from warehouse.stream_sink import Batch
 
-PREFETCH_KBYTES = 16 * 1024
+PREFETCH_KBYTES = 32 * 1024
 SESSION_TIMEOUT_MS = 6000  # tansu delays a group join by half of it; Kafka's own default is 45000
 _METADATA = re.compile(r"^inflight<=(\d+)$")
 
@@ -66,7 +72,7 @@ class KafkaSource:
         """Append up to ``max_messages`` messages (one ``consume`` call)."""
         if max_messages <= 0:
             return
-        payloads, ids, first = [], [], {}
+        payloads, ids, first, last = [], [], {}, {}
         for message in self.consumer.consume(num_messages=max_messages, timeout=timeout):
             error = message.error()
             if error is None:
@@ -74,7 +80,7 @@ class KafkaSource:
                 payloads.append(message.value() or b"")
                 ids.append((partition, offset))
                 first.setdefault(partition, offset)
-                batch.cursor[partition] = offset + 1
+                last[partition] = offset
                 self.at_eof.discard(partition)
             elif error.code() == KafkaError._PARTITION_EOF:
                 self.at_eof.add(message.partition())
@@ -82,8 +88,10 @@ class KafkaSource:
                 raise WarehouseError(f"brokers: fatal Kafka error: {error.str()}")
             else:
                 self.log(f"kafka: {error.str()}")
-        if any(offset < self.replay_until.get(partition, -1) for partition, offset in first.items()):
-            batch.replay = True
+        for partition, offset in first.items():
+            batch.cursor.setdefault(partition, [offset, offset])[1] = last[partition] + 1  # [first, next]
+            if offset < self.replay_until.get(partition, -1):
+                batch.replay = True
         batch.extend(payloads, ids)
 
     def hand_over(self, batch: Batch) -> None:
@@ -94,18 +102,25 @@ class KafkaSource:
         partition, offset = message_id
         return f"{self.topic}/{partition}/{offset}"
 
+    def prepare(self, batch: Batch) -> None:
+        """Commit the write-ahead mark: each partition's first offset in ``batch`` and its message count."""
+        self._commit({p: (first, f"inflight<={end - first}") for p, (first, end) in batch.cursor.items()})
+
     def commit(self, batch: Batch) -> None:
         """Commit the next offset of every partition in ``batch`` (synchronously)."""
-        offsets = [TopicPartition(self.topic, p, o, metadata=f"inflight<={self.batch_size}")
-                   for p, o in batch.cursor.items()]
+        if self._commit({p: (end, "inflight<=0") for p, (_, end) in batch.cursor.items()}):
+            self.committed.update({p: end for p, (_, end) in batch.cursor.items()})
+
+    def _commit(self, offsets: dict[int, tuple[int, str]]) -> bool:
         if not offsets:
-            return
+            return True
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            self.consumer.commit(offsets=[TopicPartition(self.topic, p, o, metadata=m) for p, (o, m) in offsets.items()],
+                                 asynchronous=False)
         except KafkaException as exc:  # e.g. partitions reassigned meanwhile: the new owner re-reads them
             self.log(f"kafka: commit failed ({exc.args[0].str()}); those messages will be delivered again")
-            return
-        self.committed.update(batch.cursor)
+            return False
+        return True
 
     def drained(self) -> bool:
         """Every assigned partition is at its end (and something is assigned)."""
@@ -135,7 +150,7 @@ class KafkaSource:
             low, _ = consumer.get_watermark_offsets(tp, timeout=10.0)
             start = tp.offset if tp.offset != OFFSET_INVALID else low
             match = _METADATA.match(tp.metadata or "")
-            window = max(self.batch_size, int(match.group(1)) if match else 0)
+            window = int(match.group(1)) if match else 0 if tp.offset == OFFSET_INVALID else self.batch_size
             self.committed[tp.partition] = start
             self.replay_until[tp.partition] = start + window
             self.at_eof.discard(tp.partition)

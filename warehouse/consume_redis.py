@@ -84,6 +84,9 @@ class RedisSource:
             self._receive(prefetch=False)
         self.read(batch, len(self.ready[0]), 0.0)
 
+    def prepare(self, batch: Batch) -> None:
+        """Nothing to do: the group's pending list already records what is in flight."""
+
     def position(self, entry_id: bytes) -> str:
         """``stream/entry-id``."""
         return f"{self.stream}/{entry_id.decode()}"

@@ -6,12 +6,12 @@ A consumer (:mod:`warehouse.consume_kafka`, :mod:`warehouse.consume_redis`) is a
 
 * a batch is written when it holds ``batch`` messages or its oldest message has
   waited ``linger`` seconds (or, with ``until_idle``, when the source is drained);
-* writing = decode + validate (:func:`parse_messages`), malformed/invalid messages
+* writing = decode + validate (:mod:`warehouse.stream_decode`), malformed/invalid messages
   to ``rejects`` with raw payload, reason and source position, good ticks through
   :class:`warehouse.ingest.TickWriter` (dedup + exact bars);
 * the batch is acknowledged only after the write succeeded; a warehouse error is
   retried with exponential backoff, and nothing is read meanwhile, so memory is
-  bounded by one batch (plus the client library's prefetch, see the consumers);
+  bounded by one batch plus one read ahead (see the consumers);
 * a batch a crashed predecessor may have half-written (``Batch.replay``) is
   written in replay mode: rejects already stored for its positions are skipped, and
   every (symbol, minute) bar it touches is recomputed from ``ticks_dedup``, so a
@@ -102,6 +102,9 @@ class Source(Protocol):
 
     def hand_over(self, batch: Batch) -> None:
         """Append every message already delivered to this consumer but not yet read (prefetch)."""
+
+    def prepare(self, batch: Batch) -> None:
+        """Record that ``batch`` is about to be written (Kafka's write-ahead mark); called before each write."""
 
     def commit(self, batch: Batch) -> None:
         """Acknowledge every message of ``batch`` (called only after it was written)."""
@@ -262,6 +265,7 @@ class _Runner:
         batch = self.batch
         if not batch:
             return True
+        self.source.prepare(batch)
         if final:
             try:
                 self.sink.write(batch, replay=batch.replay)
