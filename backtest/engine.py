@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -141,18 +142,48 @@ def _check_number(name: str, value: object, positive: bool = False) -> None:
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """What one simulation produced; rows of ``orders``/``trades`` refer to bar and column numbers."""
+    """What one simulation produced; rows of ``orders``/``trades`` refer to bar and column numbers.
+
+    ``cash`` and ``positions`` (per bar, and per bar and column) are derived
+    from the orders on first use: each order row carries the cash and the
+    column's position after it.
+
+    >>> prices = [10.0, 8.0, 12.0]
+    >>> result = run(prices, prices, prices, prices, [1.0, np.nan, 0.0], EngineConfig(init_cash=100.0))
+    >>> result.positions[:, 0].tolist(), result.cash.tolist(), result.equity.tolist()
+    ([0.0, 12.5, 0.0], [100.0, 0.0, 150.0], [100.0, 100.0, 150.0])
+    """
 
     equity: np.ndarray
-    cash: np.ndarray
-    positions: np.ndarray
     orders: pl.DataFrame
     trades: pl.DataFrame
     exposure_bars: int
+    init_cash: float
+    columns: int
+
+    @cached_property
+    def cash(self) -> np.ndarray:
+        """Cash at the end of every bar."""
+        return self._after_orders(self.orders["bar"].to_numpy(), self.orders["cash"].to_numpy(), self.init_cash)
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        """Units held at the end of every bar, one column per price column."""
+        out = np.zeros((len(self.equity), self.columns))
+        column, bar, position = (self.orders[name].to_numpy() for name in ("column", "bar", "position"))
+        for j in range(self.columns):
+            mine = column == j
+            out[:, j] = self._after_orders(bar[mine], position[mine], 0.0)
+        return out
+
+    def _after_orders(self, order_bars: np.ndarray, values: np.ndarray, before: float) -> np.ndarray:
+        """Per bar, the value of the last order at or before it (``order_bars`` ascending); ``before`` until one."""
+        last = np.searchsorted(order_bars, np.arange(len(self.equity)), side="right")
+        return np.concatenate([[before], values])[last]
 
 
 def kernel_arguments(config: EngineConfig) -> tuple:
-    """The rule arguments of :func:`backtest.engine_kernels.run_events_nb`, in order (before ``record``)."""
+    """The rule arguments of :func:`backtest.engine_kernels.run_events_nb`, in order."""
     nan = float("nan")
     return (
         float(config.init_cash),
@@ -186,9 +217,9 @@ def run(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
                            [a.shape for a in prices[:3]] + [(signal.n_bars, signal.columns)]):
         if found != shape:
             raise BacktestError(f"{name}: shape {found} differs from close's {shape}")
-    equity, cash, positions, orders, trades, exposure = nb.run_events_nb(
-        *prices, signal.bars, signal.rows, *kernel_arguments(config), True)
-    return SimulationResult(equity, cash, positions, _orders_frame(orders), _trades_frame(trades), int(exposure))
+    equity, orders, trades, exposure = nb.run_events_nb(*prices, signal.bars, signal.rows, *kernel_arguments(config))
+    return SimulationResult(equity, _orders_frame(orders), _trades_frame(trades), int(exposure),
+                            float(config.init_cash), shape[1])
 
 
 def _as_matrix(name: str, values: np.ndarray) -> np.ndarray:
@@ -203,8 +234,8 @@ def _as_matrix(name: str, values: np.ndarray) -> np.ndarray:
 
 def _reason_names(codes: np.ndarray) -> pl.Series:
     """Reason codes as names; -1 (a trade still open) becomes null."""
-    names = {i: name for i, name in enumerate(REASONS)}
-    return pl.Series(codes.astype(np.int8)).replace_strict(names, default=None, return_dtype=pl.String)
+    names = pl.Series([*REASONS, None], dtype=pl.String)
+    return names.gather(np.where(codes < 0, len(REASONS), codes).astype(np.uint32))
 
 
 def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
@@ -216,6 +247,8 @@ def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
         "price": orders[:, nb.ORDER_PRICE],
         "fees": orders[:, nb.ORDER_FEES],
         "reason": _reason_names(orders[:, nb.ORDER_REASON]),
+        "position": orders[:, nb.ORDER_POSITION],
+        "cash": orders[:, nb.ORDER_CASH],
     })
 
 
@@ -223,8 +256,7 @@ def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
     """Trade rows as a typed frame; ``exit_reason`` is null for trades still open."""
     return pl.DataFrame({
         "column": trades[:, nb.TRADE_COL].astype(np.int64),
-        "direction": pl.Series(trades[:, nb.TRADE_DIRECTION] > 0).replace_strict({True: "long", False: "short"},
-                                                                                return_dtype=pl.String),
+        "direction": pl.Series(["short", "long"]).gather((trades[:, nb.TRADE_DIRECTION] > 0).astype(np.uint32)),
         "entry_bar": trades[:, nb.TRADE_ENTRY_BAR].astype(np.int64),
         "exit_bar": trades[:, nb.TRADE_EXIT_BAR].astype(np.int64),
         "size": trades[:, nb.TRADE_SIZE],

@@ -6,8 +6,10 @@ kernel implements are documented there.
 
 Order and trade records are rows of 2-D float64 arrays (columns given by the
 ``ORDER_*`` / ``TRADE_*`` indices) sized once from the number of signals, so
-memory follows the signals, not the bars, and no array is reallocated inside
-the bar loop (which would cost reference counting on every bar).
+memory follows the signals, not the bars. The bar loop
+(:func:`simulate_into_nb`) allocates nothing and runs without reference
+counting; per bar it keeps only equity (positions and cash change at orders
+only, and every order records both).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ SIZE_CASH = 1
 SIZE_UNITS = 2
 
 # rows of the per-column state array of the bar loop
-(POS, MARK, ENTRY_PRICE, ENTRY_BAR, PEAK_SIZE, REALIZED, FEES, EXIT_VALUE, EXIT_UNITS, EXTREME) = range(10)
-STATE_FIELDS = 10
+(POS, MARK, ENTRY_PRICE, ENTRY_BAR, PEAK_SIZE, REALIZED, FEES, EXIT_VALUE, EXIT_UNITS, EXTREME, PENDING,
+ WANTED) = range(12)
+STATE_FIELDS = 12
 
 # why an order was filled
 REASON_SIGNAL = 0
@@ -40,9 +43,9 @@ REASON_TAKE_PROFIT = 2
 REASON_TRAILING_STOP = 3
 REASON_END = 4
 
-# order record columns
-ORDER_BAR, ORDER_COL, ORDER_SIZE, ORDER_PRICE, ORDER_FEES, ORDER_REASON = range(6)
-ORDER_FIELDS = 6
+# order record columns; the position and cash after each order give the per-bar curves
+ORDER_BAR, ORDER_COL, ORDER_SIZE, ORDER_PRICE, ORDER_FEES, ORDER_REASON, ORDER_POSITION, ORDER_CASH = range(8)
+ORDER_FIELDS = 8
 
 # trade record columns
 (TRADE_COL, TRADE_DIRECTION, TRADE_ENTRY_BAR, TRADE_EXIT_BAR, TRADE_SIZE, TRADE_ENTRY_PRICE,
@@ -106,49 +109,75 @@ def events_nb(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, nogil=True)
 def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
                   signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
-                  close_at_end, record):
+                  close_at_end):
     """Simulate one portfolio with one cash pool over ``(n_bars, n_cols)`` price arrays.
 
     Signals are sparse: ``rows[i]`` holds every column's signal at bar
     ``bars[i]`` (``events_nb``; NaN = no signal for that column).
 
-    Returns ``(equity, cash, positions, orders, trades, exposure_bars)``:
-    equity and cash per bar, units held per bar and column, order and trade
-    records (``ORDER_*`` / ``TRADE_*`` columns; trades still open at the end
-    are marked to the last price and flagged ``TRADE_IS_OPEN``) and the number
-    of bars that ended with any position open.
-
-    With ``record=False`` (sweeps) the cash curve, positions and orders come
-    back empty: only equity, trades and exposure are kept. Stretches of bars
-    where nothing can trade (no signal, nothing pending, no stop to watch) are
-    marked to market in a tight loop.
-
-    Records live in arrays sized once from the signal count: each non-NaN
-    signal cell fills at most a reduction, an addition and one stop exit, and
-    opens at most one trade. Helpers are inlined (``inline='always'``): a call
-    that passes arrays costs reference counting, which on every fill was most
-    of the fill's time.
+    Returns ``(equity, orders, trades, exposure_bars)``: equity per bar, order
+    and trade records (``ORDER_*`` / ``TRADE_*`` columns; trades still open at
+    the end are marked to the last price and flagged ``TRADE_IS_OPEN``) and the
+    number of bars that ended with any position open. Each order records the
+    position and cash after it, which give the per-bar position and cash curves.
     """
-    n, k = close.shape
+    k = close.shape[1]
+    cells = signal_cells_nb(rows)
+    equity = np.empty(close.shape[0])
+    orders = np.empty((3 * cells + k, ORDER_FIELDS))
+    trades = np.empty((cells + k, TRADE_FIELDS))
+    state = np.empty((STATE_FIELDS, k))
+    n_orders, _, n_trades, exposure_bars = simulate_into_nb(
+        open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage, signals_mode,
+        direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop, close_at_end, equity, orders,
+        trades, state)
+    return equity, orders[:n_orders], trades[:n_trades], exposure_bars
+
+
+@njit(cache=True, nogil=True)
+def signal_cells_nb(rows: np.ndarray) -> int:
+    """How many non-NaN signals ``rows`` holds: each fills at most three orders and opens at most one trade.
+
+    >>> signal_cells_nb(np.array([[1.0, np.nan], [np.nan, -1.0], [0.0, 1.0]]))
+    4
+    """
     cells = 0
     for i in range(rows.shape[0]):
-        for j in range(k):
+        for j in range(rows.shape[1]):
             if not np.isnan(rows[i, j]):
                 cells += 1
-    equity = np.empty(n)
-    cash_curve = np.empty(n if record else 0)
-    positions = np.zeros((n if record else 0, k))
-    orders = np.empty((3 * cells + k if record else 0, ORDER_FIELDS))
-    trades = np.empty((cells + k, TRADE_FIELDS))
+    return cells
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
+                     signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
+                     close_at_end, equity, orders, trades, state):
+    """The bar loop, writing into buffers the caller owns; ``(n_orders, n_closed, n_trades, exposure_bars)``.
+
+    ``equity`` has one slot per bar; ``orders`` at least ``3 * cells + k``
+    rows, or none to keep no order book (sweeps); ``trades`` at least
+    ``cells + k`` rows (``signal_cells_nb``); ``state`` is ``(STATE_FIELDS, k)``
+    scratch. Trades ``[0, n_closed)`` closed, ``[n_closed, n_trades)`` are
+    still open at the end.
+
+    Stretches of bars where nothing can trade (no signal, nothing pending, no
+    stop to watch) are marked to market in a tight loop. This function and its
+    helpers are compiled without numba's reference counting (``_nrt=False``:
+    they allocate nothing): every array passed to a helper would otherwise
+    cost an atomic increment and decrement, which was most of a fill's time.
+    """
+    n, k = close.shape
     n_orders = 0
     n_trades = 0
     exposure_bars = 0
 
     cash = init_cash
-    state = np.zeros((STATE_FIELDS, k))  # per column, rows STATE_*: one array keeps helper calls cheap
-    state[MARK] = np.nan
-    pending = np.full(k, np.nan)
-    wanted = np.full(k, np.nan)
+    for j in range(k):
+        for field in range(STATE_FIELDS):
+            state[field, j] = 0.0
+        state[MARK, j] = np.nan
+        state[PENDING, j] = np.nan
     use_stops = not (np.isnan(stop_loss) and np.isnan(take_profit) and np.isnan(trailing_stop))
     last = n - 1 if close_at_end else n
     n_events = bars.shape[0]
@@ -161,8 +190,7 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
         if n_pending == 0 and not (use_stops and _holding(state)):
             stop = min(bars[e] if e < n_events else n, last)
             if stop > t:
-                exposure_bars += _quiet_nb(t, stop, open_, close, fill_at_close, state, cash, equity,
-                                           cash_curve, positions, record)
+                exposure_bars += _quiet_nb(t, stop, open_, close, fill_at_close, state, cash, equity)
                 t = stop
                 if t >= n:
                     break
@@ -173,18 +201,18 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
             for j in range(k):
                 if not np.isnan(open_[t, j]):
                     state[MARK, j] = open_[t, j]
-                    wanted[j] = pending[j]
-                    if not np.isnan(pending[j]):
+                    state[WANTED, j] = state[PENDING, j]
+                    if not np.isnan(state[PENDING, j]):
                         n_pending -= 1
-                    pending[j] = np.nan
+                    state[PENDING, j] = np.nan
                 else:
-                    wanted[j] = np.nan
+                    state[WANTED, j] = np.nan
             for phase in range(2):  # reduce everywhere first, then add: freed cash is reusable
                 for j in range(k):
-                    if np.isnan(wanted[j]) or _idle(phase, state[POS, j], wanted[j], signals_mode, direction):
+                    if np.isnan(state[WANTED, j]) or _idle(phase, state[POS, j], state[WANTED, j], signals_mode, direction):
                         continue
                     n_orders, n_trades, cash = _execute(
-                        phase, t, j, wanted[j], open_[t, j], state, cash,
+                        phase, t, j, state[WANTED, j], open_[t, j], state, cash,
                         orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage, signals_mode,
                         size_type, size, whole_units)
 
@@ -223,9 +251,9 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
             else:
                 for j in range(k):
                     if not np.isnan(rows[e, j]):
-                        if np.isnan(pending[j]):
+                        if np.isnan(state[PENDING, j]):
                             n_pending += 1
-                        pending[j] = _allowed(rows[e, j], direction)
+                        state[PENDING, j] = _allowed(rows[e, j], direction)
             e += 1
 
         if close_at_end and t == n - 1:
@@ -236,11 +264,11 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
                         trades, n_trades, fee_rate, fee_fixed, slippage)
 
         # 4. mark to market
-        exposure_bars += _quiet_nb(t, t + 1, open_, close, True, state, cash, equity, cash_curve, positions,
-                                   record)
+        exposure_bars += _quiet_nb(t, t + 1, open_, close, True, state, cash, equity)
         t += 1
 
     # trades still open at the end are reported marked to the last price
+    n_closed = n_trades
     for j in range(k):
         held = state[POS, j]
         if held != 0.0:
@@ -250,7 +278,7 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
             gross = state[REALIZED, j] + held * (price - state[ENTRY_PRICE, j])
             _write_trade(trades, n_trades, state, j, held, n - 1, last_exit, gross, -1, True)
             n_trades += 1
-    return equity, cash_curve, positions, orders[:n_orders].copy(), trades[:n_trades].copy(), exposure_bars
+    return n_orders, n_closed, n_trades, exposure_bars
 
 
 @njit(cache=True, inline='always')
@@ -275,7 +303,7 @@ def _idle(phase, position, signal, signals_mode, direction):
 
 
 @njit(cache=True, inline='always')
-def _quiet_nb(start, stop, open_, close, skip_open, state, cash, equity, cash_curve, positions, record):
+def _quiet_nb(start, stop, open_, close, skip_open, state, cash, equity):
     """Mark bars ``[start, stop)`` to market when nothing trades in them; the number ending exposed.
 
     ``skip_open`` leaves the opens out (close fills, or a bar whose open was read already).
@@ -286,14 +314,9 @@ def _quiet_nb(start, stop, open_, close, skip_open, state, cash, equity, cash_cu
     k = close.shape[1]
     for t in range(start, stop):
         equity[t] = cash
-        if record:
-            cash_curve[t] = cash
     holding = False
     for j in range(k):
         held = state[POS, j]
-        if record:
-            for t in range(start, stop):
-                positions[t, j] = held
         if held == 0.0:
             state[MARK, j] = _last_price(start, stop, open_, close, skip_open, j, state[MARK, j])
             continue
@@ -451,7 +474,7 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
         orders[n_orders, ORDER_PRICE] = fill
         orders[n_orders, ORDER_FEES] = fees
         orders[n_orders, ORDER_REASON] = reason
-        n_orders += 1
+        orders[n_orders, ORDER_CASH] = cash
 
     current = state[POS, j]
     if current == 0.0 or np.sign(units) == np.sign(current):  # open or add
@@ -469,7 +492,7 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
         state[FEES, j] += fees
         state[POS, j] = current + units
         state[PEAK_SIZE, j] = max(state[PEAK_SIZE, j] if current != 0.0 else 0.0, abs(state[POS, j]))
-        return n_orders, n_trades, cash
+        return _booked(orders, n_orders, state[POS, j]), n_trades, cash
 
     # reduce or close (callers never flip a position in one fill)
     closed = -units
@@ -486,7 +509,16 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
         exit_price = fill if state[EXIT_UNITS, j] == abs(closed) else state[EXIT_VALUE, j] / state[EXIT_UNITS, j]
         _write_trade(trades, n_trades, state, j, current, t, exit_price, state[REALIZED, j], reason, False)
         n_trades += 1
-    return n_orders, n_trades, cash
+    return _booked(orders, n_orders, remaining), n_trades, cash
+
+
+@njit(cache=True, inline='always')
+def _booked(orders, n_orders, position):
+    """Finish the order row being written (its position after the fill); the new order count."""
+    if orders.shape[0] == 0:  # no order book kept
+        return n_orders
+    orders[n_orders, ORDER_POSITION] = position
+    return n_orders + 1
 
 
 @njit(cache=True, inline='always')

@@ -107,7 +107,8 @@ def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine
         bars.open, bars.high, bars.low, bars.close,
         np.concatenate(event_bars) if event_bars else np.zeros(0, dtype=np.int64),
         np.concatenate(event_rows) if event_rows else np.zeros((0, k)),
-        np.asarray(offsets, dtype=np.int64), *kernel_arguments(engine), periods_per_year, years)
+        np.asarray(offsets, dtype=np.int64), *kernel_arguments(engine), periods_per_year, years,
+        numba.get_num_threads())
 
 
 def evaluate(bars: BarArrays, strategy: str, sets: Sequence[ParamSet], engine: EngineConfig,

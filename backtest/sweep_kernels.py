@@ -5,10 +5,10 @@ only the bars where a set has any non-NaN signal, its *event bars*), so a
 chunk of sets costs memory in proportion to its signals' events, not sets x
 bars. :func:`sweep_stats_nb` simulates every set (``prange``: sets spread over
 cores) with the engine's own bar loop
-(:func:`~backtest.engine_kernels.run_events_nb`, the one behind
+(:func:`~backtest.engine_kernels.simulate_into_nb`, the one behind
 :func:`backtest.engine.run`) and :func:`~backtest.engine_kernels.stats_nb`, but keeps
-nothing of a set beyond its statistics: no positions, no order book, and the
-equity curve only while the set runs (one per thread).
+nothing of a set beyond its statistics: no order book, and the equity curve
+and trades only while the set runs, in buffers each thread allocates once.
 ``tests/test_sweep.py`` checks the statistics equal those of
 :func:`backtest.engine.run` plus :func:`backtest.stats.summarize`.
 """
@@ -23,7 +23,8 @@ from numba import njit, prange
 from numba.core.caching import CacheImpl, InTreeCacheLocator
 
 from backtest import engine_kernels
-from backtest.engine_kernels import STAT_FIELDS, TRADE_IS_OPEN, TRADE_PNL, TRADE_RETURN, run_events_nb, stats_nb
+from backtest.engine_kernels import (ORDER_FIELDS, STAT_FIELDS, STATE_FIELDS, TRADE_FIELDS, TRADE_PNL, TRADE_RETURN,
+                                     signal_cells_nb, simulate_into_nb, stats_nb)
 
 
 class _WithEngineLocator(InTreeCacheLocator):
@@ -50,30 +51,17 @@ if not any(c.__name__ == _WithEngineLocator.__name__ for c in CacheImpl._locator
     CacheImpl._locator_classes.insert(0, _WithEngineLocator)
 
 
-@njit(cache=True)
-def _simulate_stats_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed,
-                       slippage, signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit,
-                       trailing_stop, close_at_end, periods_per_year, years):
-    """One set: the engine's bar loop without records, then ``stats_nb`` over its closed trades."""
-    equity, _, _, _, trades, exposure_bars = run_events_nb(
-        open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
-        signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
-        close_at_end, False)
-    closed = trades[trades[:, TRADE_IS_OPEN] == 0.0]
-    return stats_nb(equity, init_cash, closed[:, TRADE_PNL].copy(), closed[:, TRADE_RETURN].copy(), exposure_bars,
-                    periods_per_year, years)
-
-
 @njit(cache=True, parallel=True)
 def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, bars: np.ndarray,
                    rows: np.ndarray, offsets: np.ndarray, init_cash: float, fill_at_close: bool, fee_rate: float,
                    fee_fixed: float, slippage: float, signals_mode: int, direction: int, size_type: int,
                    size: float, whole_units: bool, stop_loss: float, take_profit: float, trailing_stop: float,
-                   close_at_end: bool, periods_per_year: float, years: float) -> np.ndarray:
+                   close_at_end: bool, periods_per_year: float, years: float, threads: int = 1) -> np.ndarray:
     """``STAT_*`` rows, one per set; set ``i``'s events are ``bars[offsets[i]:offsets[i + 1]]`` and their ``rows``.
 
     The rule arguments are those of ``run_events_nb`` (see
-    :func:`backtest.engine.kernel_arguments`).
+    :func:`backtest.engine.kernel_arguments`); ``threads`` is how many
+    threads share the sets (numba's thread count, at most).
 
     >>> import numpy as np
     >>> from backtest.engine_kernels import STAT_FINAL_EQUITY
@@ -85,11 +73,24 @@ def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: 
     [110.0, 100.0]
     """
     sets = offsets.shape[0] - 1
+    k = close.shape[1]
     out = np.empty((sets, STAT_FIELDS))
-    for i in prange(sets):
-        a, b = offsets[i], offsets[i + 1]
-        out[i] = _simulate_stats_nb(open_, high, low, close, bars[a:b], rows[a:b], init_cash, fill_at_close,
-                                    fee_rate, fee_fixed, slippage, signals_mode, direction, size_type, size,
-                                    whole_units, stop_loss, take_profit, trailing_stop, close_at_end,
-                                    periods_per_year, years)
+    most_cells = 0
+    for i in range(sets):
+        most_cells = max(most_cells, signal_cells_nb(rows[offsets[i]:offsets[i + 1]]))
+    # one set of buffers per thread, reused by every set the thread runs
+    slots = max(min(threads, sets), 0)
+    equity = np.empty((slots, close.shape[0]))
+    trades = np.empty((slots, most_cells + k, TRADE_FIELDS))
+    state = np.empty((slots, STATE_FIELDS, k))
+    no_orders = np.empty((0, ORDER_FIELDS))
+    for slot in prange(slots):
+        for i in range(slot, sets, slots):
+            a, b = offsets[i], offsets[i + 1]
+            _, closed, _, exposure_bars = simulate_into_nb(
+                open_, high, low, close, bars[a:b], rows[a:b], init_cash, fill_at_close, fee_rate, fee_fixed,
+                slippage, signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit,
+                trailing_stop, close_at_end, equity[slot], no_orders, trades[slot], state[slot])
+            out[i] = stats_nb(equity[slot], init_cash, trades[slot, :closed, TRADE_PNL],
+                              trades[slot, :closed, TRADE_RETURN], exposure_bars, periods_per_year, years)
     return out
