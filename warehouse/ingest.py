@@ -48,6 +48,11 @@ WHERE symbol IN {symbols:Array(String)} AND ts >= {lo:DateTime64(6, 'UTC')} AND 
 """
 
 INSERT_SCHEMA = TICKS_SCHEMA.append(pa.field("first_seen", pa.uint8()))
+# What the writer hands ClickHouse: symbols dictionary-encoded (LowCardinality as is) and
+# no nullable columns (no null maps to build and drop).
+SORTED_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()) if f.name == "symbol" else f.type,
+                                    nullable=False) for f in TICKS_SCHEMA])
+_FIRST_SEEN = pa.field("first_seen", pa.uint8(), nullable=False)
 # Both MVs run side by side, and their target blocks are not pre-merged on insert
 # (reads merge anyway: FINAL / -Merge). Measured in benchmarks/bulk_load.py.
 INSERT_SETTINGS = {"parallel_view_processing": 1, "optimize_on_insert": 0}
@@ -81,7 +86,7 @@ class WriteStats:
 class SortedBatch:
     """A batch in identity order (:func:`sort_batch`): what :meth:`TickWriter.write_sorted` takes."""
 
-    ticks: pa.Table  # TICKS_SCHEMA, one chunk, sorted by (symbol, ts, trade_id), stable
+    ticks: pa.Table  # SORTED_SCHEMA: one chunk, sorted by (symbol, ts, trade_id), stable
     symbols: list[str]  # the distinct symbols, sorted
     repeated: np.ndarray  # per row: its identity occurs more than once in the batch
 
@@ -90,30 +95,44 @@ def sort_batch(ticks: pa.Table) -> SortedBatch:
     """Put a clean batch in ``(symbol, ts, trade_id)`` order, keeping the input order of equal keys.
 
     O(n) when each symbol's rows already come in time order, a full sort otherwise.
+    Nulls become the column defaults ClickHouse would store (``''``, 0).
 
     >>> from datetime import datetime, timezone
     >>> at = [datetime(2024, 1, 2, 14, 30, s, tzinfo=timezone.utc) for s in (1, 0, 1)]
     >>> rows = pa.table({"symbol": ["B", "A", "B"], "ts": at, "price": [1.0, 2.0, 3.0], "size": [1.0] * 3,
     ...                  "side": [1] * 3, "trade_id": [9, 8, 9], "version": [0, 0, 1]})
     >>> batch = sort_batch(rows)
-    >>> batch.ticks["price"].to_pylist(), batch.symbols, batch.repeated.tolist()
-    ([2.0, 1.0, 3.0], ['A', 'B'], [False, True, True])
+    >>> batch.ticks["price"].to_pylist(), batch.ticks["symbol"].to_pylist(), batch.repeated.tolist()
+    ([2.0, 1.0, 3.0], ['A', 'B', 'B'], [False, True, True])
     """
-    table = ticks.cast(TICKS_SCHEMA).combine_chunks()
-    if table.num_rows == 0:
-        return SortedBatch(table, [], np.zeros(0, np.bool_))
-    encoded = pc.dictionary_encode(table.column("symbol").fill_null("")).chunk(0)
+    if ticks.num_rows == 0:
+        return SortedBatch(SORTED_SCHEMA.empty_table(), [], np.zeros(0, np.bool_))
+    table = _without_nulls(ticks.cast(TICKS_SCHEMA).combine_chunks())
+    encoded = pc.dictionary_encode(table.column("symbol")).chunk(0)
     names = encoded.dictionary.to_pylist()
-    rank = np.argsort(np.argsort(np.array(names, dtype=object)))
+    rank = np.argsort(np.argsort(np.array(names, dtype=object))).astype(np.int32)
     codes = rank[encoded.indices.to_numpy()]
-    ts = table.column("ts").fill_null(0).chunk(0).to_numpy().view(np.int64)
-    ids = table.column("trade_id").fill_null(0).chunk(0).to_numpy()
+    ts = table.column("ts").chunk(0).to_numpy().view(np.int64)
+    ids = table.column("trade_id").chunk(0).to_numpy()
     order = grouped_order_nb(codes, ts, ids, len(names))
     if order.size == 0:
         order = np.lexsort((ids, ts, codes))  # stable
+    rest = table.drop_columns(["symbol"])
     if not np.array_equal(order, np.arange(order.size)):
-        table = table.take(order)
-    return SortedBatch(table, sorted(names), repeated_nb(codes, ts, ids, order))
+        rest = rest.take(order)
+    symbols = sorted(names)
+    symbol = pa.DictionaryArray.from_arrays(pa.array(codes[order], pa.int32()), pa.array(symbols, pa.string()))
+    return SortedBatch(rest.add_column(0, "symbol", symbol).cast(SORTED_SCHEMA), symbols,
+                       repeated_nb(codes, ts, ids, order))
+
+
+def _without_nulls(table: pa.Table) -> pa.Table:
+    """``table`` with nulls replaced by the defaults a non-Nullable ClickHouse column stores."""
+    for i, column in enumerate(table.columns):
+        if column.null_count:
+            default = "" if pa.types.is_string(column.type) else pa.scalar(0, column.type)
+            table = table.set_column(i, table.field(i), column.fill_null(default))
+    return table
 
 
 @dataclass
@@ -150,13 +169,11 @@ class TickWriter:
         flags = (~suspect).astype(np.uint8)
         rows = np.flatnonzero(suspect)
         if rows.size:
-            suspects = pl.from_arrow(table.take(rows))
-            assert isinstance(suspects, pl.DataFrame)
-            exact = _classify(suspects.with_columns(pl.Series("_row", rows)), stored)
+            exact = _classify(_frame(table.take(rows)).with_columns(pl.Series("_row", rows)), stored)
             flags[exact.first_rows.to_numpy()] = 1
             batch.corrections, batch.redeliveries = exact.corrections, exact.redeliveries
             batch.rebuilt_bars = exact.dirty.height
-        _insert(self.client, table.append_column(INSERT_SCHEMA.field("first_seen"), pa.array(flags)))
+        _insert(self.client, table.append_column(_FIRST_SEEN, pa.array(flags)))
         if batch.rebuilt_bars:
             rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
         batch.rows = table.num_rows
@@ -174,8 +191,15 @@ class TickWriter:
                                    pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
 
 
+def _frame(table: pa.Table) -> pl.DataFrame:
+    """``table`` (``SORTED_SCHEMA`` columns) as polars, symbols as plain strings."""
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(pl.col("symbol").cast(pl.String))
+
+
 def _insert(client: Client, rows: pa.Table) -> None:
-    """Insert ``rows`` (``INSERT_SCHEMA``) into ``ticks``, in place on the embedded warehouse."""
+    """Insert ``rows`` (``SORTED_SCHEMA`` + ``first_seen``) into ``ticks``, in place on the embedded warehouse."""
     if not is_embedded(client):
         client.insert_arrow("ticks", rows, settings=INSERT_SETTINGS)
         return
@@ -187,9 +211,7 @@ def _stored_rows(table: pa.Table, stored: pl.DataFrame) -> np.ndarray:
     """Per row of ``table``: its identity is among the ``stored`` ones."""
     mask = np.zeros(table.num_rows, np.bool_)
     if stored.height:
-        keys = pl.from_arrow(table.select(_IDENTITY))
-        assert isinstance(keys, pl.DataFrame)
-        hits = keys.with_row_index("_row").join(stored.select(_IDENTITY), on=_IDENTITY, how="semi")
+        hits = _frame(table.select(_IDENTITY)).with_row_index("_row").join(stored.select(_IDENTITY), on=_IDENTITY, how="semi")
         mask[hits["_row"].to_numpy()] = True
     return mask
 
