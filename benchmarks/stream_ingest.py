@@ -107,7 +107,8 @@ def main() -> None:
             rows.append(("kafka (tansu)", runs))
     print(f"{ticks:,} ticks in the broker -> queryable in the embedded warehouse (batches of {args.batch:,}; "
           f"median of {args.repeat})\n")
-    print("| broker | peer: bare consume s | peer ticks/s | ours: ingest --until-idle s | ours ticks/s | ours / peer rate |")
+    print("| broker | peer: bare consume s | peer ticks/s | ours: ingest --until-idle s | ours ticks/s "
+          "| ours / peer rate |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, runs in rows:
         bare = statistics.median(r[0] for r in runs)

@@ -115,8 +115,8 @@ class KafkaSource:
         if not offsets:
             return True
         try:
-            self.consumer.commit(offsets=[TopicPartition(self.topic, p, o, metadata=m) for p, (o, m) in offsets.items()],
-                                 asynchronous=False)
+            marks = [TopicPartition(self.topic, p, o, metadata=m) for p, (o, m) in offsets.items()]
+            self.consumer.commit(offsets=marks, asynchronous=False)
         except KafkaException as exc:  # e.g. partitions reassigned meanwhile: the new owner re-reads them
             self.log(f"kafka: commit failed ({exc.args[0].str()}); those messages will be delivered again")
             return False

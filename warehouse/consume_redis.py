@@ -28,7 +28,7 @@ from collections.abc import Callable
 import redis
 
 from warehouse.errors import WarehouseError
-from warehouse.stream_sink import Batch
+from warehouse.stream_sink import Batch, RunOptions
 
 FIELD = b"tick"
 
@@ -39,7 +39,7 @@ class RedisSource:
     ``count`` is the most entries one ``XREADGROUP`` asks for (the batch size).
     """
 
-    def __init__(self, url: str, stream: str, group: str, consumer: str, *, count: int = 50_000,
+    def __init__(self, url: str, stream: str, group: str, consumer: str, *, count: int = RunOptions.batch,
                  claim_idle_ms: int = 60_000, trim: bool = False, log: Callable[[str], None] = print) -> None:
         self.name = f"redis:{stream}"
         self.stream, self.group, self.consumer, self.count = stream, group, consumer, count
@@ -101,11 +101,8 @@ class RedisSource:
                 self.pending_from = "0-0"
         if self.pending_from is not None:
             self._send(self.pending_from, None)
-            self._receive()
-            if not self.ready[0]:
-                self.pending_from = None
-            else:
-                self.pending_from = self.ready[1][-1].decode()
+            last = self._receive()
+            self.pending_from = last.decode() if last is not None else None
             return
         self._send(">", max(1, int(timeout * 1000)))
         self._receive()
@@ -116,10 +113,11 @@ class RedisSource:
                                  "STREAMS", self.stream, start)
         self.in_flight = True
 
-    def _receive(self, prefetch: bool = True) -> None:
+    def _receive(self, prefetch: bool = True) -> bytes | None:
         """Take the reply of the request in flight; after new entries, ask for the next ones at once.
 
         The prefetch lets Redis prepare the next entries while this batch is written.
+        Returns the id of the reply's last entry (None: no entries).
         """
         try:
             reply = self.reader.read_response()
@@ -141,6 +139,7 @@ class RedisSource:
             self.idle = not entries
             if entries and prefetch:
                 self._send(">", None)
+        return entries[-1][0] if entries else None
 
     def commit(self, batch: Batch) -> None:
         """Send ``XACK`` for every entry of ``batch`` (replies are taken before the next command needs them).

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
