@@ -563,25 +563,30 @@ def stats_nb(equity: np.ndarray, init_cash: float, trade_pnl: np.ndarray, trade_
     total_sq = 0.0
     downside_sq = 0.0
     peak = init_cash
+    trough = init_cash  # lowest value since the peak: only a new trough can deepen the drawdown
     worst_dd = 0.0
     dd_start = -1
     longest = 0
     for t in range(n):
-        r = equity[t] / previous - 1.0 if previous != 0.0 else 0.0
+        value = equity[t]
+        r = value / previous - 1.0 if previous != 0.0 else 0.0
         total += r
         total_sq += r * r
-        if r < 0.0:
-            downside_sq += r * r
-        previous = equity[t]
-        if equity[t] >= peak:
-            peak = equity[t]
+        loss = min(r, 0.0)  # branch-free: gains add 0.0, which leaves the sum unchanged
+        downside_sq += loss * loss
+        previous = value
+        if value >= peak:
+            peak = value
+            trough = value
             if dd_start >= 0:
                 longest = max(longest, t - dd_start)
             dd_start = -1
         else:
             if dd_start < 0:
                 dd_start = t - 1
-            worst_dd = min(worst_dd, equity[t] / peak - 1.0)
+            if value < trough:
+                trough = value
+                worst_dd = min(worst_dd, value / peak - 1.0)
     if dd_start >= 0:
         longest = max(longest, n - 1 - dd_start)
     out[STAT_MAX_DRAWDOWN] = worst_dd

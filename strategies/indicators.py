@@ -110,16 +110,23 @@ def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _crossing(fast_before: float, slow_before: float, fast_now: float, slow_now: float) -> float:
-    """+1 if fast crossed above slow (strictly below before, strictly above now), -1 if below, else NaN.
+def _crosses(fast_before: float, slow_before: float, fast_now: float, slow_now: float) -> bool:
+    """Whether fast and slow cross: strictly on one side before and strictly on the other now.
 
-    The same test as backtesting.py's ``crossover``.
+    The same test as backtesting.py's ``crossover``. Evaluated without branches
+    (``&``, ``|``), so the counting loop of :func:`crossover_events_nb` vectorizes.
     """
-    if fast_before < slow_before and fast_now > slow_now:
-        return 1.0
-    if fast_before > slow_before and fast_now < slow_now:
-        return -1.0
-    return np.nan
+    up = (fast_before < slow_before) & (fast_now > slow_now)
+    down = (fast_before > slow_before) & (fast_now < slow_now)
+    return up | down
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _crossing(fast_before: float, slow_before: float, fast_now: float, slow_now: float) -> float:
+    """+1 if fast crossed above slow, -1 if below, else NaN."""
+    if not _crosses(fast_before, slow_before, fast_now, slow_now):
+        return np.nan
+    return 1.0 if fast_now > slow_now else -1.0
 
 
 @njit(cache=True, nogil=True)
@@ -137,7 +144,8 @@ def crossover_signal_nb(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
 def crossover_events_nb(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``crossover_signal_nb`` as events: ``(bars, rows)`` of the bars where any column crosses.
 
-    Never builds the dense array: one pass counts the crossing bars, one fills them.
+    Never builds the dense array: a branch-free pass per column marks the
+    crossing bars (one byte per bar), then only the marked bars are filled in.
 
     >>> a, b = np.array([[1.0], [2.0], [3.0], [2.0]]), np.full((4, 1), 2.5)
     >>> bars, rows = crossover_events_nb(a, b)
@@ -145,25 +153,16 @@ def crossover_events_nb(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray,
     ([2, 3], [1.0, -1.0])
     """
     n, k = fast.shape
-    count = 0
-    for t in range(1, n):
-        for j in range(k):
-            if not np.isnan(_crossing(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])):
-                count += 1
-                break
-    bars = np.empty(count, dtype=np.int64)
-    rows = np.empty((count, k))
-    i = 0
-    for t in range(1, n):
-        if i == count:
-            break
-        crossed = False
+    crossed = np.zeros(n, dtype=np.bool_)
+    for j in range(k):
+        for t in range(1, n):
+            crossed[t] |= _crosses(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])
+    bars = np.flatnonzero(crossed)
+    rows = np.empty((bars.shape[0], k))
+    for i in range(bars.shape[0]):
+        t = bars[i]
         for j in range(k):
             rows[i, j] = _crossing(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])
-            crossed = crossed or not np.isnan(rows[i, j])
-        if crossed:
-            bars[i] = t
-            i += 1
     return bars, rows
 
 
