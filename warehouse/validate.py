@@ -98,7 +98,7 @@ def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int
     assert isinstance(frame, pl.DataFrame)
     n = frame.height
     parsed = {
-        "symbol": _as_text(frame["symbol"]).str.strip_chars(),
+        "symbol": _stripped_symbols(frame["symbol"]),
         "ts": _parse_ts(frame["ts"]),
         "price": _parse_float(frame["price"]),
         "size": _parse_float(frame["size"]),
@@ -110,11 +110,13 @@ def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int
                           else _derived_trade_id(parsed))
     now = now or datetime.now(timezone.utc)
     reason = _first_failure(frame, parsed, now + timedelta(days=1))
+    ticks = pl.DataFrame([parsed[name].alias(name) for name in TICKS_SCHEMA.names])
+    if reason.null_count() == n:  # all good: no copies
+        return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), REJECTS_SCHEMA.empty_table())
     good = reason.is_null()
-    ticks = pl.DataFrame([parsed[name].alias(name) for name in TICKS_SCHEMA.names]).filter(good)
     rejects = _rejects(frame.filter(~good), reason.filter(~good),
                        np.flatnonzero(~good.to_numpy()) + first_row)
-    return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), rejects)
+    return CleanBatch(ticks.filter(good).to_arrow().cast(TICKS_SCHEMA), rejects)
 
 
 def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime) -> pl.Series:
@@ -129,8 +131,9 @@ def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: date
         value = raw[field]
         if field != "side":  # an empty side means unknown, not missing
             empty = value.is_null()
-            if value.dtype == pl.String:
-                empty = empty | (value.str.strip_chars() == "")
+            if value.dtype == pl.String:  # the parsed symbol is the stripped text already
+                stripped = parsed["symbol"] if field == "symbol" else value.str.strip_chars()
+                empty = empty | (stripped == "")
             checks.append((empty, _constant(f"{field}: missing")))
         checks.append((parsed[field].is_null(), _unparseable(field, value)))
     price, size, ts = parsed["price"], parsed["size"], parsed["ts"]
@@ -141,7 +144,7 @@ def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: date
     ]
     masks = [mask.fill_null(False) for mask, _ in checks]
     bad = pl.select(pl.any_horizontal(masks)).to_series() if masks else pl.Series([False] * raw.height)
-    reason = pl.Series("reason", [None] * raw.height, dtype=pl.String)
+    reason = pl.Series("reason", [], dtype=pl.String).extend_constant(None, raw.height)
     if not bad.any():
         return reason
     rows = np.flatnonzero(bad.to_numpy())
@@ -161,6 +164,17 @@ def _unparseable(field: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]
 
 def _formatted(template: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
     return lambda rows: pl.format(template, pl.lit(value.gather(rows)))
+
+
+def _stripped_symbols(series: pl.Series) -> pl.Series:
+    """Symbols without surrounding whitespace; checked on the few distinct values first.
+
+    >>> _stripped_symbols(pl.Series(["A ", "A ", "B"])).to_list()
+    ['A', 'A', 'B']
+    """
+    text = _as_text(series)
+    distinct = text.unique()
+    return text.str.strip_chars() if (distinct.str.strip_chars() != distinct).any() else text
 
 
 def _as_text(series: pl.Series) -> pl.Series:
