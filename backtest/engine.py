@@ -232,39 +232,42 @@ def _as_matrix(name: str, values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+_DIRECTIONS = pl.Series(["short", "long"], dtype=pl.Enum(["short", "long"]))
+
+
 def _reason_names(codes: np.ndarray) -> pl.Series:
-    """Reason codes as names; -1 (a trade still open) becomes null."""
-    names = pl.Series([*REASONS, None], dtype=pl.String)
+    """Reason codes as an ``Enum`` of :data:`REASONS`; -1 (a trade still open) becomes null."""
+    names = pl.Series([*REASONS, None], dtype=pl.Enum(REASONS))
     return names.gather(np.where(codes < 0, len(REASONS), codes).astype(np.uint32))
 
 
 def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
     """Order rows as a typed frame."""
     return pl.DataFrame({
-        "bar": orders[:, nb.ORDER_BAR].astype(np.int64),
-        "column": orders[:, nb.ORDER_COL].astype(np.int64),
-        "size": orders[:, nb.ORDER_SIZE],
-        "price": orders[:, nb.ORDER_PRICE],
-        "fees": orders[:, nb.ORDER_FEES],
-        "reason": _reason_names(orders[:, nb.ORDER_REASON]),
-        "position": orders[:, nb.ORDER_POSITION],
-        "cash": orders[:, nb.ORDER_CASH],
+        "bar": orders[nb.ORDER_BAR].astype(np.int64),
+        "column": orders[nb.ORDER_COL].astype(np.int64),
+        "size": orders[nb.ORDER_SIZE],
+        "price": orders[nb.ORDER_PRICE],
+        "fees": orders[nb.ORDER_FEES],
+        "reason": _reason_names(orders[nb.ORDER_REASON]),
+        "position": orders[nb.ORDER_POSITION],
+        "cash": orders[nb.ORDER_CASH],
     })
 
 
 def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
     """Trade rows as a typed frame; ``exit_reason`` is null for trades still open."""
     return pl.DataFrame({
-        "column": trades[:, nb.TRADE_COL].astype(np.int64),
-        "direction": pl.Series(["short", "long"]).gather((trades[:, nb.TRADE_DIRECTION] > 0).astype(np.uint32)),
-        "entry_bar": trades[:, nb.TRADE_ENTRY_BAR].astype(np.int64),
-        "exit_bar": trades[:, nb.TRADE_EXIT_BAR].astype(np.int64),
-        "size": trades[:, nb.TRADE_SIZE],
-        "entry_price": trades[:, nb.TRADE_ENTRY_PRICE],
-        "exit_price": trades[:, nb.TRADE_EXIT_PRICE],
-        "fees": trades[:, nb.TRADE_FEES],
-        "pnl": trades[:, nb.TRADE_PNL],
-        "return": trades[:, nb.TRADE_RETURN],
-        "exit_reason": _reason_names(trades[:, nb.TRADE_EXIT_REASON]),
-        "is_open": trades[:, nb.TRADE_IS_OPEN] > 0,
+        "column": trades[nb.TRADE_COL].astype(np.int64),
+        "direction": _DIRECTIONS.gather((trades[nb.TRADE_DIRECTION] > 0).astype(np.uint32)),
+        "entry_bar": trades[nb.TRADE_ENTRY_BAR].astype(np.int64),
+        "exit_bar": trades[nb.TRADE_EXIT_BAR].astype(np.int64),
+        "size": trades[nb.TRADE_SIZE],
+        "entry_price": trades[nb.TRADE_ENTRY_PRICE],
+        "exit_price": trades[nb.TRADE_EXIT_PRICE],
+        "fees": trades[nb.TRADE_FEES],
+        "pnl": trades[nb.TRADE_PNL],
+        "return": trades[nb.TRADE_RETURN],
+        "exit_reason": _reason_names(trades[nb.TRADE_EXIT_REASON]),
+        "is_open": trades[nb.TRADE_IS_OPEN] > 0,
     })

@@ -4,8 +4,8 @@ Nothing here knows about configs, frames or files; :mod:`backtest.engine`
 validates the inputs, makes one kernel call and wraps the result. The rules the
 kernel implements are documented there.
 
-Order and trade records are rows of 2-D float64 arrays (columns given by the
-``ORDER_*`` / ``TRADE_*`` indices) sized once from the number of signals, so
+Order and trade records are the columns of 2-D float64 arrays (one row per
+field, ``ORDER_*`` / ``TRADE_*``, so each field is contiguous) sized once from the number of signals, so
 memory follows the signals, not the bars. The bar loop
 (:func:`simulate_into_nb`) allocates nothing and runs without reference
 counting; per bar it keeps only equity (positions and cash change at orders
@@ -124,14 +124,14 @@ def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close,
     k = close.shape[1]
     cells = signal_cells_nb(rows)
     equity = np.empty(close.shape[0])
-    orders = np.empty((3 * cells + k, ORDER_FIELDS))
-    trades = np.empty((cells + k, TRADE_FIELDS))
+    orders = np.empty((ORDER_FIELDS, 3 * cells + k))
+    trades = np.empty((TRADE_FIELDS, cells + k))
     state = np.empty((STATE_FIELDS, k))
     n_orders, _, n_trades, exposure_bars = simulate_into_nb(
         open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage, signals_mode,
         direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop, close_at_end, equity, orders,
         trades, state)
-    return equity, orders[:n_orders], trades[:n_trades], exposure_bars
+    return equity, orders[:, :n_orders], trades[:, :n_trades], exposure_bars
 
 
 @njit(cache=True, nogil=True)
@@ -155,10 +155,10 @@ def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_clo
                      close_at_end, equity, orders, trades, state):
     """The bar loop, writing into buffers the caller owns; ``(n_orders, n_closed, n_trades, exposure_bars)``.
 
-    ``equity`` has one slot per bar; ``orders`` at least ``3 * cells + k``
-    rows, or none to keep no order book (sweeps); ``trades`` at least
-    ``cells + k`` rows (``signal_cells_nb``); ``state`` is ``(STATE_FIELDS, k)``
-    scratch. Trades ``[0, n_closed)`` closed, ``[n_closed, n_trades)`` are
+    ``equity`` has one slot per bar; ``orders`` is ``(ORDER_FIELDS, >= 3 * cells + k)``,
+    or ``(ORDER_FIELDS, 0)`` to keep no order book (sweeps); ``trades`` is
+    ``(TRADE_FIELDS, >= cells + k)`` (``signal_cells_nb``); ``state`` is
+    ``(STATE_FIELDS, k)`` scratch. Trades ``[0, n_closed)`` closed, ``[n_closed, n_trades)`` are
     still open at the end.
 
     Stretches of bars where nothing can trade (no signal, nothing pending, no
@@ -467,14 +467,14 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
     fill = _fill_price(price, units, slippage)
     fees = abs(units) * fill * fee_rate + fee_fixed
     cash -= units * fill + fees
-    if orders.shape[0]:  # empty when not recording
-        orders[n_orders, ORDER_BAR] = t
-        orders[n_orders, ORDER_COL] = j
-        orders[n_orders, ORDER_SIZE] = units
-        orders[n_orders, ORDER_PRICE] = fill
-        orders[n_orders, ORDER_FEES] = fees
-        orders[n_orders, ORDER_REASON] = reason
-        orders[n_orders, ORDER_CASH] = cash
+    if orders.shape[1]:  # empty when not recording
+        orders[ORDER_BAR, n_orders] = t
+        orders[ORDER_COL, n_orders] = j
+        orders[ORDER_SIZE, n_orders] = units
+        orders[ORDER_PRICE, n_orders] = fill
+        orders[ORDER_FEES, n_orders] = fees
+        orders[ORDER_REASON, n_orders] = reason
+        orders[ORDER_CASH, n_orders] = cash
 
     current = state[POS, j]
     if current == 0.0 or np.sign(units) == np.sign(current):  # open or add
@@ -515,9 +515,9 @@ def _trade(t, j, units, price, reason, state, cash, orders, n_orders, trades, n_
 @njit(cache=True, inline='always')
 def _booked(orders, n_orders, position):
     """Finish the order row being written (its position after the fill); the new order count."""
-    if orders.shape[0] == 0:  # no order book kept
+    if orders.shape[1] == 0:  # no order book kept
         return n_orders
-    orders[n_orders, ORDER_POSITION] = position
+    orders[ORDER_POSITION, n_orders] = position
     return n_orders + 1
 
 
@@ -528,18 +528,18 @@ def _write_trade(trades, row, state, col, last_position, exit_bar, exit_price, g
     peak = state[PEAK_SIZE, col]
     fees = state[FEES, col]
     pnl = gross - fees
-    trades[row, TRADE_COL] = col
-    trades[row, TRADE_DIRECTION] = 1.0 if last_position > 0.0 else -1.0
-    trades[row, TRADE_ENTRY_BAR] = state[ENTRY_BAR, col]
-    trades[row, TRADE_EXIT_BAR] = exit_bar
-    trades[row, TRADE_SIZE] = peak
-    trades[row, TRADE_ENTRY_PRICE] = entry
-    trades[row, TRADE_EXIT_PRICE] = exit_price
-    trades[row, TRADE_FEES] = fees
-    trades[row, TRADE_PNL] = pnl
-    trades[row, TRADE_RETURN] = pnl / (peak * entry)
-    trades[row, TRADE_EXIT_REASON] = reason
-    trades[row, TRADE_IS_OPEN] = 1.0 if is_open else 0.0
+    trades[TRADE_COL, row] = col
+    trades[TRADE_DIRECTION, row] = 1.0 if last_position > 0.0 else -1.0
+    trades[TRADE_ENTRY_BAR, row] = state[ENTRY_BAR, col]
+    trades[TRADE_EXIT_BAR, row] = exit_bar
+    trades[TRADE_SIZE, row] = peak
+    trades[TRADE_ENTRY_PRICE, row] = entry
+    trades[TRADE_EXIT_PRICE, row] = exit_price
+    trades[TRADE_FEES, row] = fees
+    trades[TRADE_PNL, row] = pnl
+    trades[TRADE_RETURN, row] = pnl / (peak * entry)
+    trades[TRADE_EXIT_REASON, row] = reason
+    trades[TRADE_IS_OPEN, row] = 1.0 if is_open else 0.0
 
 
 @njit(cache=True)

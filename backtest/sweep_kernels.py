@@ -81,9 +81,9 @@ def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: 
     # one set of buffers per thread, reused by every set the thread runs
     slots = max(min(threads, sets), 0)
     equity = np.empty((slots, close.shape[0]))
-    trades = np.empty((slots, most_cells + k, TRADE_FIELDS))
+    trades = np.empty((slots, TRADE_FIELDS, most_cells + k))
     state = np.empty((slots, STATE_FIELDS, k))
-    no_orders = np.empty((0, ORDER_FIELDS))
+    no_orders = np.empty((ORDER_FIELDS, 0))
     for slot in prange(slots):
         for i in range(slot, sets, slots):
             a, b = offsets[i], offsets[i + 1]
@@ -91,6 +91,6 @@ def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: 
                 open_, high, low, close, bars[a:b], rows[a:b], init_cash, fill_at_close, fee_rate, fee_fixed,
                 slippage, signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit,
                 trailing_stop, close_at_end, equity[slot], no_orders, trades[slot], state[slot])
-            out[i] = stats_nb(equity[slot], init_cash, trades[slot, :closed, TRADE_PNL],
-                              trades[slot, :closed, TRADE_RETURN], exposure_bars, periods_per_year, years)
+            out[i] = stats_nb(equity[slot], init_cash, trades[slot, TRADE_PNL, :closed],
+                              trades[slot, TRADE_RETURN, :closed], exposure_bars, periods_per_year, years)
     return out
