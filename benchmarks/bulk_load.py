@@ -1,21 +1,28 @@
 """Bulk-load speed and memory of the tick loader, next to a bare insert peer.
 
-Usage: python benchmarks/bulk_load.py [--ticks 10M] [--batch-rows 1000000]
+Usage: python benchmarks/bulk_load.py [--ticks 10M] [--batch-rows 500000] [--repeat 3]
 
 Measures, in one run, on the embedded warehouse (a temporary directory):
-  * loader, MVs attached   - load_ticks(Arrow table): validation, exact-bars
-                             classification, insert with both MVs firing;
+  * loader, MVs attached   - load_ticks(Arrow table): validation and the sort into
+                             key order on a worker thread, exact-bars classification
+                             and the insert with both MVs firing on the main thread;
   * loader, MVs detached   - the same with ticks_dedup_mv and bars_1m_mv detached;
-  * peer: bare insert      - client.insert_arrow of the already-clean rows into a
-                             MergeTree with no MVs and no validation (the floor);
+  * peer: bare insert      - client.insert_arrow of the already-clean rows into
+                             ticks with no MVs and no validation (what a plain
+                             clickhouse-connect user gets);
   * peak RSS (VmHWM) of `python -m warehouse load file.parquet` in a fresh process.
-Demo data without redeliveries/corrections, so every variant writes the same rows.
+With ``--repeat N`` the variants run N times, interleaved, and each line shows the
+medians. Each line also shows the CPU seconds it took (all threads; the cores are shared with
+other work, so wall time alone can mislead). Demo data without redeliveries or
+corrections, so every variant writes the same rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,31 +39,34 @@ from warehouse.migrate import migrate
 from warehouse.validate import clean_ticks
 
 
-def _timed_load(database: str, table: pa.Table, batch_rows: int, detach: bool) -> float:
+Timing = tuple[float, float]  # wall seconds, CPU seconds
+
+
+def _timed_load(database: str, table: pa.Table, batch_rows: int, detach: bool) -> Timing:
     client = connect(database=database)
     migrate(client)
     if detach:
         client.command("DETACH TABLE ticks_dedup_mv")
         client.command("DETACH TABLE bars_1m_mv")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = load_ticks(client, table, batch_rows=batch_rows, progress=False)
-    seconds = time.perf_counter() - started
+    timing = time.perf_counter() - started, time.process_time() - cpu
     assert report.loaded == table.num_rows and report.rejected == 0
-    return seconds
+    return timing
 
 
-def _timed_bare_insert(table: pa.Table, batch_rows: int) -> float:
-    client = connect(database="bench_bare")
+def _timed_bare_insert(database: str, table: pa.Table, batch_rows: int) -> Timing:
+    client = connect(database=database)
     migrate(client)
     client.command("DETACH TABLE ticks_dedup_mv")
     client.command("DETACH TABLE bars_1m_mv")
     clean = [clean_ticks(b, source="bench").ticks for b in table.to_batches(max_chunksize=batch_rows)]
     flagged = [t.append_column("first_seen", pa.array([1] * t.num_rows, pa.uint8())).cast(INSERT_SCHEMA)
                for t in clean]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for part in flagged:
         client.insert_arrow("ticks", part)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 _CLI_WITH_PEAK = """
@@ -69,21 +79,25 @@ sys.exit(code)
 """
 
 
-def _peak_rss_of_cli_load(parquet: Path, workdir: Path) -> tuple[float, float]:
-    """Peak RSS (VmHWM of the process after exec, so not the forking parent's pages)."""
-    dsn = f"chdb://{workdir / 'rss-warehouse'}"
+def _peak_rss_of_cli_load(parquet: Path, warehouse: Path) -> tuple[float, Timing]:
+    """Peak RSS (VmHWM of the process after exec, so not the forking parent's pages), wall and CPU."""
+    dsn = f"chdb://{warehouse}"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, "--dsn", dsn, "load", str(parquet)], check=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     peak_kib = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KIB"))
-    return peak_kib / 1024, seconds
+    return peak_kib / 1024, (seconds, cpu)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", default="10M")
     parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant (medians are shown)")
     args = parser.parse_args()
     ticks = parse_count(args.ticks)
     spec = DemoSpec(ticks=ticks, duplicate_rate=0.0, correction_rate=0.0, seed=1)
@@ -93,20 +107,28 @@ def main() -> None:
     parquet = workdir / "ticks.parquet"
     write_parquet(spec, parquet)
 
-    rows = [
-        ("peer: bare insert_arrow, no MVs", _timed_bare_insert(table, args.batch_rows)),
-        ("loader (Arrow), MVs detached", _timed_load("bench_detached", table, args.batch_rows, detach=True)),
-        ("loader (Arrow), both MVs attached", _timed_load("bench_attached", table, args.batch_rows, detach=False)),
-    ]
-    peak_mib, cli_seconds = _peak_rss_of_cli_load(parquet, workdir)
-    peer = rows[0][1]
-    print(f"\nbulk load of {ticks:,} ticks, batches of {args.batch_rows:,}, {os.cpu_count()} cores, embedded chDB")
-    print(f"{'variant':<40}{'seconds':>10}{'ticks/s':>14}{'x peer time':>13}")
-    for name, seconds in rows:
-        print(f"{name:<40}{seconds:>10.2f}{ticks / seconds:>14,.0f}{seconds / peer:>13.2f}")
-    print(f"{'CLI load of Parquet file (process)':<40}{cli_seconds:>10.2f}{ticks / cli_seconds:>14,.0f}"
-          f"{cli_seconds / peer:>13.2f}")
-    print(f"peak RSS of `python -m warehouse load {parquet.name}`: {peak_mib:,.0f} MiB")
+    runs: dict[str, list[Timing]] = {}
+    peaks = []
+    for run in range(args.repeat):
+        runs.setdefault("peer: bare insert_arrow, no MVs", []).append(
+            _timed_bare_insert(f"bench_bare_{run}", table, args.batch_rows))
+        runs.setdefault("loader (Arrow), MVs detached", []).append(
+            _timed_load(f"bench_detached_{run}", table, args.batch_rows, detach=True))
+        runs.setdefault("loader (Arrow), both MVs attached", []).append(
+            _timed_load(f"bench_attached_{run}", table, args.batch_rows, detach=False))
+        peak, cli = _peak_rss_of_cli_load(parquet, workdir / f"cli-warehouse-{run}")
+        runs.setdefault("CLI load of Parquet file (process)", []).append(cli)
+        peaks.append(peak)
+    medians = {name: (statistics.median(t[0] for t in timings), statistics.median(t[1] for t in timings))
+               for name, timings in runs.items()}
+    peer = next(iter(medians.values()))[0]
+    print(f"\nbulk load of {ticks:,} ticks, batches of {args.batch_rows:,}, {os.cpu_count()} cores, embedded chDB, "
+          f"{'median of ' + str(args.repeat) + ' runs, ' if args.repeat > 1 else ''}"
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'variant':<40}{'seconds':>10}{'ticks/s':>14}{'x peer time':>13}{'CPU s':>9}")
+    for name, (seconds, cpu) in medians.items():
+        print(f"{name:<40}{seconds:>10.2f}{ticks / seconds:>14,.0f}{seconds / peer:>13.2f}{cpu:>9.2f}")
+    print(f"peak RSS of `python -m warehouse load {parquet.name}`: {max(peaks):,.0f} MiB (largest of the runs)")
 
 
 if __name__ == "__main__":
