@@ -149,7 +149,7 @@ def signal_cells_nb(rows: np.ndarray) -> int:
     return cells
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
                      signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
                      close_at_end, equity, orders, trades, state):
@@ -166,6 +166,8 @@ def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_clo
     helpers are compiled without numba's reference counting (``_nrt=False``:
     they allocate nothing): every array passed to a helper would otherwise
     cost an atomic increment and decrement, which was most of a fill's time.
+    Divisions skip Python's zero checks (``error_model="numpy"``): prices are
+    positive, and the divisors are prices, sizes and equity.
     """
     n, k = close.shape
     n_orders = 0
