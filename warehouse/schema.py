@@ -104,7 +104,7 @@ def _distributed(target: Target, table: str) -> list[str]:
 
 def _tick_columns(with_flag: bool) -> str:
     """Tick columns as first created; codecs were the smallest per column in ``benchmarks/codecs.py``
-    (``_v3_faster_ts_codec`` later traded a little size for write speed)."""
+    (``_v3_faster_ts_codec`` and ``_v4_write_cheap_raw_ticks`` later traded a little size for write speed)."""
     flag = ",\n    first_seen UInt8 DEFAULT 1 CODEC(ZSTD(1))" if with_flag else ""
     return f"""(
     symbol LowCardinality(String),
@@ -191,10 +191,21 @@ def _v3_faster_ts_codec(target: Target) -> list[str]:
     return [f"ALTER TABLE {table}{oc} MODIFY COLUMN ts CODEC(T64, ZSTD(1))" for table in ("ticks", "ticks_dedup")]
 
 
+def _v4_write_cheap_raw_ticks(target: Target) -> list[str]:
+    """Raw ``ticks`` is written once per delivered row and read only for counts and audits
+    (ticks queries and bar rebuilds read ``ticks_dedup``), so three of its columns trade a
+    little size for write speed: ts T64+LZ4 (+0.25 B), size Gorilla (+0.55 B), side
+    T64+LZ4 (+0.05 B). ``ticks_dedup`` keeps the compact codecs (``benchmarks/codecs.py``)."""
+    oc = _on_cluster(target)
+    codecs = {"ts": "T64, LZ4", "size": "Gorilla", "side": "T64, LZ4"}
+    return [f"ALTER TABLE ticks{oc} MODIFY COLUMN {column} CODEC({codec})" for column, codec in codecs.items()]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticks, ticks_dedup, bars_1m and their materialized views", _v1_ticks_dedup_bars),
     Migration(2, "ticks_buffer, ohlcv, rejects", _v2_buffer_ohlcv_rejects),
     Migration(3, "ts codec T64+ZSTD(1) in ticks and ticks_dedup (faster writes)", _v3_faster_ts_codec),
+    Migration(4, "write-cheap codecs for ts, size, side in raw ticks", _v4_write_cheap_raw_ticks),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
