@@ -195,3 +195,27 @@ def test_mismatched_shapes_are_refused():
     o, h, lo, c = bars([1, 2, 3])
     with pytest.raises(BacktestError, match="signal: shape"):
         run(o, h, lo, c, np.zeros((2, 1)), EngineConfig())
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_cash_and_positions_from_the_orders_add_up_to_the_equity_on_every_bar(fill):
+    rng = np.random.default_rng(3)
+    n, k = 3000, 3
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, k)), axis=0))
+    open_ = np.vstack([close[:1], close[:-1]])
+    high, low = np.maximum(open_, close) * 1.004, np.minimum(open_, close) * 0.996
+    signals = np.where(rng.random((n, k)) < 0.03, rng.choice([-1.0, 0.0, 1.0], (n, k)), NAN)
+    config = EngineConfig(fill=fill, fees_bps=5, size=0.3, stop_loss=0.02, trailing_stop=0.03)
+    result = run(open_, high, low, close, signals, config)
+    assert result.orders.height > 100 and set(result.orders["reason"].to_list()) >= {"signal", "stop_loss"}
+    marked = result.cash + (result.positions * close).sum(axis=1)
+    np.testing.assert_allclose(marked, result.equity, rtol=1e-12)
+    held = result.positions != 0
+    assert result.exposure_bars == int(held.any(axis=1).sum())
+    # each order's position and cash are the running totals of the fills before it
+    sizes = result.orders["size"].to_numpy()
+    flows = sizes * result.orders["price"].to_numpy() + result.orders["fees"].to_numpy()
+    np.testing.assert_allclose(result.orders["cash"].to_numpy(), 10_000 - np.cumsum(flows), rtol=1e-9, atol=1e-6)
+    for j in range(k):
+        mine = result.orders["column"].to_numpy() == j
+        np.testing.assert_allclose(result.orders["position"].to_numpy()[mine], np.cumsum(sizes[mine]), atol=1e-9)

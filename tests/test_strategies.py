@@ -232,3 +232,47 @@ def test_every_new_strategy_runs_from_the_cli_on_demo_data(tmp_path):
         assert metrics["strategy"][0] == name
         assert metrics["trades"][0] > 0, name
         assert metrics["final_equity"][0] == pytest.approx(equity["equity"][-1], rel=1e-12)
+
+
+# ---- sparse signal events ----------------------------------------------------------------------
+
+def test_sma_is_the_correctly_rounded_window_mean_and_restarts_after_a_nan():
+    import math
+
+    from strategies.indicators import sma_nb
+
+    values = walk(n=4000, k=2).close.copy()
+    values[1500, 1] = np.nan
+    window = 37
+    got = sma_nb(values, window)
+    for j in range(2):
+        column = values[:, j]
+        for t in range(len(column)):
+            span = column[max(t - window + 1, 0): t + 1]
+            if t + 1 < window or np.isnan(span).any():
+                assert np.isnan(got[t, j])
+            else:
+                assert got[t, j] == math.fsum(span) / window, (t, j)
+
+
+@pytest.mark.parametrize("name", [n for n in strategies.available() if hasattr(strategies.load(n), "events")])
+def test_events_describe_exactly_the_dense_signals(name):
+    module = strategies.load(name)
+    bars = walk(n=5000, k=3, seed=7)
+    for values in ({}, {"fast": 3, "slow": 8}):
+        params = strategies.make_params(module, values if name == "sma_cross" else {})
+        dense = module.signals(bars, params)
+        events = module.events(bars, params)
+        assert events.n_bars == dense.shape[0] and len(events.bars) > 10
+        expected = np.flatnonzero(~np.isnan(dense).all(axis=1))
+        assert events.bars.tolist() == expected.tolist()
+        np.testing.assert_array_equal(events.rows, dense[expected])
+        np.testing.assert_array_equal(events.dense(), dense)
+
+
+def test_a_strategy_without_events_goes_through_its_dense_signals():
+    module = strategies.load("rsi_reversion")
+    params = strategies.make_params(module, {})
+    dense = module.signals(BARS, params)
+    events = strategies.signal_events(module, BARS, params)
+    np.testing.assert_array_equal(events.dense(), dense)
