@@ -120,6 +120,27 @@ def test_xautoclaim_takes_over_a_dead_consumers_pending_entries_and_trim(redis_u
     assert client.xlen(stream) <= 1, "--trim deletes what every group acknowledged"
 
 
+def test_field_entries_and_entries_deleted_while_pending(redis_url, dsn):
+    """Entries holding the tick's fields (not one ``tick`` field) take the hiredis path; entries deleted
+    while pending in this consumer's list are acknowledged and skipped."""
+    stream = "fields:stream"
+    client = redis.Redis.from_url(redis_url)
+    tick = {"symbol": "AAPL", "ts": "2024-01-02T14:30:00Z", "price": "185.5", "size": "10", "side": "buy"}
+    ids = [client.xadd(stream, {"tick": b'{"symbol":"MSFT","ts":1704205800000000,"price":370.5,"size":1.0,'
+                                        b'"side":"sell","trade_id":%d,"version":0}' % i}) for i in range(6)]
+    client.xgroup_create(stream, "tickhouse", id="0")
+    client.xreadgroup("tickhouse", "ingest-1", {stream: ">"}, count=6)  # pending in our own list, as after a crash
+    client.xdel(stream, ids[1], ids[4])
+    client.xadd(stream, {**tick, "trade_id": "1"})
+    client.xadd(stream, {**tick, "trade_id": "2"})
+    done = run_cli(dsn, "ingest", "redis", "--url", redis_url, "--stream", stream, "--until-idle")
+    assert done.returncode == 0, done.stderr
+    assert "6 messages" in done.stdout and "1 replayed" in done.stdout
+    assert client.xpending(stream, "tickhouse")["pending"] == 0
+    stored = query(dsn, "SELECT symbol, trade_id FROM ticks_dedup FINAL ORDER BY symbol, trade_id")
+    assert stored.rows() == [("AAPL", 1), ("AAPL", 2), ("MSFT", 0), ("MSFT", 2), ("MSFT", 3), ("MSFT", 5)]
+
+
 def test_warehouse_outage_is_retried_and_nothing_is_acknowledged_early(redis_url, dsn, tmp_path):
     stream = "outage:stream"
     _produce(redis_url, stream, 2_000, 0.0, "--seed", "1", "--start", "2024-01-02")

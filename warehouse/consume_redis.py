@@ -8,11 +8,17 @@
   ``XAUTOCLAIM``. Entries in this consumer's own pending list (claimed, or left by a
   crashed run under the same name) are read first (``XREADGROUP ... 0``) and written
   in replay mode: they may have been half-written already.
-* New entries come from ``XREADGROUP ... >`` with ``COUNT`` = the batch size. Replies
-  are taken raw (hiredis lists, no per-entry dicts), and as soon as one brings entries
-  the next ``XREADGROUP`` is sent, so Redis prepares it while the batch is written:
-  memory is bounded by two batches. Entries of that prefetch are delivered (pending)
-  before the batch is acknowledged; on stop they go into the last batch.
+* New entries come from ``XREADGROUP ... >`` with ``COUNT`` = the batch size, and as
+  soon as one brings entries the next ``XREADGROUP`` is sent, so Redis prepares it
+  while the batch is written: memory is bounded by two batches. Entries of that
+  prefetch are delivered (pending) before the batch is acknowledged; on stop they go
+  into the last batch.
+* Replies are read off the socket into one buffer and parsed by a numba kernel
+  (:func:`warehouse.stream_kernels.resp_entries_nb`): payloads and entry ids stay
+  slices of that buffer (:class:`~warehouse.stream_messages.Messages`), and the
+  ``XACK`` of a batch is written from the id slices by another kernel; no Python
+  object per entry. A reply in any other shape (an error, entries with other
+  fields) is parsed by hiredis instead.
 * An entry is one field ``tick`` holding a JSON object, or the tick's fields
   themselves (``XADD s * symbol AAPL ts ... price ...``).
 * ``trim=True`` deletes entries every group of the stream has acknowledged
@@ -25,12 +31,18 @@ import json
 import time
 from collections.abc import Callable
 
+import hiredis
+import numpy as np
 import redis
 
 from warehouse.errors import WarehouseError
+from warehouse.stream_kernels import resp_bulk_args_nb, resp_entries_nb
+from warehouse.stream_messages import Messages
 from warehouse.stream_sink import Batch, RunOptions
 
 FIELD = b"tick"
+_FIELD = np.frombuffer(FIELD, np.uint8)
+_NONE = Messages.of([])
 
 
 class RedisSource:
@@ -60,7 +72,7 @@ class RedisSource:
         self.in_flight = False
         self.acker = self.redis.connection_pool.get_connection()  # XACKs in flight
         self.acks_in_flight = 0
-        self.ready: tuple[list[bytes], list[bytes]] = ([], [])  # read, not yet handed to a batch
+        self.ready: tuple[Messages, Messages] = (_NONE, _NONE)  # (payloads, ids) read, not yet in a batch
         self.pending_from: str | None = "0-0"  # reading our own pending list; None: reading new entries
         self.idle = False
         self.last_claim = 0.0
@@ -70,10 +82,10 @@ class RedisSource:
         """Append up to ``max_messages`` entries: own pending ones first, then new ones."""
         if max_messages <= 0:
             return
-        if not self.ready[0]:
+        if not len(self.ready[0]):
             self._fill(timeout)
         payloads, ids = self.ready
-        if self.pending_from is not None and payloads:
+        if self.pending_from is not None and len(payloads):
             batch.replay = True
         batch.extend(payloads[:max_messages], ids[:max_messages])
         self.ready = (payloads[max_messages:], ids[max_messages:])
@@ -120,26 +132,79 @@ class RedisSource:
         Returns the id of the reply's last entry (None: no entries).
         """
         try:
-            reply = self.reader.read_response()
+            payloads, ids = self._read_reply()
         except BaseException:
             self.reader.disconnect()
             raise
         finally:
             self.in_flight = False
+        last = ids[len(ids) - 1] if len(ids) else None
+        deleted = payloads.starts < 0
+        if deleted.any():  # entries deleted from the stream while pending: nothing left to write
+            self.redis.xack(self.stream, self.group, *(ids[i] for i in np.flatnonzero(deleted)))
+            kept = np.flatnonzero(~deleted)
+            payloads = Messages(payloads.data, payloads.starts[kept], payloads.ends[kept])
+            ids = Messages(ids.data, ids.starts[kept], ids.ends[kept])
+        self.ready = (Messages.concat([self.ready[0], payloads]), Messages.concat([self.ready[1], ids]))
+        if self.pending_from is None:
+            self.idle = last is None
+            if last is not None and prefetch:
+                self._send(">", None)
+        return last
+
+    def _read_reply(self) -> tuple[Messages, Messages]:
+        """(payloads, entry ids) of the ``XREADGROUP`` reply in flight; a deleted entry's payload slice is (-1, -1)."""
+        sock = self.reader._sock  # redis-py keeps no API for raw reads; this connection is ours alone
+        if sock is None:
+            raise redis.ConnectionError("connection to Redis lost")
+        buffer = np.empty(1 << 16, np.uint8)
+        received = 0
+        state = np.array([0, -1, 0], np.int64)
+        slices = np.empty((4, 0), np.int64)
+        while True:
+            status = resp_entries_nb(buffer, received, state, *slices, _FIELD)
+            if status == 0:
+                break
+            if status == 2:
+                slices = np.empty((4, int(state[1])), np.int64)
+                if buffer.size < state[1] * 128:  # room for typical entries: grow once, not many times
+                    buffer = _grown(buffer, received, int(state[1]) * 160)
+                continue
+            if status == 3:
+                return self._read_other(buffer[:received], sock)
+            if received == buffer.size:
+                buffer = _grown(buffer, received, 2 * buffer.size)
+            got = sock.recv_into(memoryview(buffer)[received:])
+            if not got:
+                raise redis.ConnectionError("Redis closed the connection")
+            received += got
+        count = int(state[1])
+        if state[0] != received:
+            raise redis.ConnectionError(f"unexpected bytes after a reply ({received - state[0]:,})")
+        id_starts, id_ends, payload_starts, payload_ends = slices[:, :count]
+        return Messages(buffer, payload_starts, payload_ends), Messages(buffer, id_starts, id_ends)
+
+    def _read_other(self, start: np.ndarray, sock) -> tuple[Messages, Messages]:
+        """Parse a reply of another shape with hiredis (``start``: its bytes received so far)."""
+        reader = hiredis.Reader()
+        reader.feed(start.tobytes())
+        reply = reader.gets()
+        while reply is False:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise redis.ConnectionError("Redis closed the connection")
+            reader.feed(chunk)
+            reply = reader.gets()
+        if isinstance(reply, hiredis.ReplyError):
+            raise redis.ResponseError(str(reply))
         entries = _entries(reply)
-        ids = [entry_id for entry_id, _ in entries]
         payloads = [fields[1] if fields is not None and len(fields) == 2 and fields[0] == FIELD else _payload(fields)
                     for _, fields in entries]
-        if None in payloads:  # entries deleted from the stream while pending: nothing left to write
-            self.redis.xack(self.stream, self.group, *(i for i, p in zip(ids, payloads) if p is None))
-            ids = [i for i, p in zip(ids, payloads) if p is not None]
-            payloads = [p for p in payloads if p is not None]
-        self.ready = (self.ready[0] + payloads, self.ready[1] + ids)
-        if self.pending_from is None:
-            self.idle = not entries
-            if entries and prefetch:
-                self._send(">", None)
-        return entries[-1][0] if entries else None
+        kept = Messages.of([p or b"" for p in payloads])
+        deleted = np.array([p is None for p in payloads], np.bool_)
+        starts, ends = kept.starts.copy(), kept.ends.copy()
+        starts[deleted], ends[deleted] = -1, -1
+        return Messages(kept.data, starts, ends), Messages.of([entry_id for entry_id, _ in entries])
 
     def commit(self, batch: Batch) -> None:
         """Send ``XACK`` for every entry of ``batch`` (replies are taken before the next command needs them).
@@ -149,9 +214,14 @@ class RedisSource:
         redelivers entries that were written already.
         """
         self._acknowledged()
-        for start in range(0, len(batch.ids), 10_000):
-            self.acker.send_command("XACK", self.stream, self.group, *batch.ids[start:start + 10_000])
-            self.acks_in_flight += 1
+        head = b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(self.stream.encode()), self.stream.encode(),
+                                                  len(self.group.encode()), self.group.encode())
+        for ids in batch.id_chunks:
+            for start in range(0, len(ids), 50_000):
+                part = ids[start:start + 50_000]
+                args = resp_bulk_args_nb(part.data, part.starts, part.ends)
+                self.acker.send_packed_command([b"*%d\r\n$4\r\nXACK\r\n" % (len(part) + 3) + head, memoryview(args)])
+                self.acks_in_flight += 1
         if self.trim:
             self._acknowledged()
             self._trim()
@@ -223,6 +293,12 @@ class RedisSource:
                 keep_from = oldest
         if keep_from is not None:
             self.redis.xtrim(self.stream, minid=keep_from, approximate=False)
+
+
+def _grown(buffer: np.ndarray, used: int, size: int) -> np.ndarray:
+    grown = np.empty(size, np.uint8)
+    grown[:used] = buffer[:used]
+    return grown
 
 
 def _entries(reply: object) -> list:

@@ -1,9 +1,13 @@
 """JSON tick messages -> validated ticks and rejects, in as few passes over the batch as possible.
 
 A message is one JSON object with the tick fields (or their aliases, see
-:mod:`warehouse.validate`); unknown keys are ignored. Two paths, same results:
+:mod:`warehouse.validate`); unknown keys are ignored. Three paths, same results:
 
-* **typed** (the common case): the whole batch is joined with newlines and read by
+* **layout** (the producer's own messages): a numba kernel
+  (:func:`warehouse.stream_kernels.decode_ticks_nb`) decodes messages laid out exactly
+  as :mod:`warehouse.produce` writes them straight from the batch's buffer into typed
+  columns; every other message takes the next path;
+* **typed**: the whole batch is joined with newlines and read by
   one ``polars.read_ndjson`` call with a typed schema (prices and sizes as numbers,
   ``ts`` as text that is either ISO-8601 or epoch digits). Polars refuses the batch if
   any message is not a JSON object whose values fit that schema, and a message that
@@ -27,6 +31,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from warehouse.stream_kernels import decode_ticks_nb
+from warehouse.stream_messages import Messages
 from warehouse.validate import ALIASES, REJECTS_SCHEMA, TICKS_SCHEMA, CleanBatch, clean_ticks
 
 # JSON that polars' text decoder is certain to accept: one flat object of strings, small
@@ -39,6 +45,8 @@ _FLAT_OBJECT = rf"^{_WS}\{{{_WS}(?:{_PAIR}(?:{_WS},{_WS}{_PAIR})*)?{_WS}\}}{_WS}
 _KEYS = [alias for aliases in ALIASES.values() for alias in aliases]
 _FIELDS = pl.Struct({key: pl.String for key in _KEYS})
 _CANONICAL = pl.Struct({name: pl.String for name in ALIASES})
+_LAYOUT = {"_msg": pl.Int64, "symbol": pl.String, "ts": pl.Int64, "price": pl.Float64, "size": pl.Float64,
+           "side": pl.Int8, "trade_id": pl.UInt64, "version": pl.UInt32}
 _TYPED = {"symbol": pl.String, "ts": pl.String, "price": pl.Float64, "size": pl.Float64, "side": pl.String,
           "trade_id": pl.UInt64, "version": pl.UInt32}
 
@@ -46,7 +54,9 @@ _TYPED = {"symbol": pl.String, "ts": pl.String, "price": pl.Float64, "size": pl.
 def parse_messages(payloads: Sequence[bytes], positions: Sequence[str], *, source: str) -> CleanBatch:
     """Decode JSON tick messages and validate them; rejects carry the raw payload and position.
 
-    ``positions[i]`` names message ``i`` in its source; it is read only for rejects.
+    ``payloads`` may be :class:`~warehouse.stream_messages.Messages` (no copy) or any
+    sequence of ``bytes``. ``positions[i]`` names message ``i`` in its source; it is
+    read only for rejects.
 
     >>> good = b'{"symbol": "AAPL", "ts": "2024-01-02T14:30:00.25Z", "price": 185.1, "size": 100, "side": "buy"}'
     >>> out = parse_messages([good, b'{"symbol": "AAPL"', b'[1]'], ["t/0/7", "t/0/8", "t/0/9"], source="doc")
@@ -58,14 +68,18 @@ def parse_messages(payloads: Sequence[bytes], positions: Sequence[str], *, sourc
     >>> parse_messages([epoch], ["t/0/10"], source="doc").ticks.column("ts")[0].as_py().isoformat()
     '2024-01-02T14:30:00.250000+00:00'
     """
-    typed, rest = _decode_typed(payloads)
-    fields, bad_rows, bad_reasons = _decode_text([payloads[i] for i in rest])
+    messages = Messages.of(payloads)
+    layout, others = _decode_layout(messages)
+    typed, rest = _decode_typed([messages[i] for i in others])
+    typed = typed.with_columns(pl.Series("_msg", others, pl.Int64).gather(typed["_msg"]))
+    rest = others[rest]
+    fields, bad_rows, bad_reasons = _decode_text([messages[i] for i in rest])
     bad_rows = [int(rest[i]) for i in bad_rows]
     fields = fields.with_columns(pl.Series("_msg", rest, pl.Int64).gather(fields["_msg"]))
     # A message without trade_id gets one derived from its content; validate does that per
     # batch when the column is absent, so such messages are validated apart from the others.
     with_id = fields["trade_id"].is_not_null()
-    parts = [typed, fields.filter(with_id), fields.filter(~with_id).drop("trade_id")]
+    parts = [layout, typed, fields.filter(with_id), fields.filter(~with_id).drop("trade_id")]
     ticks, order = [], []
     for part in parts:
         if part.height == 0:
@@ -79,7 +93,7 @@ def parse_messages(payloads: Sequence[bytes], positions: Sequence[str], *, sourc
             bad_reasons += clean.rejects["reason"].to_pylist()
         ticks.append(clean.ticks)
         order.append(part["_msg"].to_numpy()[kept])
-    return CleanBatch(_in_message_order(ticks, order), _rejects(payloads, positions, bad_rows, bad_reasons))
+    return CleanBatch(_in_message_order(ticks, order), _rejects(messages, positions, bad_rows, bad_reasons))
 
 
 def _in_message_order(ticks: list[pa.Table], order: list[np.ndarray]) -> pa.Table:
@@ -96,6 +110,21 @@ def _rejects(payloads: Sequence[bytes], positions: Sequence[str], rows: list[int
     return pa.table({"position": pa.array([positions[i] for i in ordered], pa.string()),
                      "reason": pa.array([reasons[i] for i in order], pa.string()),
                      "raw": pa.array([_raw_text(payloads[i]) for i in ordered], pa.string())}, schema=REJECTS_SCHEMA)
+
+
+def _decode_layout(messages: Messages) -> tuple[pl.DataFrame, np.ndarray]:
+    """(typed columns + ``_msg`` of the messages in the producer's layout, indices of the rest)."""
+    ok, codes, sym_starts, sym_ends, ts, price, size, side, trade_id, version = decode_ticks_nb(
+        messages.data, messages.starts, messages.ends)
+    if not ok.any():
+        return pl.DataFrame(schema=_LAYOUT), np.arange(len(messages), dtype=np.int64)
+    names = pa.array([messages.data[a:b].tobytes().decode() for a, b in zip(sym_starts, sym_ends)], pa.string())
+    symbol = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), names).cast(pa.string())
+    frame = pl.DataFrame({"_msg": np.arange(len(messages), dtype=np.int64), "symbol": pl.from_arrow(symbol), "ts": ts,
+                          "price": price, "size": size, "side": side, "trade_id": trade_id, "version": version})
+    if ok.all():
+        return frame, np.zeros(0, np.int64)
+    return frame.filter(pl.Series(ok)), np.flatnonzero(~ok)
 
 
 def _decode_typed(payloads: Sequence[bytes]) -> tuple[pl.DataFrame, np.ndarray]:

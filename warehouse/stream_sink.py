@@ -42,43 +42,68 @@ from warehouse.ingest import TickWriter, WriteStats
 from warehouse.loaders import write_rejects
 from warehouse.rollup import rebuild_minutes
 from warehouse.stream_decode import parse_messages
+from warehouse.stream_messages import Messages
 
 
 @dataclass
 class Batch:
     """Messages read and not yet acknowledged.
 
-    ``ids[i]`` is message ``i``'s id in its source (Redis entry id, Kafka
-    ``(partition, offset)``); ``describe`` turns an id into the position text that
-    rejects carry (``stream/id``, ``topic/partition/offset``), and is only called for
-    rejects. ``cursor`` is the source's own acknowledgement state (e.g. next offset
-    per partition); ``replay`` marks a batch a crashed consumer may have written.
+    Sources append chunks: payloads (:class:`~warehouse.stream_messages.Messages`, or a
+    list of ``bytes``) with their ids in the source (a list, e.g. Kafka
+    ``(partition, offset)`` pairs, or ``Messages`` of Redis entry ids). ``describe``
+    turns an id into the position text that rejects carry (``stream/id``,
+    ``topic/partition/offset``), and is only called for rejects. ``cursor`` is the
+    source's own acknowledgement state (e.g. next offset per partition); ``replay``
+    marks a batch a crashed consumer may have written.
+
+    >>> batch = Batch()
+    >>> batch.extend([b"a", b"b"], [(0, 7), (0, 8)])
+    >>> batch.extend(Messages.of([b"c"]), [(1, 3)])
+    >>> len(batch), list(batch.messages()), batch.positions()[2]
+    (3, [b'a', b'b', b'c'], '(1, 3)')
     """
 
-    payloads: list[bytes] = field(default_factory=list)
-    ids: list = field(default_factory=list)
+    chunks: list[Messages] = field(default_factory=list)
+    id_chunks: list[Sequence] = field(default_factory=list)
     describe: Callable[[Any], str] = str
     cursor: dict = field(default_factory=dict)
     replay: bool = False
     started: float = 0.0
+    size: int = 0
 
     def __len__(self) -> int:
-        return len(self.payloads)
+        return self.size
 
-    def extend(self, payloads: list[bytes], ids: list) -> None:
+    def extend(self, payloads: Sequence[bytes], ids: Sequence) -> None:
         """Append messages (``payloads[i]`` has id ``ids[i]``)."""
-        if not self.payloads:
+        if not len(payloads):
+            return
+        if not self.size:
             self.started = time.monotonic()
-        self.payloads += payloads
-        self.ids += ids
+        self.chunks.append(Messages.of(payloads))
+        self.id_chunks.append(ids)
+        self.size += len(payloads)
+
+    def messages(self) -> Messages:
+        """All payloads, in order."""
+        return Messages.concat(self.chunks)
+
+    def ids(self) -> Sequence:
+        """All ids, in order."""
+        if len(self.id_chunks) == 1:
+            return self.id_chunks[0]
+        if self.id_chunks and all(isinstance(ids, Messages) for ids in self.id_chunks):
+            return Messages.concat(self.id_chunks)
+        return [i for ids in self.id_chunks for i in ids]
 
     def positions(self) -> Sequence[str]:
         """The messages' positions, formatted on access."""
-        return _Positions(self.ids, self.describe)
+        return _Positions(self.ids(), self.describe)
 
 
 class _Positions(Sequence[str]):
-    def __init__(self, ids: list, describe: Callable[[Any], str]) -> None:
+    def __init__(self, ids: Sequence, describe: Callable[[Any], str]) -> None:
         self.ids, self.describe = ids, describe
 
     def __len__(self) -> int:
@@ -174,7 +199,7 @@ class StreamSink:
 
     def write(self, batch: Batch, *, replay: bool) -> None:
         """One attempt at writing ``batch``; raises the warehouse's error on failure."""
-        clean = parse_messages(batch.payloads, batch.positions(), source=self.source)
+        clean = parse_messages(batch.messages(), batch.positions(), source=self.source)
         rejects = clean.rejects
         if replay and rejects.num_rows:
             stored = self.client.query_arrow(
