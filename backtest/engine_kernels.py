@@ -198,65 +198,66 @@ def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_clo
                     break
         has_signal = e < n_events and bars[e] == t
 
-        # 1. orders from the previous close fill at this bar's open
-        if not fill_at_close:
-            for j in range(k):
-                if not np.isnan(open_[t, j]):
-                    state[MARK, j] = open_[t, j]
-                    state[WANTED, j] = state[PENDING, j]
-                    if not np.isnan(state[PENDING, j]):
-                        n_pending -= 1
-                    state[PENDING, j] = np.nan
-                else:
-                    state[WANTED, j] = np.nan
-            for phase in range(2):  # reduce everywhere first, then add: freed cash is reusable
+        for stage in range(2):  # the bar's open, then its close
+            prices = open_ if stage == 0 else close
+            fills = False
+            if stage == 0 and not fill_at_close:
+                # 1. orders from the previous close fill at this bar's open
+                fills = True
                 for j in range(k):
-                    if np.isnan(state[WANTED, j]) or _idle(phase, state[POS, j], state[WANTED, j], signals_mode, direction):
-                        continue
-                    n_orders, n_trades, cash = _execute(
-                        phase, t, j, state[WANTED, j], open_[t, j], state, cash,
-                        orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage, signals_mode,
-                        size_type, size, whole_units)
-
-        # 2. stops inside this bar, on its high and low
-        if use_stops:
-            for j in range(k):
-                if state[POS, j] == 0.0 or np.isnan(close[t, j]):
-                    continue
-                level, reason = _stop_hit(state[POS, j], state[ENTRY_PRICE, j], state[EXTREME, j], open_[t, j],
-                                          high[t, j], low[t, j], stop_loss, take_profit, trailing_stop)
-                if reason >= 0:
-                    n_orders, n_trades, cash = _trade(
-                        t, j, -state[POS, j], level, reason, state, cash, orders, n_orders,
-                        trades, n_trades, fee_rate, fee_fixed, slippage)
-                elif state[POS, j] > 0.0:
-                    state[EXTREME, j] = max(state[EXTREME, j], high[t, j])
-                else:
-                    state[EXTREME, j] = min(state[EXTREME, j], low[t, j])
-
-        # 3. this bar's close: mark, then read the signals
-        for j in range(k):
-            if not np.isnan(close[t, j]):
-                state[MARK, j] = close[t, j]
-        if has_signal:
-            if fill_at_close:
-                for phase in range(2):
+                    if not np.isnan(open_[t, j]):
+                        state[MARK, j] = open_[t, j]
+                        state[WANTED, j] = state[PENDING, j]
+                        if not np.isnan(state[PENDING, j]):
+                            n_pending -= 1
+                        state[PENDING, j] = np.nan
+                    else:
+                        state[WANTED, j] = np.nan
+            elif stage == 1:
+                # 3. this bar's close: mark, then read the signals (fill them now, or at the next open)
+                for j in range(k):
+                    if not np.isnan(close[t, j]):
+                        state[MARK, j] = close[t, j]
+                if has_signal:
+                    fills = fill_at_close
                     for j in range(k):
                         s = rows[e, j]
-                        if np.isnan(s) or np.isnan(close[t, j]) or _idle(phase, state[POS, j], s, signals_mode,
-                                                                         direction):
+                        if fill_at_close:
+                            state[WANTED, j] = np.nan if np.isnan(close[t, j]) else _allowed(s, direction)
+                        elif not np.isnan(s):
+                            if np.isnan(state[PENDING, j]):
+                                n_pending += 1
+                            state[PENDING, j] = _allowed(s, direction)
+                    e += 1
+            if fills:
+                for phase in range(2):  # reduce everywhere first, then add: freed cash is reusable
+                    for j in range(k):
+                        want = state[WANTED, j]
+                        if np.isnan(want) or _idle(phase, state[POS, j], want, signals_mode, direction):
                             continue
-                        n_orders, n_trades, cash = _execute(
-                            phase, t, j, _allowed(s, direction), close[t, j], state, cash,
-                            orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage, signals_mode,
-                            size_type, size, whole_units)
-            else:
+                        units = _order_units(phase, j, want, prices[t, j], state, cash, fee_rate, fee_fixed,
+                                             slippage, signals_mode, size_type, size, whole_units)
+                        if units != 0.0:
+                            n_orders, n_trades, cash = _trade(
+                                t, j, units, prices[t, j], REASON_SIGNAL, state, cash, orders, n_orders, trades,
+                                n_trades, fee_rate, fee_fixed, slippage)
+
+            if stage == 0 and use_stops:
+                # 2. stops inside this bar, on its high and low
                 for j in range(k):
-                    if not np.isnan(rows[e, j]):
-                        if np.isnan(state[PENDING, j]):
-                            n_pending += 1
-                        state[PENDING, j] = _allowed(rows[e, j], direction)
-            e += 1
+                    if state[POS, j] == 0.0 or np.isnan(close[t, j]):
+                        continue
+                    level, reason = _stop_hit(state[POS, j], state[ENTRY_PRICE, j], state[EXTREME, j],
+                                              open_[t, j], high[t, j], low[t, j], stop_loss, take_profit,
+                                              trailing_stop)
+                    if reason >= 0:
+                        n_orders, n_trades, cash = _trade(
+                            t, j, -state[POS, j], level, reason, state, cash, orders, n_orders,
+                            trades, n_trades, fee_rate, fee_fixed, slippage)
+                    elif state[POS, j] > 0.0:
+                        state[EXTREME, j] = max(state[EXTREME, j], high[t, j])
+                    else:
+                        state[EXTREME, j] = min(state[EXTREME, j], low[t, j])
 
         if close_at_end and t == n - 1:
             for j in range(k):
@@ -294,7 +295,7 @@ def _holding(state):
 
 @njit(cache=True, inline='always')
 def _idle(phase, position, signal, signals_mode, direction):
-    """Whether ``_execute`` would do nothing: a reduce phase when flat, or an add phase that cannot add.
+    """Whether ``_order_units`` would give none: a reduce phase when flat, or an add phase that cannot add.
 
     Pure short-cuts; the add-phase one holds for direction signals, which
     never resize a position.
@@ -391,19 +392,19 @@ def _stop_hit(position, entry, extreme, open_, high, low, stop_loss, take_profit
 
 
 @njit(cache=True, inline='always')
-def _execute(phase, t, j, want, price, state, cash, orders, n_orders, trades, n_trades, fee_rate, fee_fixed, slippage,
-             signals_mode, size_type, size, whole_units):
-    """Move column ``j`` towards the wanted signal: phase 0 only reduces, phase 1 only adds."""
+def _order_units(phase, j, want, price, state, cash, fee_rate, fee_fixed, slippage, signals_mode, size_type, size,
+                 whole_units):
+    """Signed units that move column ``j`` towards the wanted signal (0.0: none).
+
+    Phase 0 only reduces, phase 1 only adds; the caller fills them with ``_trade``.
+    """
     current = state[POS, j]
     if signals_mode == SIGNALS_DIRECTION:
         side = np.sign(want)
         if phase == 0:
-            if current != 0.0 and np.sign(current) != side:
-                return _trade(t, j, -current, price, REASON_SIGNAL, state, cash, orders,
-                              n_orders, trades, n_trades, fee_rate, fee_fixed, slippage)
-            return n_orders, n_trades, cash
+            return -current if current != 0.0 and np.sign(current) != side else 0.0
         if side == 0.0 or current != 0.0:
-            return n_orders, n_trades, cash
+            return 0.0
         fill = _fill_price(price, side, slippage)
         if size_type == SIZE_UNITS:
             units = min(size, _units_for_budget(_buying_power(cash, state), fill, fee_rate, fee_fixed,
@@ -412,10 +413,7 @@ def _execute(phase, t, j, want, price, state, cash, orders, n_orders, trades, n_
             budget = size * _equity(cash, state) if size_type == SIZE_EQUITY_FRACTION else size
             budget = min(budget, _buying_power(cash, state))
             units = _units_for_budget(budget, fill, fee_rate, fee_fixed, whole_units)
-        if units <= 0.0:
-            return n_orders, n_trades, cash
-        return _trade(t, j, side * units, price, REASON_SIGNAL, state, cash, orders, n_orders, trades,
-                      n_trades, fee_rate, fee_fixed, slippage)
+        return side * units if units > 0.0 else 0.0
 
     # target mode: hold ``want`` x equity worth of the column
     target_units = want * _equity(cash, state) / price
@@ -423,23 +421,17 @@ def _execute(phase, t, j, want, price, state, cash, orders, n_orders, trades, n_
         target_units = np.trunc(target_units + np.sign(target_units) * 1e-9)
     delta = target_units - current
     if abs(delta) <= _EPS * max(1.0, abs(current)):
-        return n_orders, n_trades, cash
+        return 0.0
     reducing = current != 0.0 and np.sign(delta) != np.sign(current)
     if phase == 0:
         if not reducing:
-            return n_orders, n_trades, cash
-        change = max(delta, -current) if current > 0.0 else min(delta, -current)
-        return _trade(t, j, change, price, REASON_SIGNAL, state, cash, orders, n_orders, trades,
-                      n_trades, fee_rate, fee_fixed, slippage)
+            return 0.0
+        return max(delta, -current) if current > 0.0 else min(delta, -current)
     if reducing:  # phase 0 does the cutting
-        return n_orders, n_trades, cash
+        return 0.0
     fill = _fill_price(price, delta, slippage)
     affordable = _units_for_budget(_buying_power(cash, state), fill, fee_rate, fee_fixed, whole_units)
-    change = np.sign(delta) * min(abs(delta), affordable)
-    if change == 0.0:
-        return n_orders, n_trades, cash
-    return _trade(t, j, change, price, REASON_SIGNAL, state, cash, orders, n_orders, trades,
-                  n_trades, fee_rate, fee_fixed, slippage)
+    return np.sign(delta) * min(abs(delta), affordable)
 
 
 @njit(cache=True, inline='always')
