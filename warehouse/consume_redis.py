@@ -76,6 +76,7 @@ class RedisSource:
         self.pending_from: str | None = "0-0"  # reading our own pending list; None: reading new entries
         self.idle = False
         self.last_claim = 0.0
+        self.unacknowledged = 0  # entries handed to batches and not yet acknowledged
         self._claim()
 
     def read(self, batch: Batch, max_messages: int, timeout: float) -> None:
@@ -88,6 +89,7 @@ class RedisSource:
         if self.pending_from is not None and len(payloads):
             batch.replay = True
         batch.extend(payloads[:max_messages], ids[:max_messages])
+        self.unacknowledged += min(max_messages, len(payloads))
         self.ready = (payloads[max_messages:], ids[max_messages:])
 
     def hand_over(self, batch: Batch) -> None:
@@ -108,7 +110,10 @@ class RedisSource:
         if self.in_flight:
             self._receive()
             return
-        if self.pending_from is None and self.idle and time.monotonic() - self.last_claim > self.claim_idle_ms / 1000:
+        # Claims only while nothing is unacknowledged: XAUTOCLAIM also returns our own idle entries,
+        # and a batch still being written must not be read again.
+        if (self.pending_from is None and self.idle and not self.unacknowledged
+                and time.monotonic() - self.last_claim > self.claim_idle_ms / 1000):
             if self._claim():
                 self.pending_from = "0-0"
         if self.pending_from is not None:
@@ -222,6 +227,7 @@ class RedisSource:
                 args = resp_bulk_args_nb(part.data, part.starts, part.ends)
                 self.acker.send_packed_command([b"*%d\r\n$4\r\nXACK\r\n" % (len(part) + 3) + head, memoryview(args)])
                 self.acks_in_flight += 1
+        self.unacknowledged -= len(batch)
         if self.trim:
             self._acknowledged()
             self._trim()

@@ -9,9 +9,11 @@ A consumer (:mod:`warehouse.consume_kafka`, :mod:`warehouse.consume_redis`) is a
 * writing = decode + validate (:mod:`warehouse.stream_decode`), malformed/invalid messages
   to ``rejects`` with raw payload, reason and source position, good ticks through
   :class:`warehouse.ingest.TickWriter` (dedup + exact bars);
-* the batch is acknowledged only after the write succeeded; a warehouse error is
-  retried with exponential backoff, and nothing is read meanwhile, so memory is
-  bounded by one batch plus one read ahead (see the consumers);
+* a batch is written on a worker thread while the next one is read; it is
+  acknowledged only after the write succeeded, and before the next batch is handed
+  to the writer, so acknowledgements follow the order of the writes; a warehouse
+  error is retried with exponential backoff, and the reader stops at one full batch
+  meanwhile, so memory is bounded by two batches plus one read ahead (see the consumers);
 * a batch a crashed predecessor may have half-written (``Batch.replay``) is
   written in replay mode: rejects already stored for its positions are skipped, and
   every (symbol, minute) bar it touches is recomputed from ``ticks_dedup``, so a
@@ -28,6 +30,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
@@ -149,7 +152,7 @@ class RunOptions:
     warehouse.errors.WarehouseError: batch: 0 is not an integer >= 1
     """
 
-    batch: int = 200_000  # messages per write; bounds memory (two batches with the Redis prefetch)
+    batch: int = 200_000  # messages per write; bounds memory (the batch written, the one read, a prefetch)
     linger: float = 1.0  # seconds the oldest message may wait for its batch to fill
     until_idle: bool = False  # exit once the source is drained
     status_every: float = 5.0  # seconds between status lines (0: none)
@@ -251,14 +254,28 @@ def run(source: Source, sink: StreamSink, options: RunOptions, stop: threading.E
 
 
 class _Runner:
+    """The read/write loop. A batch is written on a worker thread while the next one is
+    read (decoding, chDB and the numba kernels release the GIL); the worker's batch is
+    acknowledged, from this thread, before the next batch is prepared and handed over,
+    so acknowledgements keep the order of the writes."""
+
     def __init__(self, source: Source, sink: StreamSink, options: RunOptions, stop: threading.Event,
                  log: Callable[[str], None]) -> None:
         self.source, self.sink, self.options, self.stop, self.log = source, sink, options, stop, log
         self.batch = self._new_batch()
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-write")
+        self.writing: tuple[Batch, Future[bool]] | None = None
+        self.failed = False  # a write was stopped before it succeeded: acknowledge nothing after it
         if hasattr(source, "flush_before_revoke"):
-            source.flush_before_revoke = self.flush
+            source.flush_before_revoke = self.flush_now
 
     def run(self) -> SinkStats:
+        try:
+            return self._run()
+        finally:
+            self.writer.shutdown(wait=True)
+
+    def _run(self) -> SinkStats:
         status = _Status(self.source, self.sink.stats, self.options.status_every, self.log)
         wait = min(0.2, self.options.linger) or 0.05
         while not self.stop.is_set():
@@ -271,39 +288,72 @@ class _Runner:
                     break
             elif drained:
                 break
+            if self.writing is not None and self.writing[1].done():
+                self.settle()
+                if self.failed:
+                    break
             status.maybe_print()
-        if not self.sink.stats.unacknowledged:
+        self.settle()
+        if self.failed:
+            self.sink.stats.unacknowledged += len(self.batch)
+        else:
             self.source.hand_over(self.batch)  # what a prefetch already delivered goes in the last batch
-            self.flush(final=True)
+            self.flush_final()
         status.maybe_print(force=self.options.status_every > 0)
         return self.sink.stats
 
     def _new_batch(self) -> Batch:
         return Batch(describe=self.source.position)
 
-    def flush(self, final: bool = False) -> bool:
-        """Write then acknowledge the current batch; False (left unacknowledged) when stopped first.
+    def flush(self) -> bool:
+        """Acknowledge the batch being written once it is, then start writing the current one.
 
-        ``final``: the consumer is stopping, so one attempt only.
+        False (nothing more acknowledged) when the batch being written was stopped first.
         """
         batch = self.batch
         if not batch:
             return True
-        self.source.prepare(batch)
-        if final:
-            try:
-                self.sink.write(batch, replay=batch.replay)
-            except (ClickHouseError, OSError) as exc:
-                self.log(f"warehouse error while stopping: {_first_line(exc)}; {len(batch):,} messages left "
-                         "unacknowledged (they will be delivered again)")
-                self.sink.stats.unacknowledged = len(batch)
-                return False
-        elif not self.sink.deliver(batch, self.options, self.stop, self.log):
-            self.sink.stats.unacknowledged = len(batch)
+        self.settle()
+        if self.failed:
             return False
-        self.source.commit(batch)
+        self.source.prepare(batch)
+        self.writing = (batch, self.writer.submit(self.sink.deliver, batch, self.options, self.stop, self.log))
         self.batch = self._new_batch()
         return True
+
+    def settle(self) -> None:
+        """Wait for the batch being written and acknowledge it (unless it was stopped first: ``failed``)."""
+        if self.writing is None:
+            return
+        batch, written = self.writing
+        self.writing = None
+        if written.result():
+            self.source.commit(batch)
+        else:
+            self.failed = True
+            self.sink.stats.unacknowledged += len(batch)
+
+    def flush_now(self) -> None:
+        """Write and acknowledge everything read so far (before a Kafka rebalance takes partitions away)."""
+        self.flush()
+        self.settle()
+
+    def flush_final(self) -> None:
+        """The consumer is stopping: one attempt at writing the current batch, acknowledged if it worked."""
+        batch = self.batch
+        if not batch:
+            return
+        self.source.prepare(batch)
+        try:
+            self.sink.write(batch, replay=batch.replay)
+        except (ClickHouseError, OSError) as exc:
+            self.log(f"warehouse error while stopping: {_first_line(exc)}; {len(batch):,} messages left "
+                     "unacknowledged (they will be delivered again)")
+            self.failed = True
+            self.sink.stats.unacknowledged += len(batch)
+            return
+        self.source.commit(batch)
+        self.batch = self._new_batch()
 
 
 class _Status:
