@@ -93,6 +93,15 @@ def _peak_rss_of_cli_load(parquet: Path, warehouse: Path) -> tuple[float, Timing
     return peak_kib / 1024, (seconds, cpu)
 
 
+def _cpu_pressure() -> str:
+    """Share of the last minute in which runnable tasks waited for a core (Linux PSI), if known."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return ""
+    return f", CPU pressure {float(some.split('avg60=')[1].split()[0]):.0f}% (time some task waited for a core)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", default="10M")
@@ -124,7 +133,7 @@ def main() -> None:
     peer = next(iter(medians.values()))[0]
     print(f"\nbulk load of {ticks:,} ticks, batches of {args.batch_rows:,}, {os.cpu_count()} cores, embedded chDB, "
           f"{'median of ' + str(args.repeat) + ' runs, ' if args.repeat > 1 else ''}"
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f}{_cpu_pressure()}")
     print(f"{'variant':<40}{'seconds':>10}{'ticks/s':>14}{'x peer time':>13}{'CPU s':>9}")
     for name, (seconds, cpu) in medians.items():
         print(f"{name:<40}{seconds:>10.2f}{ticks / seconds:>14,.0f}{seconds / peer:>13.2f}{cpu:>9.2f}")

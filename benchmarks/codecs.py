@@ -79,7 +79,8 @@ def write_ns_per_row(client: Client, data: pa.Table, runs: int) -> dict[str, dic
                 if not applicable(codec, kind):
                     continue
                 table = f"w_{name}_{j}_{run}"
-                client.command(f"CREATE TABLE {table} ({name} {kind} CODEC({codec})) ENGINE = MergeTree ORDER BY tuple()")
+                client.command(f"CREATE TABLE {table} ({name} {kind} CODEC({codec})) "
+                               "ENGINE = MergeTree ORDER BY tuple()")
                 started = time.process_time()
                 client.insert_arrow(table, column)
                 seconds = time.process_time() - started

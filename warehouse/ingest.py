@@ -53,8 +53,9 @@ INSERT_SCHEMA = TICKS_SCHEMA.append(pa.field("first_seen", pa.uint8()))
 SORTED_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()) if f.name == "symbol" else f.type,
                                     nullable=False) for f in TICKS_SCHEMA])
 _FIRST_SEEN = pa.field("first_seen", pa.uint8(), nullable=False)
-# Both MVs run side by side, and their target blocks are not pre-merged on insert
-# (reads merge anyway: FINAL / -Merge). Measured in benchmarks/bulk_load.py.
+# The MVs' target blocks are not pre-merged on insert (reads merge anyway: FINAL / -Merge);
+# a server with spare threads may run the two MVs side by side (the embedded single-thread
+# insert runs them one after the other: measured, wall time equals CPU time either way).
 INSERT_SETTINGS = {"parallel_view_processing": 1, "optimize_on_insert": 0}
 # Embedded: chDB reads the Arrow table in place (its Python() table function finds the
 # local variable by name), instead of an Arrow IPC file written and parsed per batch.
@@ -211,7 +212,8 @@ def _stored_rows(table: pa.Table, stored: pl.DataFrame) -> np.ndarray:
     """Per row of ``table``: its identity is among the ``stored`` ones."""
     mask = np.zeros(table.num_rows, np.bool_)
     if stored.height:
-        hits = _frame(table.select(_IDENTITY)).with_row_index("_row").join(stored.select(_IDENTITY), on=_IDENTITY, how="semi")
+        keys = _frame(table.select(_IDENTITY)).with_row_index("_row")
+        hits = keys.join(stored.select(_IDENTITY), on=_IDENTITY, how="semi")
         mask[hits["_row"].to_numpy()] = True
     return mask
 
@@ -222,6 +224,8 @@ class _Classified:
     dirty: pl.DataFrame  # (symbol, minute) bars a correction changed
     corrections: int
     redeliveries: int
+
+
 def _classify(rows: pl.DataFrame, stored: pl.DataFrame) -> _Classified:
     """The exact path for rows whose identity repeats in the batch or is stored."""
     kept = rows.sort(["version", "_row"]).group_by(_IDENTITY).last()
