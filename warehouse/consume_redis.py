@@ -2,7 +2,9 @@
 
 ``python -m warehouse ingest redis --url redis://127.0.0.1:6379/0 --stream ticks:stream --group G --consumer C``.
 
-* The group is created at the stream's start if missing (``XGROUP CREATE ... 0 MKSTREAM``).
+* The group is created at the stream's start if missing (``XGROUP CREATE ... 0 MKSTREAM``),
+  and, unless this consumer has entries pending, the first ``XREADGROUP`` is sent at
+  once, so Redis prepares it while the warehouse opens.
 * On start, and again whenever the stream is idle, entries that another consumer of
   the group left pending for longer than ``claim_idle_ms`` are taken over with
   ``XAUTOCLAIM``. Entries in this consumer's own pending list (claimed, or left by a
@@ -78,6 +80,9 @@ class RedisSource:
         self.last_claim = 0.0
         self.unacknowledged = 0  # entries handed to batches and not yet acknowledged
         self._claim()
+        if not self.redis.xpending_range(stream, group, "-", "+", 1, consumername=consumer):
+            self.pending_from = None  # nothing of ours to replay: ask for new entries now (the warehouse opens meanwhile)
+            self._send(">", None)
 
     def read(self, batch: Batch, max_messages: int, timeout: float) -> None:
         """Append up to ``max_messages`` entries: own pending ones first, then new ones."""

@@ -13,7 +13,7 @@ import argparse
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from warehouse.client import connect
@@ -21,7 +21,8 @@ from warehouse.demo import DemoSpec, parse_count
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate
 from warehouse.produce import check_rate, feed, kafka_sender, publish, redis_sender
-from warehouse.stream_sink import RunOptions, StreamSink, log_line, run
+from warehouse.stream_decode import warm_up
+from warehouse.stream_sink import RunOptions, Source, StreamSink, log_line, run
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -49,25 +50,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                          status_every=args.status_every)
     log = log_line
     client = connect(args.dsn)
-    migrate(client)
-    if args.broker == "kafka":
-        from warehouse.consume_kafka import KafkaSource
-        source = KafkaSource(args.brokers, args.topic, args.group, options.batch, log)
-    else:
-        from warehouse.consume_redis import RedisSource
-        if args.claim_idle < 0:
-            raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
-        source = RedisSource(args.url, args.stream, args.group, args.consumer, count=options.batch,
-                             claim_idle_ms=args.claim_idle, trim=args.trim, log=log)
-    sink = StreamSink(client, source.name)
-    started = time.perf_counter()
-    with _stop_on_signals() as stop:
-        try:
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    source = _source(args, options, log)  # Redis sends its first read, Kafka joins the group: while we migrate
+    try:
+        migrate(client)
+        sink = StreamSink(client, source.name)
+        started = time.perf_counter()
+        with _stop_on_signals() as stop:
             stats = run(source, sink, options, stop, log)
-        finally:
-            source.close()
+    finally:
+        source.close()
     print(stats.summary(source.name, time.perf_counter() - started), flush=True)
     return 1 if stats.unacknowledged else 0
+
+
+def _source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
+    if args.broker == "kafka":
+        from warehouse.consume_kafka import KafkaSource
+        return KafkaSource(args.brokers, args.topic, args.group, options.batch, log)
+    from warehouse.consume_redis import RedisSource
+    if args.claim_idle < 0:
+        raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
+    return RedisSource(args.url, args.stream, args.group, args.consumer, count=options.batch,
+                       claim_idle_ms=args.claim_idle, trim=args.trim, log=log)
 
 
 @contextmanager

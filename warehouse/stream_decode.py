@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from warehouse.stream_kernels import decode_ticks_nb
+from warehouse.stream_kernels import decode_ticks_nb, resp_bulk_args_nb, resp_entries_nb
 from warehouse.stream_messages import Messages
 from warehouse.validate import ALIASES, REJECTS_SCHEMA, TICKS_SCHEMA, CleanBatch, clean_ticks
 
@@ -94,6 +94,21 @@ def parse_messages(payloads: Sequence[bytes], positions: Sequence[str], *, sourc
         ticks.append(clean.ticks)
         order.append(part["_msg"].to_numpy()[kept])
     return CleanBatch(_in_message_order(ticks, order), _rejects(messages, positions, bad_rows, bad_reasons))
+
+
+def warm_up() -> None:
+    """Load the compiled kernels of the stream paths (numba's first call in a process costs about 0.5 s).
+
+    A consumer runs this on a thread while it connects, so the first batch does not wait for it.
+
+    >>> warm_up()
+    """
+    one = Messages.of([b"{}"])
+    decode_ticks_nb(one.data, one.starts, one.ends)  # a batch copied into one buffer (Kafka)
+    decode_ticks_nb(one.data.copy(), one.starts, one.ends)  # a Redis reply's buffer
+    resp_entries_nb(one.data.copy(), 0, np.array([0, -1, 0], np.int64), *np.empty((4, 0), np.int64),
+                    np.frombuffer(b"tick", np.uint8))
+    resp_bulk_args_nb(one.data.copy(), one.starts, one.ends)
 
 
 def _in_message_order(ticks: list[pa.Table], order: list[np.ndarray]) -> pa.Table:
