@@ -8,10 +8,12 @@ committed with ``inflight<=K`` (K = its messages from that partition): a write-a
 mark. On assignment the consumer writes the first K messages after the committed
 offset in replay mode (a crashed predecessor may have half-written them); K = 0 after
 a clean commit or with no commit at all (nothing was written: the mark comes first),
-and the batch size for a commit without this metadata (another tool's, or a broker
-that keeps none: tansu 0.1.2 answers OffsetFetch with null metadata, so there every
-restart after a crash replays one batch size per partition; a group's first start
-replays nothing, because the mark's offset commit alone shows that a write began).
+and the most messages a consumer leaves unacknowledged (``unacknowledged_max``: the
+batch being written plus those waiting for a deferred bar rebuild, see
+:mod:`warehouse.stream_sink`) for a commit without this metadata (another tool's, or
+a broker that keeps none: tansu 0.1.2 answers OffsetFetch with null metadata, so there
+every restart after a crash replays that many messages per partition; a group's first
+start replays nothing, because the mark's offset commit alone shows that a write began).
 On a rebalance the current batch is written and committed before partitions go.
 
 Memory: one batch (``--batch`` messages) plus librdkafka's prefetch queue, capped
@@ -21,8 +23,9 @@ at ``queued.max.messages.kbytes`` (:data:`PREFETCH_KBYTES`) per consumer.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from warehouse.errors import WarehouseError
@@ -56,10 +59,10 @@ def consumer_config(brokers: str, group: str, **overrides: object) -> dict[str, 
 class KafkaSource:
     """A :class:`warehouse.stream_sink.Source` over one topic of a consumer group."""
 
-    def __init__(self, brokers: str, topic: str, group: str, batch_size: int,
+    def __init__(self, brokers: str, topic: str, group: str, unacknowledged_max: int,
                  log: Callable[[str], None], config: dict[str, object] | None = None) -> None:
         self.name = f"kafka:{topic}"
-        self.topic, self.batch_size, self.log = topic, batch_size, log
+        self.topic, self.unacknowledged_max, self.log = topic, unacknowledged_max, log
         self.consumer = Consumer(consumer_config(brokers, group, **(config or {})))
         self.committed: dict[int, int] = {}  # partition -> next offset, as committed
         self.replay_until: dict[int, int] = {}  # partition -> first offset no crashed batch can reach
@@ -72,13 +75,14 @@ class KafkaSource:
         """Append up to ``max_messages`` messages (one ``consume`` call)."""
         if max_messages <= 0:
             return
-        payloads, ids, first, last = [], [], {}, {}
+        payloads, partitions, offsets, first, last = [], [], [], {}, {}
         for message in self.consumer.consume(num_messages=max_messages, timeout=timeout):
             error = message.error()
             if error is None:
                 partition, offset = message.partition(), message.offset()
                 payloads.append(message.value() or b"")
-                ids.append((partition, offset))
+                partitions.append(partition)
+                offsets.append(offset)
                 first.setdefault(partition, offset)
                 last[partition] = offset
                 self.at_eof.discard(partition)
@@ -92,13 +96,13 @@ class KafkaSource:
             batch.cursor.setdefault(partition, [offset, offset])[1] = last[partition] + 1  # [first, next]
             if offset < self.replay_until.get(partition, -1):
                 batch.replay = True
-        batch.extend(payloads, ids)
+        batch.extend(payloads, np.array([partitions, offsets], np.int64).T.reshape(-1, 2))  # ids: (partition, offset)
 
     def hand_over(self, batch: Batch) -> None:
         """Nothing to do: librdkafka's prefetch is not delivered until committed."""
 
-    def position(self, message_id: tuple[int, int]) -> str:
-        """``topic/partition/offset``."""
+    def position(self, message_id: Sequence[int]) -> str:
+        """``topic/partition/offset`` of a ``(partition, offset)`` id."""
         partition, offset = message_id
         return f"{self.topic}/{partition}/{offset}"
 
@@ -150,7 +154,7 @@ class KafkaSource:
             low, _ = consumer.get_watermark_offsets(tp, timeout=10.0)
             start = tp.offset if tp.offset != OFFSET_INVALID else low
             match = _METADATA.match(tp.metadata or "")
-            window = int(match.group(1)) if match else 0 if tp.offset == OFFSET_INVALID else self.batch_size
+            window = int(match.group(1)) if match else 0 if tp.offset == OFFSET_INVALID else self.unacknowledged_max
             self.committed[tp.partition] = start
             self.replay_until[tp.partition] = start + window
             self.at_eof.discard(tp.partition)

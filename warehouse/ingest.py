@@ -14,7 +14,8 @@ Every writer (file loaders, demo data, stream consumers) goes through
    only on the kept row of an identity never seen before: that is the only
    row ``bars_1m_mv`` aggregates, so a redelivery adds nothing to bars;
 5. when a batch changes an already-stored trade (a correction), deletes and
-   recomputes exactly the affected minutes from ``ticks_dedup FINAL``.
+   recomputes exactly the affected minutes from ``ticks_dedup FINAL`` (with
+   ``defer_rebuilds``, later and for many batches at once: :meth:`TickWriter.rebuild_deferred`).
 
 Step 1 needs no warehouse, so a loader may run it for the next batch while
 this one is inserted (:meth:`TickWriter.write_sorted`).
@@ -154,6 +155,10 @@ class TickWriter:
 
     client: Client
     stats: WriteStats = field(default_factory=WriteStats)
+    # True: a correction's bars are rebuilt by rebuild_deferred(), for many batches at once
+    # (a stream consumer acknowledges those batches only after it).
+    defer_rebuilds: bool = False
+    deferred: list[pl.DataFrame] = field(default_factory=list)
 
     def write(self, ticks: pa.Table) -> WriteStats:
         """Insert one batch; return (and accumulate) what it did."""
@@ -175,12 +180,28 @@ class TickWriter:
             batch.corrections, batch.redeliveries = exact.corrections, exact.redeliveries
             batch.rebuilt_bars = exact.dirty.height
         _insert(self.client, table.append_column(_FIRST_SEEN, pa.array(flags)))
-        if batch.rebuilt_bars:
+        if batch.rebuilt_bars and self.defer_rebuilds:
+            self.deferred.append(exact.dirty)
+        elif batch.rebuilt_bars:
             rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
         batch.rows = table.num_rows
         batch.new_trades = int(flags.sum())
         self.stats.add(batch)
         return batch
+
+    def rebuild_deferred(self) -> int:
+        """Rebuild the bars of the corrections written since the last call (``defer_rebuilds``); return how many.
+
+        >>> from warehouse.client import connect
+        >>> TickWriter(connect(), defer_rebuilds=True).rebuild_deferred()
+        0
+        """
+        if not self.deferred:
+            return 0
+        dirty = pl.concat(self.deferred).unique()
+        rebuild_minutes(self.client, dirty["symbol"].to_list(), dirty["minute"].to_list())
+        self.deferred = []
+        return dirty.height
 
     def _stored(self, table: pa.Table, symbols: list[str]) -> pl.DataFrame:
         """Stored versions of the identities in ``table``'s symbols and time span."""

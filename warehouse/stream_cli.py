@@ -67,7 +67,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def _source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
     if args.broker == "kafka":
         from warehouse.consume_kafka import KafkaSource
-        return KafkaSource(args.brokers, args.topic, args.group, options.batch, log)
+        return KafkaSource(args.brokers, args.topic, args.group, options.batch * (options.rebuild_batches + 1), log)
     from warehouse.consume_redis import RedisSource
     if args.claim_idle < 0:
         raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")

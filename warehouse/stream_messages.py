@@ -52,6 +52,17 @@ class Messages(Sequence[bytes]):
         return cls(np.concatenate([p.data for p in parts]), np.concatenate([p.starts + s for p, s in zip(parts, shift)]),
                    np.concatenate([p.ends + s for p, s in zip(parts, shift)]))
 
+    def compact(self) -> Messages:
+        """A copy holding only these messages' bytes (so a large buffer they slice can be freed).
+
+        >>> Messages.of([b"abc", b"de"])[1:].compact().data.tobytes()
+        b'de'
+        """
+        lengths = self.ends - self.starts
+        ends = np.cumsum(lengths)
+        index = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(self.starts - (ends - lengths), lengths)
+        return Messages(self.data[index], ends - lengths, ends)
+
     def __len__(self) -> int:
         return self.starts.size
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+import numpy as np
 import polars as pl
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
@@ -98,7 +99,30 @@ class Batch:
             return self.id_chunks[0]
         if self.id_chunks and all(isinstance(ids, Messages) for ids in self.id_chunks):
             return Messages.concat(self.id_chunks)
+        if self.id_chunks and all(isinstance(ids, np.ndarray) for ids in self.id_chunks):
+            return np.concatenate(self.id_chunks)
         return [i for ids in self.id_chunks for i in ids]
+
+    def absorb(self, other: Batch, ids: bool = True) -> None:
+        """Take over ``other``'s acknowledgement (ids, cursor, count), not its payloads.
+
+        Batches written but acknowledged later are kept this way: ids copied out of the
+        read buffers, so those can be freed (``ids=False``: none taken). Kafka cursors
+        ``[first, next]`` merge per partition.
+
+        >>> a, b = Batch(cursor={0: [5, 7]}), Batch(cursor={0: [7, 9], 1: [0, 2]})
+        >>> b.extend([b"x", b"y"], [(0, 7), (0, 8)])
+        >>> a.absorb(b)
+        >>> len(a), a.cursor, a.chunks, a.ids()
+        (2, {0: [5, 9], 1: [0, 2]}, [], [(0, 7), (0, 8)])
+        """
+        if ids:
+            self.id_chunks += [i.compact() if isinstance(i, Messages) else i for i in other.id_chunks]
+        for partition, (first, end) in other.cursor.items():
+            span = self.cursor.setdefault(partition, [first, end])
+            span[0], span[1] = min(span[0], first), max(span[1], end)
+        self.size += other.size
+        self.replay = self.replay or other.replay
 
     def positions(self) -> Sequence[str]:
         """The messages' positions, formatted on access."""
@@ -158,10 +182,13 @@ class RunOptions:
     status_every: float = 5.0  # seconds between status lines (0: none)
     retry_first: float = 0.5  # first backoff after a warehouse error, doubled up to retry_max
     retry_max: float = 30.0
+    rebuild_batches: int = 4  # written batches whose corrections' bar rebuilds are done at once (at most)
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
-            raise WarehouseError(f"batch: {self.batch!r} is not an integer >= 1")
+        for name in ("batch", "rebuild_batches"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WarehouseError(f"{name.replace('_', '-')}: {value!r} is not an integer >= 1")
         for name in ("linger", "status_every", "retry_first", "retry_max"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value < 86_400:
@@ -197,7 +224,7 @@ class StreamSink:
     def __init__(self, client: Client, source: str) -> None:
         self.client = client
         self.source = source
-        self.writer = TickWriter(client)
+        self.writer = TickWriter(client, defer_rebuilds=True)
         self.stats = SinkStats(written=self.writer.stats)
 
     def write(self, batch: Batch, *, replay: bool) -> None:
@@ -225,16 +252,25 @@ class StreamSink:
 
     def deliver(self, batch: Batch, options: RunOptions, stop: threading.Event, log: Callable[[str], None]) -> bool:
         """Write ``batch``, retrying warehouse errors with backoff; False if ``stop`` came first."""
+        return self._retrying(lambda attempt: self.write(batch, replay=batch.replay or attempt > 0), len(batch),
+                              options, stop, log)
+
+    def rebuild(self, waiting: int, options: RunOptions, stop: threading.Event, log: Callable[[str], None]) -> bool:
+        """Rebuild the bars of the corrections written so far (``waiting`` messages wait for it), with retries."""
+        return self._retrying(lambda _: self.writer.rebuild_deferred(), waiting, options, stop, log)
+
+    def _retrying(self, attempt_once: Callable[[int], object], messages: int, options: RunOptions,
+                  stop: threading.Event, log: Callable[[str], None]) -> bool:
         attempt = 0
         while True:
             try:
-                self.write(batch, replay=batch.replay or attempt > 0)
+                attempt_once(attempt)
                 return True
             except (ClickHouseError, OSError) as exc:
                 attempt += 1
                 self.stats.retries += 1
                 delay = min(options.retry_max, options.retry_first * 2 ** (attempt - 1))
-                log(f"warehouse error: {_first_line(exc)}; {len(batch):,} messages not acknowledged, "
+                log(f"warehouse error: {_first_line(exc)}; {messages:,} messages not acknowledged, "
                     f"retry {attempt} in {delay:.1f} s")
                 if stop.wait(delay):
                     return False
@@ -254,10 +290,18 @@ def run(source: Source, sink: StreamSink, options: RunOptions, stop: threading.E
 
 
 class _Runner:
-    """The read/write loop. A batch is written on a worker thread while the next one is
-    read (decoding, chDB and the numba kernels release the GIL); the worker's batch is
-    acknowledged, from this thread, before the next batch is prepared and handed over,
-    so acknowledgements keep the order of the writes."""
+    """The read/write loop.
+
+    A batch is written on a worker thread while the next one is read (decoding, chDB
+    and the numba kernels release the GIL). A written batch is acknowledged, from this
+    thread, before the next batch is prepared and handed over, so acknowledgements keep
+    the order of the writes; unless its corrections left bars to rebuild: then it waits
+    (ids only, ``unacknowledged``) until one rebuild covers it and the batches after it,
+    which happens after ``rebuild_batches`` batches, when the reader has nothing new,
+    and before stopping or losing Kafka partitions. Until then those minutes' bars show
+    the trades' previous versions; a crash leaves the waiting batches unacknowledged,
+    and they are written again in replay mode, which rebuilds every bar they touch.
+    """
 
     def __init__(self, source: Source, sink: StreamSink, options: RunOptions, stop: threading.Event,
                  log: Callable[[str], None]) -> None:
@@ -265,6 +309,8 @@ class _Runner:
         self.batch = self._new_batch()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-write")
         self.writing: tuple[Batch, Future[bool]] | None = None
+        self.unacknowledged: Batch | None = None  # written, waiting for the deferred bar rebuild
+        self.waiting_batches = 0
         self.failed = False  # a write was stopped before it succeeded: acknowledge nothing after it
         if hasattr(source, "flush_before_revoke"):
             source.flush_before_revoke = self.flush_now
@@ -290,15 +336,17 @@ class _Runner:
                 break
             if self.writing is not None and self.writing[1].done():
                 self.settle()
-                if self.failed:
-                    break
+            if self.unacknowledged is not None and self.writing is None and not self.batch:
+                self.rebuild()  # nothing new to read: bring the bars up to date now
+            if self.failed:
+                break
             status.maybe_print()
         self.settle()
-        if self.failed:
-            self.sink.stats.unacknowledged += len(self.batch)
-        else:
+        if not self.failed:
             self.source.hand_over(self.batch)  # what a prefetch already delivered goes in the last batch
             self.flush_final()
+        if self.failed:
+            self.sink.stats.unacknowledged += len(self.batch)
         status.maybe_print(force=self.options.status_every > 0)
         return self.sink.stats
 
@@ -306,9 +354,9 @@ class _Runner:
         return Batch(describe=self.source.position)
 
     def flush(self) -> bool:
-        """Acknowledge the batch being written once it is, then start writing the current one.
+        """Settle the batch being written, then start writing the current one.
 
-        False (nothing more acknowledged) when the batch being written was stopped first.
+        False (nothing more acknowledged) when a write or rebuild was stopped first.
         """
         batch = self.batch
         if not batch:
@@ -316,44 +364,83 @@ class _Runner:
         self.settle()
         if self.failed:
             return False
-        self.source.prepare(batch)
+        self.source.prepare(self._marked(batch))
         self.writing = (batch, self.writer.submit(self.sink.deliver, batch, self.options, self.stop, self.log))
         self.batch = self._new_batch()
         return True
 
+    def _marked(self, batch: Batch) -> Batch:
+        """What a write-ahead mark must cover: the waiting batches and ``batch``."""
+        if self.unacknowledged is None:
+            return batch
+        marked = Batch()
+        marked.absorb(self.unacknowledged, ids=False)
+        marked.absorb(batch, ids=False)
+        return marked
+
     def settle(self) -> None:
-        """Wait for the batch being written and acknowledge it (unless it was stopped first: ``failed``)."""
+        """Wait for the batch being written; acknowledge it, or keep it waiting for a rebuild."""
         if self.writing is None:
             return
         batch, written = self.writing
         self.writing = None
         if written.result():
-            self.source.commit(batch)
+            self._written(batch)
         else:
-            self.failed = True
-            self.sink.stats.unacknowledged += len(batch)
+            self._fail(batch)
+
+    def _written(self, batch: Batch) -> None:
+        if self.unacknowledged is None and not self.sink.writer.deferred:
+            self.source.commit(batch)
+            return
+        if self.unacknowledged is None:
+            self.unacknowledged = self._new_batch()
+        self.unacknowledged.absorb(batch)
+        self.waiting_batches += 1
+        if self.waiting_batches >= self.options.rebuild_batches:
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Rebuild the deferred bars, then acknowledge the batches that waited for it."""
+        waiting = self.unacknowledged
+        if waiting is None:
+            return
+        if not self.sink.rebuild(len(waiting), self.options, self.stop, self.log):
+            self._fail(self._new_batch())
+            return
+        self.source.commit(waiting)
+        self.unacknowledged, self.waiting_batches = None, 0
+
+    def _fail(self, batch: Batch) -> None:
+        """Stopped before ``batch`` was written: it and the batches waiting for a rebuild stay unacknowledged."""
+        self.failed = True
+        self.sink.stats.unacknowledged += len(batch) + len(self.unacknowledged or ())
+        self.unacknowledged = None
 
     def flush_now(self) -> None:
         """Write and acknowledge everything read so far (before a Kafka rebalance takes partitions away)."""
         self.flush()
         self.settle()
+        if not self.failed:
+            self.rebuild()
 
     def flush_final(self) -> None:
-        """The consumer is stopping: one attempt at writing the current batch, acknowledged if it worked."""
+        """The consumer is stopping: one attempt at writing the current batch, then the deferred rebuild."""
         batch = self.batch
-        if not batch:
-            return
-        self.source.prepare(batch)
-        try:
-            self.sink.write(batch, replay=batch.replay)
-        except (ClickHouseError, OSError) as exc:
-            self.log(f"warehouse error while stopping: {_first_line(exc)}; {len(batch):,} messages left "
-                     "unacknowledged (they will be delivered again)")
-            self.failed = True
-            self.sink.stats.unacknowledged += len(batch)
-            return
-        self.source.commit(batch)
-        self.batch = self._new_batch()
+        if batch:
+            self.source.prepare(self._marked(batch))
+            try:
+                self.sink.write(batch, replay=batch.replay)
+            except (ClickHouseError, OSError) as exc:
+                self.log(f"warehouse error while stopping: {_first_line(exc)}; {len(batch):,} messages left "
+                         "unacknowledged (they will be delivered again)")
+                self.batch = self._new_batch()
+                self._fail(batch)
+                return
+            self.batch = self._new_batch()
+            self._written(batch)
+        if not self.failed:
+            self.rebuild()
 
 
 class _Status:
