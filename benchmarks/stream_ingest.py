@@ -35,21 +35,31 @@ from warehouse.demo import parse_count  # noqa: E402
 from warehouse.stream_sink import RunOptions  # noqa: E402
 
 
-def _cli(*args: str) -> str:
+def _cli(*args: str, timed: bool = False) -> tuple[float, str]:
+    """Run ``python -m warehouse *args`` on a fresh embedded warehouse; (seconds it took, stdout).
+
+    ``timed``: the warehouse is created first (``init``, not timed), as a consumer finds it.
+    """
     directory = tempfile.mkdtemp(prefix="stream-bench-")
     try:
-        done = subprocess.run(warehouse_cmd(f"chdb://{directory}", *args), cwd=REPO, capture_output=True, text=True)
+        if timed:
+            _run(warehouse_cmd(f"chdb://{directory}", "init"))
+        started = time.perf_counter()
+        out = _run(warehouse_cmd(f"chdb://{directory}", *args))
+        return time.perf_counter() - started, out
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(done.stderr)
     return done.stdout.strip()
 
 
 def _timed(*args: str) -> tuple[float, str]:
-    started = time.perf_counter()
-    out = _cli(*args)
-    return time.perf_counter() - started, out
+    return _cli(*args, timed=True)
 
 
 def _bare_redis(url: str, stream: str, group: str, batch: int) -> float:

@@ -75,28 +75,36 @@ class KafkaSource:
         """Append up to ``max_messages`` messages (one ``consume`` call)."""
         if max_messages <= 0:
             return
-        payloads, partitions, offsets, first, last = [], [], [], {}, {}
-        for message in self.consumer.consume(num_messages=max_messages, timeout=timeout):
+        messages = self.consumer.consume(num_messages=max_messages, timeout=timeout)
+        good = [message for message in messages if message.error() is None]
+        if len(good) < len(messages):
+            self._events(messages)
+        if not good:
+            return
+        partitions = np.fromiter([message.partition() for message in good], np.int64, len(good))
+        offsets = np.fromiter([message.offset() for message in good], np.int64, len(good))
+        for partition in np.unique(partitions).tolist():
+            mine = offsets[partitions == partition]
+            first, end = int(mine[0]), int(mine[-1]) + 1
+            batch.cursor.setdefault(partition, [first, first])[1] = end  # [first, next]
+            if first < self.replay_until.get(partition, -1):
+                batch.replay = True
+            if len(good) == len(messages):
+                self.at_eof.discard(partition)
+        batch.extend([message.value() or b"" for message in good], np.stack([partitions, offsets], axis=1))
+
+    def _events(self, messages: list) -> None:
+        """Partition ends and errors among ``messages``, in order."""
+        for message in messages:
             error = message.error()
             if error is None:
-                partition, offset = message.partition(), message.offset()
-                payloads.append(message.value() or b"")
-                partitions.append(partition)
-                offsets.append(offset)
-                first.setdefault(partition, offset)
-                last[partition] = offset
-                self.at_eof.discard(partition)
+                self.at_eof.discard(message.partition())
             elif error.code() == KafkaError._PARTITION_EOF:
                 self.at_eof.add(message.partition())
             elif error.fatal():
                 raise WarehouseError(f"brokers: fatal Kafka error: {error.str()}")
             else:
                 self.log(f"kafka: {error.str()}")
-        for partition, offset in first.items():
-            batch.cursor.setdefault(partition, [offset, offset])[1] = last[partition] + 1  # [first, next]
-            if offset < self.replay_until.get(partition, -1):
-                batch.replay = True
-        batch.extend(payloads, np.array([partitions, offsets], np.int64).T.reshape(-1, 2))  # ids: (partition, offset)
 
     def hand_over(self, batch: Batch) -> None:
         """Nothing to do: librdkafka's prefetch is not delivered until committed."""
