@@ -107,34 +107,6 @@ def events_nb(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def run_events_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
-                  signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
-                  close_at_end):
-    """Simulate one portfolio with one cash pool over ``(n_bars, n_cols)`` price arrays.
-
-    Signals are sparse: ``rows[i]`` holds every column's signal at bar
-    ``bars[i]`` (``events_nb``; NaN = no signal for that column).
-
-    Returns ``(equity, orders, trades, exposure_bars)``: equity per bar, order
-    and trade records (``ORDER_*`` / ``TRADE_*`` columns; trades still open at
-    the end are marked to the last price and flagged ``TRADE_IS_OPEN``) and the
-    number of bars that ended with any position open. Each order records the
-    position and cash after it, which give the per-bar position and cash curves.
-    """
-    k = close.shape[1]
-    cells = signal_cells_nb(rows)
-    equity = np.empty(close.shape[0])
-    orders = np.empty((ORDER_FIELDS, 3 * cells + k))
-    trades = np.empty((TRADE_FIELDS, cells + k))
-    state = np.empty((STATE_FIELDS, k))
-    n_orders, _, n_trades, exposure_bars = simulate_into_nb(
-        open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage, signals_mode,
-        direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop, close_at_end, equity, orders,
-        trades, state)
-    return equity, orders[:, :n_orders], trades[:, :n_trades], exposure_bars
-
-
-@njit(cache=True, nogil=True)
 def signal_cells_nb(rows: np.ndarray) -> int:
     """How many non-NaN signals ``rows`` holds: each fills at most three orders and opens at most one trade.
 
@@ -153,7 +125,18 @@ def signal_cells_nb(rows: np.ndarray) -> int:
 def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_close, fee_rate, fee_fixed, slippage,
                      signals_mode, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop,
                      close_at_end, equity, orders, trades, state):
-    """The bar loop, writing into buffers the caller owns; ``(n_orders, n_closed, n_trades, exposure_bars)``.
+    """Simulate one portfolio with one cash pool over ``(n_bars, n_cols)`` price arrays.
+
+    Signals are sparse: ``rows[i]`` holds every column's signal at bar
+    ``bars[i]`` (``events_nb``; NaN = no signal for that column).
+
+    Writes equity per bar and the order and trade records (``ORDER_*`` /
+    ``TRADE_*`` fields; each order records the position and cash after it,
+    which give the per-bar position and cash curves; trades still open at the
+    end are marked to the last price and flagged ``TRADE_IS_OPEN``) into
+    buffers the caller owns, and returns ``(n_orders, n_closed, n_trades,
+    exposure_bars)``: exposure is the number of bars that ended with any
+    position open.
 
     ``equity`` has one slot per bar; ``orders`` is ``(ORDER_FIELDS, >= 3 * cells + k)``,
     or ``(ORDER_FIELDS, 0)`` to keep no order book (sweeps); ``trades`` is

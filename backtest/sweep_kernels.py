@@ -59,7 +59,7 @@ def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: 
                    close_at_end: bool, periods_per_year: float, years: float, threads: int = 1) -> np.ndarray:
     """``STAT_*`` rows, one per set; set ``i``'s events are ``bars[offsets[i]:offsets[i + 1]]`` and their ``rows``.
 
-    The rule arguments are those of ``run_events_nb`` (see
+    The rule arguments are those of ``simulate_into_nb`` (see
     :func:`backtest.engine.kernel_arguments`); ``threads`` is how many
     threads share the sets (numba's thread count, at most).
 

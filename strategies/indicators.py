@@ -82,31 +82,36 @@ def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
     """Simple moving average over ``window`` bars; NaN until the window is full or holds a NaN.
 
     A running sum whose rounding errors are kept exactly (TwoSum) in a second
-    sum: the mean is within an ulp or two of summing each window afresh, so
-    crossovers agree with pandas' ``rolling().mean()``. The errors are computed
-    beside the running sum, not in its chain, which keeps the loop at one
-    dependent addition per bar.
+    sum: the mean is within an ulp or two of summing each window afresh (in
+    tests, the correctly rounded mean), so crossovers agree with pandas'
+    ``rolling().mean()``. The errors are computed beside the running sum, not
+    in its chain, which keeps the loop at one dependent addition per bar.
     """
     n, k = values.shape
     out = np.full((n, k), np.nan)
     for j in range(k):
-        total = 0.0
-        error = 0.0
-        valid = 0
+        total, error, valid = 0.0, 0.0, 0
         for t in range(n):
             x = values[t, j]
             if np.isnan(x):
                 total, error, valid = 0.0, 0.0, 0
                 continue
             valid += 1
-            if valid > window:
-                x, dropped_error = _two_sum(x, -values[t - window, j])
-                error += dropped_error
-            total, added_error = _two_sum(total, x)
-            error += added_error
+            total, error = _window_sum(x, values[t - window, j] if valid > window else 0.0, total, error)
             if valid >= window:
                 out[t, j] = (total + error) / window
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_sum(entering: float, leaving: float, total: float, error: float) -> tuple[float, float]:
+    """The running window sum after ``entering`` joins and ``leaving`` (0.0 while filling) drops out.
+
+    ``total + error`` is the sum; ``error`` collects every rounding error exactly (TwoSum).
+    """
+    change, change_error = _two_sum(entering, -leaving)
+    total, total_error = _two_sum(total, change)
+    return total, (error + change_error) + total_error
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -163,6 +168,51 @@ def crossover_events_nb(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray,
         t = bars[i]
         for j in range(k):
             rows[i, j] = _crossing(fast[t - 1, j], slow[t - 1, j], fast[t, j], slow[t, j])
+    return bars, rows
+
+
+@njit(cache=True, nogil=True)
+def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:
+    """``crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))`` without the averages' arrays.
+
+    Both averages advance bar by bar (the same ``_window_sum`` as ``sma_nb``,
+    so the same bits) and only the crossings are kept: a single run reads its
+    closes once and allocates two bytes per bar instead of two arrays of floats.
+
+    >>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
+    >>> bars, rows = sma_crossover_events_nb(close, 2, 3)
+    >>> bars.tolist(), rows[:, 0].tolist()
+    ([5, 9], [1.0, -1.0])
+    """
+    n, k = values.shape
+    side = np.zeros((n, k), dtype=np.int8)  # +1 / -1 where the column crosses up / down
+    crossed = np.zeros(n, dtype=np.bool_)
+    for j in range(k):
+        fast_total, fast_error, slow_total, slow_error, valid = 0.0, 0.0, 0.0, 0.0, 0
+        fast_before, slow_before = np.nan, np.nan
+        for t in range(n):
+            x = values[t, j]
+            if np.isnan(x):
+                fast_total, fast_error, slow_total, slow_error, valid = 0.0, 0.0, 0.0, 0.0, 0
+                fast_before, slow_before = np.nan, np.nan
+                continue
+            valid += 1
+            fast_total, fast_error = _window_sum(x, values[t - fast, j] if valid > fast else 0.0, fast_total,
+                                                 fast_error)
+            slow_total, slow_error = _window_sum(x, values[t - slow, j] if valid > slow else 0.0, slow_total,
+                                                 slow_error)
+            fast_now = (fast_total + fast_error) / fast if valid >= fast else np.nan
+            slow_now = (slow_total + slow_error) / slow if valid >= slow else np.nan
+            if _crosses(fast_before, slow_before, fast_now, slow_now):
+                side[t, j] = 1 if fast_now > slow_now else -1
+                crossed[t] = True
+            fast_before, slow_before = fast_now, slow_now
+    bars = np.flatnonzero(crossed)
+    rows = np.full((bars.shape[0], k), np.nan)
+    for i in range(bars.shape[0]):
+        for j in range(k):
+            if side[bars[i], j] != 0:
+                rows[i, j] = side[bars[i], j]
     return bars, rows
 
 

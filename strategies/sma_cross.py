@@ -18,7 +18,8 @@ import numpy as np
 
 from strategies import checks
 from backtest.signal_events import SignalEvents
-from strategies.indicators import IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_nb
+from strategies.indicators import (IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_crossover_events_nb,
+                                  sma_nb)
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,15 @@ def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.nda
 
 
 def events(bars, params: Params, cache: IndicatorCache | None = None) -> SignalEvents:
-    """The crossings of :func:`signals` as events, without the dense array (what runs and sweeps use)."""
-    bar_numbers, rows = crossover_events_nb(*_averages(bars, params, cache))
+    """The crossings of :func:`signals` as events, without the dense array (what runs and sweeps use).
+
+    With a ``cache`` (sweeps) the averages come from it; without one (a single
+    run) they are never stored: one pass over the closes keeps the crossings only.
+    """
+    if cache is None:
+        bar_numbers, rows = sma_crossover_events_nb(bars.close, params.fast, params.slow)
+    else:
+        bar_numbers, rows = crossover_events_nb(*_averages(bars, params, cache))
     return SignalEvents(bar_numbers, rows, bars.close.shape[0])
 
 

@@ -262,12 +262,12 @@ def test_events_describe_exactly_the_dense_signals(name):
     for values in ({}, {"fast": 3, "slow": 8}):
         params = strategies.make_params(module, values if name == "sma_cross" else {})
         dense = module.signals(bars, params)
-        events = module.events(bars, params)
-        assert events.n_bars == dense.shape[0] and len(events.bars) > 10
-        expected = np.flatnonzero(~np.isnan(dense).all(axis=1))
-        assert events.bars.tolist() == expected.tolist()
-        np.testing.assert_array_equal(events.rows, dense[expected])
-        np.testing.assert_array_equal(events.dense(), dense)
+        for events in (module.events(bars, params), module.events(bars, params, IndicatorCache())):
+            assert events.n_bars == dense.shape[0] and len(events.bars) > 10
+            expected = np.flatnonzero(~np.isnan(dense).all(axis=1))
+            assert events.bars.tolist() == expected.tolist()
+            np.testing.assert_array_equal(events.rows, dense[expected])
+            np.testing.assert_array_equal(events.dense(), dense)
 
 
 def test_a_strategy_without_events_goes_through_its_dense_signals():
