@@ -241,12 +241,12 @@ def _as_matrix(name: str, values: np.ndarray) -> np.ndarray:
 
 
 _DIRECTIONS = pl.Series(["short", "long"], dtype=pl.Enum(["short", "long"]))
+_REASON_NAMES = pl.Series([*REASONS, None], dtype=pl.Enum(REASONS))  # code -1 (still open) reads the null
 
 
 def _reason_names(codes: np.ndarray) -> pl.Series:
     """Reason codes as an ``Enum`` of :data:`REASONS`; -1 (a trade still open) becomes null."""
-    names = pl.Series([*REASONS, None], dtype=pl.Enum(REASONS))
-    return names.gather(np.where(codes < 0, len(REASONS), codes).astype(np.uint32))
+    return _REASON_NAMES.gather(pl.Series(np.where(codes < 0, len(REASONS), codes).astype(np.uint32)))
 
 
 def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
@@ -267,7 +267,7 @@ def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
     """Trade rows as a typed frame; ``exit_reason`` is null for trades still open."""
     return pl.DataFrame({
         "column": trades[nb.TRADE_COL].astype(np.int64),
-        "direction": _DIRECTIONS.gather((trades[nb.TRADE_DIRECTION] > 0).astype(np.uint32)),
+        "direction": _DIRECTIONS.gather(pl.Series((trades[nb.TRADE_DIRECTION] > 0).astype(np.uint32))),
         "entry_bar": trades[nb.TRADE_ENTRY_BAR].astype(np.int64),
         "exit_bar": trades[nb.TRADE_EXIT_BAR].astype(np.int64),
         "size": trades[nb.TRADE_SIZE],
