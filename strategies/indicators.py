@@ -176,7 +176,8 @@ def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int) -> tuple[n
     """``crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))`` without the averages' arrays.
 
     Both averages advance bar by bar (the same ``_window_sum`` as ``sma_nb``,
-    so the same bits) and only the crossings are kept: a single run reads its
+    so the same sums; ``_mean_order`` compares them as the rounded means
+    compare) and only the crossings are kept: a single run reads its
     closes once and allocates two bytes per bar instead of two arrays of floats.
 
     >>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
@@ -187,26 +188,27 @@ def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int) -> tuple[n
     n, k = values.shape
     side = np.zeros((n, k), dtype=np.int8)  # +1 / -1 where the column crosses up / down
     crossed = np.zeros(n, dtype=np.bool_)
+    longest = max(fast, slow)
     for j in range(k):
         fast_total, fast_error, slow_total, slow_error, valid = 0.0, 0.0, 0.0, 0.0, 0
-        fast_before, slow_before = np.nan, np.nan
+        before = 0  # sign of fast - slow at the previous bar; 0 when equal or not both defined
         for t in range(n):
             x = values[t, j]
             if np.isnan(x):
-                fast_total, fast_error, slow_total, slow_error, valid = 0.0, 0.0, 0.0, 0.0, 0
-                fast_before, slow_before = np.nan, np.nan
+                fast_total, fast_error, slow_total, slow_error, valid, before = 0.0, 0.0, 0.0, 0.0, 0, 0
                 continue
             valid += 1
             fast_total, fast_error = _window_sum(x, values[t - fast, j] if valid > fast else 0.0, fast_total,
                                                  fast_error)
             slow_total, slow_error = _window_sum(x, values[t - slow, j] if valid > slow else 0.0, slow_total,
                                                  slow_error)
-            fast_now = (fast_total + fast_error) / fast if valid >= fast else np.nan
-            slow_now = (slow_total + slow_error) / slow if valid >= slow else np.nan
-            if _crosses(fast_before, slow_before, fast_now, slow_now):
-                side[t, j] = 1 if fast_now > slow_now else -1
+            now = 0
+            if valid >= longest:
+                now = _mean_order(fast_total + fast_error, fast, slow_total + slow_error, slow)
+            if before * now == -1:
+                side[t, j] = now
                 crossed[t] = True
-            fast_before, slow_before = fast_now, slow_now
+            before = now
     bars = np.flatnonzero(crossed)
     rows = np.full((bars.shape[0], k), np.nan)
     for i in range(bars.shape[0]):
@@ -214,6 +216,23 @@ def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int) -> tuple[n
             if side[bars[i], j] != 0:
                 rows[i, j] = side[bars[i], j]
     return bars, rows
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mean_order(fast_sum: float, fast: int, slow_sum: float, slow: int) -> int:
+    """The sign of ``fast_sum / fast - slow_sum / slow`` as ``sma_nb``'s rounded means compare.
+
+    Compared cross-multiplied (no division) whenever the products are apart by
+    far more than rounding can move them (1e-13 relative: both quotients are
+    then ordered the same way); only near-ties divide, exactly as ``sma_nb`` does.
+    """
+    scaled_fast = fast_sum * slow
+    scaled_slow = slow_sum * fast
+    if abs(scaled_fast - scaled_slow) > 1e-13 * (abs(scaled_fast) + abs(scaled_slow)):
+        return 1 if scaled_fast > scaled_slow else -1
+    fast_mean = fast_sum / fast
+    slow_mean = slow_sum / slow
+    return 1 if fast_mean > slow_mean else (-1 if fast_mean < slow_mean else 0)
 
 
 @njit(cache=True, nogil=True)

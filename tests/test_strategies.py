@@ -276,3 +276,20 @@ def test_a_strategy_without_events_goes_through_its_dense_signals():
     dense = module.signals(BARS, params)
     events = strategies.signal_events(module, BARS, params)
     np.testing.assert_array_equal(events.dense(), dense)
+
+
+@pytest.mark.parametrize("fast, slow", [(10, 30), (2, 3), (1, 2), (30, 10), (5, 100)])
+def test_one_pass_crossings_equal_those_of_the_stored_averages_even_at_exact_ties(fast, slow):
+    from strategies.indicators import crossover_events_nb, sma_crossover_events_nb, sma_nb
+
+    rng = np.random.default_rng(11)
+    # cent prices with long flat runs: the two averages are often exactly equal
+    ties = np.round(np.cumsum(rng.choice([-1, 0, 0, 0, 1], (50_000, 2)), axis=0) * 0.25 + 100, 2)
+    ties[1000:1100, 0] = 100.0
+    ties[7000, 1] = np.nan
+    for values in (ties, walk(n=20_000, k=2, seed=5).close):
+        stored = crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))
+        one_pass = sma_crossover_events_nb(values, fast, slow)
+        assert len(stored[0]) > 100
+        np.testing.assert_array_equal(one_pass[0], stored[0])
+        np.testing.assert_array_equal(one_pass[1], stored[1])
