@@ -5,8 +5,8 @@ validates the inputs, makes one kernel call and wraps the result. The rules the
 kernel implements are documented there.
 
 Order and trade records are the columns of 2-D float64 arrays (one row per
-field, ``ORDER_*`` / ``TRADE_*``, so each field is contiguous) sized once from the number of signals, so
-memory follows the signals, not the bars. The bar loop
+field, ``ORDER_*`` / ``TRADE_*``, so each field is contiguous) sized once from
+the number of signals, so memory follows the signals, not the bars. The bar loop
 (:func:`simulate_into_nb`) allocates nothing and runs without reference
 counting; per bar it keeps only equity (positions and cash change at orders
 only, and every order records both).
@@ -141,8 +141,8 @@ def simulate_into_nb(open_, high, low, close, bars, rows, init_cash, fill_at_clo
     ``equity`` has one slot per bar; ``orders`` is ``(ORDER_FIELDS, >= 3 * cells + k)``,
     or ``(ORDER_FIELDS, 0)`` to keep no order book (sweeps); ``trades`` is
     ``(TRADE_FIELDS, >= cells + k)`` (``signal_cells_nb``); ``state`` is
-    ``(STATE_FIELDS, k)`` scratch. Trades ``[0, n_closed)`` closed, ``[n_closed, n_trades)`` are
-    still open at the end.
+    ``(STATE_FIELDS, k)`` scratch. Trades ``[0, n_closed)`` are closed,
+    ``[n_closed, n_trades)`` still open at the end.
 
     Stretches of bars where nothing can trade (no signal, nothing pending, no
     stop to watch) are marked to market in a tight loop. This function and its
