@@ -24,13 +24,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from warehouse.errors import WarehouseError
-from warehouse.stream_sink import Batch
 
+if TYPE_CHECKING:  # stream_sink imports polars and numba: not needed to join the group (warehouse.kafka_prejoin)
+    from warehouse.stream_sink import Batch
+
+DEFAULT_BROKERS = "127.0.0.1:9092"
+DEFAULT_TOPIC = "ticks"
+DEFAULT_GROUP = "tickhouse"
 PREFETCH_KBYTES = 32 * 1024
 SESSION_TIMEOUT_MS = 6000  # tansu delays a group join by half of it; Kafka's own default is 45000
 _METADATA = re.compile(r"^inflight<=(\d+)$")

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from warehouse import kafka_prejoin
 from warehouse.client import connect
+from warehouse.consume_kafka import DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_TOPIC, KafkaSource
 from warehouse.demo import DemoSpec, parse_count
 from warehouse.errors import WarehouseError
 from warehouse.migrate import migrate
@@ -50,10 +52,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     options = RunOptions(batch=args.batch, linger=args.linger, until_idle=args.until_idle,
                          status_every=args.status_every)
     log = log_line
-    client = connect(args.dsn)
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     source = _source(args, options, log)  # Redis sends its first read, Kafka joins the group: while we migrate
     try:
+        client = connect(args.dsn)
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         migrate(client)
         sink = StreamSink(client, source.name)
         gc.freeze()  # the many objects of the imports are never garbage: collections skip them
@@ -68,8 +70,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
     if args.broker == "kafka":
-        from warehouse.consume_kafka import KafkaSource
-        return KafkaSource(args.brokers, args.topic, args.group, options.batch * (options.rebuild_batches + 1), log)
+        unacknowledged_max = options.batch * (options.rebuild_batches + 1)
+        early = kafka_prejoin.adopt(args.brokers, args.topic, args.group, unacknowledged_max, log)
+        return early or KafkaSource(args.brokers, args.topic, args.group, unacknowledged_max, log)
     from warehouse.consume_redis import RedisSource
     if args.claim_idle < 0:
         raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
@@ -96,8 +99,8 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 def _broker_args(parser: argparse.ArgumentParser, broker: str) -> None:
     if broker == "kafka":
-        parser.add_argument("--brokers", default="127.0.0.1:9092", help="host:port[,host:port] (default %(default)s)")
-        parser.add_argument("--topic", default="ticks", help="topic (default %(default)s)")
+        parser.add_argument("--brokers", default=DEFAULT_BROKERS, help="host:port[,host:port] (default %(default)s)")
+        parser.add_argument("--topic", default=DEFAULT_TOPIC, help="topic (default %(default)s)")
     else:
         parser.add_argument("--url", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s)")
         parser.add_argument("--stream", default="ticks:stream", help="stream key (default %(default)s)")
@@ -127,7 +130,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     for broker in ("kafka", "redis"):
         sub = sources.add_parser(broker, help=f"consume {'a Kafka topic' if broker == 'kafka' else 'a Redis stream'}")
         _broker_args(sub, broker)
-        sub.add_argument("--group", default="tickhouse", help="consumer group (default %(default)s)")
+        sub.add_argument("--group", default=DEFAULT_GROUP, help="consumer group (default %(default)s)")
         if broker == "redis":
             sub.add_argument("--consumer", default="ingest-1", help="consumer name in the group (default %(default)s)")
             sub.add_argument("--claim-idle", type=int, default=60_000, metavar="MS",
