@@ -15,9 +15,11 @@ reads the whole stream again under new consumer-group names):
            XREADGROUP COUNT=batch with raw hiredis replies + XACK; Kafka:
            confluent-kafka consume(batch) touching each value, one commit at the end, with
            our consumer's fetch.wait.max.ms).
-Reports the median of the repeats. Last measured (``--ticks 2M --repeat 3``, 2 shared cores,
-load average ~2 falling to ~0.2): redis ours 139,507 ticks/s vs peer 206,378/s (0.68); kafka
-(tansu) ours 106,751/s vs peer 139,486/s (0.77). Where the time goes: README, "Streaming".
+Reports the median of the repeats. Last measured (``--ticks 2M --repeat 3``, 2 cores): redis ours
+139,507 ticks/s vs peer 206,378/s (0.68; load average ~2 falling to ~0.2); kafka (tansu, ``--broker
+kafka``, twice, no other job, load ~0.8-1.2) ours 17.18 s / 17.00 s = 116,383 / 117,652 ticks/s vs
+peer 14.02 s / 14.00 s (0.82 both; was 0.77 before the consumer subscribed ahead of the heavy imports
+and set fetch.wait.max.ms). Where the time goes: README, "Streaming".
 """
 
 from __future__ import annotations
