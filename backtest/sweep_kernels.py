@@ -79,7 +79,7 @@ def sweep_stats_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: 
     for i in range(sets):
         most_cells = max(most_cells, signal_cells_nb(rows[offsets[i]:offsets[i + 1]]))
     # one set of buffers per thread, reused by every set the thread runs
-    slots = max(min(threads, sets), 0)
+    slots = min(threads, sets)
     equity = np.empty((slots, close.shape[0]))
     trades = np.empty((slots, TRADE_FIELDS, most_cells + k))
     state = np.empty((slots, STATE_FIELDS, k))

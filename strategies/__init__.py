@@ -74,14 +74,13 @@ def signal_events(module: ModuleType, bars: Any, params: Any, cache: Any = None)
     [2, 3, 5, 6, 7, 9, 10]
     """
     name = module.__name__.rsplit(".", 1)[-1]
-    if hasattr(module, "events"):
-        events = module.events(bars, params, cache)
-    else:
+    if not hasattr(module, "events"):
         signal = np.asarray(module.signals(bars, params, cache), dtype=np.float64)
         if signal.shape != bars.close.shape:
             raise BacktestError(f"strategy: {name}.signals returned shape {signal.shape}, "
                                 f"bars are {bars.close.shape}")
-        events = SignalEvents.from_dense(signal)
+        return SignalEvents.from_dense(signal)
+    events = module.events(bars, params, cache)
     events.check_shape(bars.close.shape, f"{name}.events")
     return events
 
