@@ -76,7 +76,11 @@ class KafkaSource:
         self.replay_until: dict[int, int] = {}  # partition -> first offset no crashed batch can reach
         self.at_eof: set[int] = set()
         self.flush_before_revoke: Callable[[], None] | None = None
-        _require_topic(self.consumer, brokers, topic)
+        try:
+            _require_topic(self.consumer, brokers, topic)
+        except WarehouseError:
+            self.consumer.close()  # its threads would keep retrying the broker until exit
+            raise
         self.consumer.subscribe([topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
 
     def read(self, batch: Batch, max_messages: int, timeout: float) -> None:

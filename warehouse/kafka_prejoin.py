@@ -9,8 +9,9 @@ ingest kafka ...`` therefore creates and subscribes its
 it over (:func:`adopt`) when its parsed arguments name the same brokers, topic and group.
 Nothing is delivered or committed before the command runs: librdkafka joins the group on
 its own threads, while assignments and messages arrive only inside ``consume``. Anything
-unusual (help, no ``ingest kafka``, an unreachable broker, a missing topic) starts
-nothing here, and the command itself reports it as before.
+unusual (help, no ``ingest kafka``) starts nothing here; an unreachable broker or a
+missing topic is kept and raised by :func:`adopt`, so the command reports it without
+waiting for the broker a second time.
 
 >>> start(["status"]) is None, adopt("127.0.0.1:9092", "ticks", "tickhouse", 10, print)
 (True, None)
@@ -24,7 +25,8 @@ from collections.abc import Callable, Sequence
 from warehouse.consume_kafka import DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_TOPIC, KafkaSource
 from warehouse.errors import WarehouseError
 
-_early: tuple[tuple[str, str, str], KafkaSource] | None = None
+# the early consumer, or why it could not start (the command reports that instead of trying again)
+_early: tuple[tuple[str, str, str], KafkaSource | WarehouseError] | None = None
 
 
 def start(argv: Sequence[str]) -> None:
@@ -43,22 +45,28 @@ def start(argv: Sequence[str]) -> None:
     parser.add_argument("--topic", default=DEFAULT_TOPIC)
     parser.add_argument("--group", default=DEFAULT_GROUP)
     known, _ = parser.parse_known_args(args[i + 2:])
+    key = (known.brokers, known.topic, known.group)
     try:  # the real bound and log are set by adopt(), before the first consume
-        source = KafkaSource(known.brokers, known.topic, known.group, 0, lambda line: None)
-    except WarehouseError:
-        return
-    _early = (known.brokers, known.topic, known.group), source
+        _early = key, KafkaSource(known.brokers, known.topic, known.group, 0, lambda line: None)
+    except WarehouseError as error:
+        _early = key, error
 
 
 def adopt(brokers: str, topic: str, group: str, unacknowledged_max: int,
           log: Callable[[str], None]) -> KafkaSource | None:
-    """The consumer :func:`start` subscribed for these brokers, topic and group (closed if it is another one)."""
+    """The consumer :func:`start` subscribed for these brokers, topic and group (closed if it is another one).
+
+    Raises the :class:`~warehouse.errors.WarehouseError` that stopped :func:`start` for the same ones.
+    """
     global _early
     if _early is None:
         return None
     (key, source), _early = _early, None
     if key != (brokers, topic, group):
-        source.close()
+        if isinstance(source, KafkaSource):
+            source.close()
         return None
+    if isinstance(source, WarehouseError):  # an unreachable broker or a missing topic: no second wait
+        raise source
     source.unacknowledged_max, source.log = unacknowledged_max, log
     return source
