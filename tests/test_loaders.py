@@ -86,6 +86,7 @@ def test_every_format_loads_the_same_ticks(demo_table, tmp_path, fresh_client):
     ("missing.csv", None, "path: .* is not a readable file"),
     ("ticks.json", "{}", "path: .* has an unknown type"),
     ("nocol.csv", "symbol,ts,size\nA,2024-01-02,1\n", "columns: .* has no 'price' column"),
+    ("header_only.csv", "x,y\n", "columns: .* has no 'symbol' column \\(found: x, y\\)"),
     ("broken.parquet", "not parquet", "path: .* is not a readable Parquet file"),
 ])
 def test_unusable_files_give_one_line_errors(fresh_client, tmp_path, name, content, message):

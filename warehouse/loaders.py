@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from warehouse.errors import WarehouseError
 from warehouse.ingest import SortedBatch, TickWriter, WriteStats, sort_batch
-from warehouse.validate import REJECTS_SCHEMA, clean_ticks
+from warehouse.validate import REJECTS_SCHEMA, clean_ticks, map_columns
 
 DEFAULT_BATCH_ROWS = 500_000
 TickSource = str | Path | pa.Table | pl.DataFrame | Iterable[pa.RecordBatch]
@@ -154,6 +154,7 @@ def _batches(source: TickSource, batch_rows: int) -> tuple[Numbered, int | None]
             parquet = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise WarehouseError(f"path: {str(path)!r} is not a readable Parquet file ({exc})") from None
+        map_columns(parquet.schema_arrow.names, str(path))  # wrong columns fail even when there are no rows
         return _numbered(parquet.iter_batches(batch_size=batch_rows)), parquet.metadata.num_rows
     if ".csv" in suffixes or ".txt" in suffixes:
         return _csv_batches(path, batch_rows), None
@@ -192,6 +193,7 @@ def _csv_batches(path: Path, batch_rows: int) -> Numbered:
         )
     except pa.ArrowInvalid as exc:
         raise WarehouseError(f"path: {str(path)!r} is not a readable CSV file ({exc})") from None
+    map_columns(list(column_types), str(path))  # wrong columns fail even when there are no rows
     first = 1
     pending: list[pa.RecordBatch] = []
     for batch in reader:
