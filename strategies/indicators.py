@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -86,6 +87,7 @@ def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
     tests, the correctly rounded mean), so crossovers agree with pandas'
     ``rolling().mean()``. The errors are computed beside the running sum, not
     in its chain, which keeps the loop at one dependent addition per bar.
+    The sums start afresh every :data:`RESTART_EVERY` bars (:func:`_fresh_sum`).
     """
     n, k = values.shape
     out = np.full((n, k), np.nan)
@@ -96,11 +98,28 @@ def sma_nb(values: np.ndarray, window: int) -> np.ndarray:
             if np.isnan(x):
                 total, error, valid = 0.0, 0.0, 0
                 continue
+            if t % RESTART_EVERY == 0:
+                total, error = _fresh_sum(values, j, t, window, valid)
             valid += 1
             total, error = _window_sum(x, values[t - window, j] if valid > window else 0.0, total, error)
             if valid >= window:
                 out[t, j] = (total + error) / window
     return out
+
+
+# Window sums start afresh (from the window's values only) at every multiple of this many bars, so
+# a sum depends on the bars since the last multiple, never on the whole history: a long series
+# splits at those bars into parts that threads compute apart, with the very same sums.
+RESTART_EVERY = 1 << 16
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fresh_sum(values: np.ndarray, j: int, t: int, window: int, valid: int) -> tuple[float, float]:
+    """``(total, error)`` of the last ``window`` bars before ``t`` (fewer: the ``valid`` ones), summed afresh."""
+    total, error = 0.0, 0.0
+    for u in range(t - min(valid, window), t):
+        total, error = _window_sum(values[u, j], 0.0, total, error)
+    return total, error
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -172,31 +191,44 @@ def crossover_events_nb(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:
-    """``crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))`` without the averages' arrays.
+def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int, first: int,
+                            stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))`` of bars ``(first, stop)``, in one pass.
 
-    Both averages advance bar by bar (the same ``_window_sum`` as ``sma_nb``,
-    so the same sums; ``_mean_order`` compares them as the rounded means
-    compare) and only the crossings are kept: a single run reads its
-    closes once and allocates two bytes per bar instead of two arrays of floats.
+    Both averages advance bar by bar (the same ``_window_sum`` and restarts as
+    ``sma_nb``, so the same sums; ``_mean_order`` compares them as the rounded
+    means compare) and only the crossings are kept: the closes are read once
+    and two bytes per bar are allocated instead of two arrays of floats.
+
+    ``first`` is 0 or a multiple of :data:`RESTART_EVERY` (the sums there do not
+    depend on earlier bars); bar ``first`` itself is never reported, since
+    whether it crosses depends on the bar before it. Returns ``(bars, rows,
+    edges)``; ``edges[0]`` / ``edges[1]`` are each column's order of the
+    averages (+1 fast above, -1 below, 0 equal or undefined) at bars ``first``
+    and ``stop - 1``, which decide the crossings where parts meet
+    (:func:`sma_crossings`).
 
     >>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
-    >>> bars, rows = sma_crossover_events_nb(close, 2, 3)
-    >>> bars.tolist(), rows[:, 0].tolist()
-    ([5, 9], [1.0, -1.0])
+    >>> bars, rows, edges = sma_crossover_events_nb(close, 2, 3, 0, 11)
+    >>> bars.tolist(), rows[:, 0].tolist(), edges[:, 0].tolist()
+    ([5, 9], [1.0, -1.0], [0, -1])
     """
-    n, k = values.shape
-    side = np.zeros((n, k), dtype=np.int8)  # +1 / -1 where the column crosses up / down
-    crossed = np.zeros(n, dtype=np.bool_)
+    k = values.shape[1]
+    side = np.zeros((stop - first, k), dtype=np.int8)  # +1 / -1 where the column crosses up / down
+    crossed = np.zeros(stop - first, dtype=np.bool_)
+    edges = np.zeros((2, k), dtype=np.int8)
     longest = max(fast, slow)
     for j in range(k):
         fast_total, fast_error, slow_total, slow_error, valid = 0.0, 0.0, 0.0, 0.0, 0
-        before = 0  # sign of fast - slow at the previous bar; 0 when equal or not both defined
-        for t in range(n):
+        before = 0  # order of the averages at the previous bar
+        for t in range(max(first - longest, 0), stop):  # bars before first: to count the valid ones
             x = values[t, j]
             if np.isnan(x):
                 fast_total, fast_error, slow_total, slow_error, valid, before = 0.0, 0.0, 0.0, 0.0, 0, 0
                 continue
+            if t % RESTART_EVERY == 0:
+                fast_total, fast_error = _fresh_sum(values, j, t, fast, valid)
+                slow_total, slow_error = _fresh_sum(values, j, t, slow, valid)
             valid += 1
             fast_total, fast_error = _window_sum(x, values[t - fast, j] if valid > fast else 0.0, fast_total,
                                                  fast_error)
@@ -205,17 +237,53 @@ def sma_crossover_events_nb(values: np.ndarray, fast: int, slow: int) -> tuple[n
             now = 0
             if valid >= longest:
                 now = _mean_order(fast_total + fast_error, fast, slow_total + slow_error, slow)
-            if before * now == -1:
-                side[t, j] = now
-                crossed[t] = True
+            if before * now == -1 and t > first:
+                side[t - first, j] = now
+                crossed[t - first] = True
             before = now
-    bars = np.flatnonzero(crossed)
-    rows = np.full((bars.shape[0], k), np.nan)
-    for i in range(bars.shape[0]):
+            if t == first:
+                edges[0, j] = now
+        edges[1, j] = before
+    marked = np.flatnonzero(crossed)
+    rows = np.full((marked.shape[0], k), np.nan)
+    for i in range(marked.shape[0]):
         for j in range(k):
-            if side[bars[i], j] != 0:
-                rows[i, j] = side[bars[i], j]
-    return bars, rows
+            if side[marked[i], j] != 0:
+                rows[i, j] = side[marked[i], j]
+    return marked + first, rows, edges
+
+
+def sma_crossings(values: np.ndarray, fast: int, slow: int, parts: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(bars, rows)`` of :func:`sma_crossover_events_nb` over all bars, split into up to ``parts`` on threads.
+
+    The parts meet at multiples of :data:`RESTART_EVERY`, where every sum starts
+    afresh, so the result is the same for any number of parts.
+
+    >>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
+    >>> bars, rows = sma_crossings(close, 2, 3, parts=2)
+    >>> bars.tolist(), rows[:, 0].tolist()
+    ([5, 9], [1.0, -1.0])
+    """
+    n = values.shape[0]
+    per_part = -(-n // max(parts, 1))
+    step = max(-(-per_part // RESTART_EVERY), 1) * RESTART_EVERY  # whole restart periods
+    starts = list(range(0, n, step))
+    if len(starts) == 1:
+        bars, rows, _ = sma_crossover_events_nb(values, fast, slow, 0, n)
+        return bars, rows
+    with ThreadPoolExecutor(max_workers=len(starts) - 1) as pool:
+        later = [pool.submit(sma_crossover_events_nb, values, fast, slow, s, min(s + step, n)) for s in starts[1:]]
+        pieces = [sma_crossover_events_nb(values, fast, slow, 0, min(step, n))] + [f.result() for f in later]
+    bars, rows = [pieces[0][0]], [pieces[0][1]]
+    for start, (_, _, left), (right_bars, right_rows, right) in zip(starts[1:], pieces, pieces[1:]):
+        at_start = right[0].astype(np.float64)
+        meets = left[1] * at_start == -1  # the part's first bar crosses: decided by the bar before it
+        if meets.any():
+            bars.append(np.array([start]))
+            rows.append(np.where(meets, at_start, np.nan)[None, :])
+        bars.append(right_bars)
+        rows.append(right_rows)
+    return np.concatenate(bars), np.concatenate(rows)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from strategies import checks
 from backtest.signal_events import SignalEvents
-from strategies.indicators import (IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_crossover_events_nb,
-                                  sma_nb)
+from strategies.indicators import IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_crossings, sma_nb
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,11 @@ def events(bars, params: Params, cache: IndicatorCache | None = None) -> SignalE
     """The crossings of :func:`signals` as events, without the dense array (what runs and sweeps use).
 
     With a ``cache`` (sweeps) the averages come from it; without one (a single
-    run) they are never stored: one pass over the closes keeps the crossings only.
+    run) they are never stored: one pass over the closes keeps the crossings only,
+    a long series split over numba's thread count (the same crossings either way).
     """
     if cache is None:
-        bar_numbers, rows = sma_crossover_events_nb(bars.close, params.fast, params.slow)
+        bar_numbers, rows = sma_crossings(bars.close, params.fast, params.slow, parts=numba.get_num_threads())
     else:
         bar_numbers, rows = crossover_events_nb(*_averages(bars, params, cache))
     return SignalEvents(bar_numbers, rows, bars.close.shape[0])

@@ -289,7 +289,43 @@ def test_one_pass_crossings_equal_those_of_the_stored_averages_even_at_exact_tie
     ties[7000, 1] = np.nan
     for values in (ties, walk(n=20_000, k=2, seed=5).close):
         stored = crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))
-        one_pass = sma_crossover_events_nb(values, fast, slow)
+        one_pass = sma_crossover_events_nb(values, fast, slow, 0, len(values))
         assert len(stored[0]) > 100
         np.testing.assert_array_equal(one_pass[0], stored[0])
         np.testing.assert_array_equal(one_pass[1], stored[1])
+
+
+@pytest.mark.parametrize("fast, slow", [(10, 30), (2, 3), (30, 10), (5, 400)])
+def test_crossings_are_the_same_however_many_threads_split_the_bars(fast, slow):
+    from strategies.indicators import RESTART_EVERY, crossover_events_nb, sma_crossings, sma_nb
+
+    rng = np.random.default_rng(3)
+    n = 3 * RESTART_EVERY + 777
+    # cent prices with flat runs (exact ties) across the restart bars, and NaNs next to them
+    values = np.round(np.cumsum(rng.choice([-1, 0, 0, 0, 1], (n, 2)), axis=0) * 0.25 + 100, 2)
+    values[RESTART_EVERY - 40: RESTART_EVERY + 40, 0] = 100.0
+    values[2 * RESTART_EVERY - 1, 1] = np.nan
+    values[3 * RESTART_EVERY + 2, 0] = np.nan
+    # a slide into a jump: both columns cross exactly at the first bar of a part
+    for start in (RESTART_EVERY, 2 * RESTART_EVERY):
+        values[start - 1000: start] = np.linspace(120, 100, 1000)[:, None]
+        values[start: start + 5] = 140.0
+    stored = crossover_events_nb(sma_nb(values, fast), sma_nb(values, slow))
+    assert len(stored[0]) > 1000 and np.isin([RESTART_EVERY, 2 * RESTART_EVERY], stored[0]).all()
+    for parts in (1, 2, 3, 4, 9):
+        bars, rows = sma_crossings(values, fast, slow, parts=parts)
+        np.testing.assert_array_equal(bars, stored[0])
+        np.testing.assert_array_equal(rows, stored[1])
+
+
+def test_sma_stays_the_correctly_rounded_mean_where_its_sums_start_afresh():
+    import math
+
+    from strategies.indicators import RESTART_EVERY, sma_nb
+
+    values = walk(n=2 * RESTART_EVERY + 100, k=1, seed=9).close
+    window = 50
+    got = sma_nb(values, window)[:, 0]
+    for restart in (RESTART_EVERY, 2 * RESTART_EVERY):
+        for t in range(restart - 60, restart + 60):
+            assert got[t] == math.fsum(values[t - window + 1: t + 1, 0]) / window, t
