@@ -295,28 +295,48 @@ def _quiet_nb(start, stop, open_, close, skip_open, state, cash, equity):
     ``skip_open`` leaves the opens out (close fills, or a bar whose open was read already).
     Positions and cash are constant over the stretch, so equity is cash plus, column
     by column, each held position at its latest price (the sums in column order,
-    as ``_equity`` adds them).
+    as ``_equity`` adds them). The first held column is marked in the same pass that
+    writes the cash, carrying no price while every bar has a close (the usual case):
+    the stretch's equity is written once, which is what a long stretch costs.
     """
     k = close.shape[1]
-    for t in range(start, stop):
-        equity[t] = cash
-    holding = False
+    marked = False  # equity[start:stop] holds cash plus the columns so far
     for j in range(k):
         held = state[POS, j]
         if held == 0.0:
             state[MARK, j] = _last_price(start, stop, open_, close, skip_open, j, state[MARK, j])
             continue
-        holding = True
-        mark = state[MARK, j]
+        if not marked:
+            marked = True
+            gaps = False
+            for t in range(start, stop):
+                price = close[t, j]
+                gaps |= np.isnan(price)
+                equity[t] = cash + held * price
+            if not gaps:
+                if stop > start:
+                    state[MARK, j] = close[stop - 1, j]
+                continue
+            for t in range(start, stop):  # a missing close: mark again, carrying the last price
+                equity[t] = cash
+        state[MARK, j] = _mark_with_gaps(start, stop, open_, close, skip_open, j, held, state[MARK, j], equity)
+    if not marked:
         for t in range(start, stop):
-            price = close[t, j]
-            if not np.isnan(price):
-                mark = price
-            elif not skip_open and not np.isnan(open_[t, j]):
-                mark = open_[t, j]
-            equity[t] += held * mark
-        state[MARK, j] = mark
-    return stop - start if holding else 0
+            equity[t] = cash
+    return stop - start if marked else 0
+
+
+@njit(cache=True, inline='always')
+def _mark_with_gaps(start, stop, open_, close, skip_open, j, held, mark, equity):
+    """Add column ``j``'s position at its latest price to ``equity[start:stop]``; return the last price."""
+    for t in range(start, stop):
+        price = close[t, j]
+        if not np.isnan(price):
+            mark = price
+        elif not skip_open and not np.isnan(open_[t, j]):
+            mark = open_[t, j]
+        equity[t] += held * mark
+    return mark
 
 
 @njit(cache=True, inline='always')

@@ -219,3 +219,22 @@ def test_cash_and_positions_from_the_orders_add_up_to_the_equity_on_every_bar(fi
     for j in range(k):
         mine = result.orders["column"].to_numpy() == j
         np.testing.assert_allclose(result.orders["position"].to_numpy()[mine], np.cumsum(sizes[mine]), atol=1e-9)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_held_columns_with_missing_bars_are_marked_at_their_last_price(fill):
+    rng = np.random.default_rng(8)
+    n, k = 4000, 3
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, k)), axis=0))
+    open_ = np.vstack([close[:1], close[:-1]])
+    missing = rng.random((n, k)) < 0.02  # whole bars missing, in every column, held or not
+    missing[0] = False
+    close[missing] = np.nan
+    open_[missing] = np.nan
+    signals = np.where(rng.random((n, k)) < 0.01, rng.choice([-1.0, 1.0], (n, k)), NAN)
+    result = run(open_, open_, open_, close, signals, EngineConfig(fill=fill, size=0.3))
+    last = np.where(missing, 0, np.arange(n)[:, None])
+    latest = close[np.maximum.accumulate(last, axis=0), np.arange(k)]  # each column's last close so far
+    held = result.positions != 0
+    assert (held & missing).sum() > 50 and (held.sum(axis=1) > 1).sum() > 1000
+    np.testing.assert_allclose(result.equity, result.cash + (result.positions * latest).sum(axis=1), rtol=1e-12)
