@@ -197,12 +197,17 @@ def test_mismatched_shapes_are_refused():
         run(o, h, lo, c, np.zeros((2, 1)), EngineConfig())
 
 
+def _random_walk(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Opens and closes of ``k`` random-walk columns over ``n`` bars (each open is the previous close)."""
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, k)), axis=0))
+    return np.vstack([close[:1], close[:-1]]), close
+
+
 @pytest.mark.parametrize("fill", ["next_open", "close"])
 def test_cash_and_positions_from_the_orders_add_up_to_the_equity_on_every_bar(fill):
     rng = np.random.default_rng(3)
     n, k = 3000, 3
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, k)), axis=0))
-    open_ = np.vstack([close[:1], close[:-1]])
+    open_, close = _random_walk(rng, n, k)
     high, low = np.maximum(open_, close) * 1.004, np.minimum(open_, close) * 0.996
     signals = np.where(rng.random((n, k)) < 0.03, rng.choice([-1.0, 0.0, 1.0], (n, k)), NAN)
     config = EngineConfig(fill=fill, fees_bps=5, size=0.3, stop_loss=0.02, trailing_stop=0.03)
@@ -225,8 +230,7 @@ def test_cash_and_positions_from_the_orders_add_up_to_the_equity_on_every_bar(fi
 def test_held_columns_with_missing_bars_are_marked_at_their_last_price(fill):
     rng = np.random.default_rng(8)
     n, k = 4000, 3
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, k)), axis=0))
-    open_ = np.vstack([close[:1], close[:-1]])
+    open_, close = _random_walk(rng, n, k)
     missing = rng.random((n, k)) < 0.02  # whole bars missing, in every column, held or not
     missing[0] = False
     close[missing] = np.nan
