@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from warehouse.stream_kernels import decode_ticks_nb, resp_bulk_args_nb, resp_entries_nb
+from warehouse.stream_kernels import decode_ticks_nb, gather_nb, resp_bulk_args_nb, resp_entries_nb
 from warehouse.stream_messages import Messages
 from warehouse.validate import ALIASES, REJECTS_SCHEMA, TICKS_SCHEMA, CleanBatch, clean_ticks
 
@@ -109,6 +109,7 @@ def warm_up() -> None:
     resp_entries_nb(one.data.copy(), 0, np.array([0, -1, 0], np.int64), *np.empty((4, 0), np.int64),
                     np.frombuffer(b"tick", np.uint8))
     resp_bulk_args_nb(one.data.copy(), one.starts, one.ends)
+    gather_nb(one.data.copy(), one.starts, one.ends)  # ids kept past their reply (Messages.compact)
 
 
 def _in_message_order(ticks: list[pa.Table], order: list[np.ndarray]) -> pa.Table:

@@ -10,7 +10,8 @@ batch never becomes a Python object per message on the fast paths:
   the Python layer decodes those with polars;
 * :func:`resp_entries_nb` parses a raw ``XREADGROUP`` reply into entry-id and
   payload slices, resumably while the reply is still arriving;
-* :func:`resp_bulk_args_nb` writes slices as RESP bulk strings (the ids of an ``XACK``).
+* :func:`resp_bulk_args_nb` writes slices as RESP bulk strings (the ids of an ``XACK``);
+* :func:`gather_nb` copies slices into a buffer of their own.
 
 >>> import numpy as np
 >>> msg = b'{"symbol":"AAPL","ts":1704205800123456,"price":185.12,"size":100.0,"side":"buy","trade_id":17,"version":0}'
@@ -409,3 +410,29 @@ def resp_bulk_args_nb(data, starts, ends):
         out[pos], out[pos + 1] = 13, 10
         pos += 2
     return out
+
+
+@njit(cache=True, nogil=True)
+def gather_nb(data, starts, ends):
+    """``(buffer, starts, ends)``: the slices copied, in order, into a buffer holding only them.
+
+    >>> import numpy as np
+    >>> out, starts, ends = gather_nb(np.frombuffer(b"abcdef", np.uint8), np.array([4, 0]), np.array([6, 1]))
+    >>> bytes(out), starts.tolist(), ends.tolist()
+    (b'efa', [0, 2], [2, 3])
+    """
+    n = starts.size
+    new_starts = np.empty(n, np.int64)
+    new_ends = np.empty(n, np.int64)
+    total = 0
+    for i in range(n):
+        new_starts[i] = total
+        total += ends[i] - starts[i]
+        new_ends[i] = total
+    out = np.empty(total, np.uint8)
+    pos = 0
+    for i in range(n):
+        for k in range(starts[i], ends[i]):
+            out[pos] = data[k]
+            pos += 1
+    return out, new_starts, new_ends

@@ -13,6 +13,8 @@ from typing import overload
 
 import numpy as np
 
+from warehouse.stream_kernels import gather_nb
+
 
 @dataclass(frozen=True, eq=False)
 class Messages(Sequence[bytes]):
@@ -58,10 +60,7 @@ class Messages(Sequence[bytes]):
         >>> Messages.of([b"abc", b"de"])[1:].compact().data.tobytes()
         b'de'
         """
-        lengths = self.ends - self.starts
-        ends = np.cumsum(lengths)
-        index = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(self.starts - (ends - lengths), lengths)
-        return Messages(self.data[index], ends - lengths, ends)
+        return Messages(*gather_nb(self.data, self.starts, self.ends))
 
     def __len__(self) -> int:
         return self.starts.size
