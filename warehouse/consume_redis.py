@@ -21,6 +21,9 @@
   ``XACK`` of a batch is written from the id slices by another kernel; no Python
   object per entry. A reply in any other shape (an error, entries with other
   fields) is parsed by hiredis instead.
+* ``XACK``s are sent by a thread: Redis reads a large one (several batches waiting
+  for a bar rebuild) at its own pace, and the reader goes on meanwhile. Their replies
+  are read before the next ``XACK`` is queued, and before closing.
 * An entry is one field ``tick`` holding a JSON object, or the tick's fields
   themselves (``XADD s * symbol AAPL ts ... price ...``).
 * ``trim=True`` deletes entries every group of the stream has acknowledged
@@ -30,6 +33,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable
 
@@ -73,7 +78,10 @@ class RedisSource:
         self.reader = self.redis.connection_pool.get_connection()  # raw replies, one request in flight
         self.in_flight = False
         self.acker = self.redis.connection_pool.get_connection()  # XACKs in flight
-        self.acks_in_flight = 0
+        self.acks_in_flight = 0  # XACKs queued or sent whose replies are not read yet
+        self.acks: queue.Queue[list | None] = queue.Queue()  # packed XACKs for the sending thread
+        self.ack_error: BaseException | None = None  # why the sending thread stopped sending
+        threading.Thread(target=self._send_acks, name="redis-xack", daemon=True).start()
         self.ready: tuple[Messages, Messages] = (_NONE, _NONE)  # (payloads, ids) read, not yet in a batch
         self.pending_from: str | None = "0-0"  # reading our own pending list; None: reading new entries
         self.idle = False
@@ -217,7 +225,7 @@ class RedisSource:
         return Messages(kept.data, starts, ends), Messages.of([entry_id for entry_id, _ in entries])
 
     def commit(self, batch: Batch) -> None:
-        """Send ``XACK`` for every entry of ``batch`` (replies are taken before the next command needs them).
+        """Queue ``XACK`` for every entry of ``batch`` (the replies of the previous ones are read first).
 
         Acknowledgements are sent only after the batch was written, so not waiting for
         Redis to apply them changes nothing about delivery: a crash in between at worst
@@ -230,22 +238,36 @@ class RedisSource:
             for start in range(0, len(ids), 50_000):
                 part = ids[start:start + 50_000]
                 args = resp_bulk_args_nb(part.data, part.starts, part.ends)
-                self.acker.send_packed_command([b"*%d\r\n$4\r\nXACK\r\n" % (len(part) + 3) + head, memoryview(args)])
+                self.acks.put([b"*%d\r\n$4\r\nXACK\r\n" % (len(part) + 3) + head, memoryview(args)])
                 self.acks_in_flight += 1
         self.unacknowledged -= len(batch)
         if self.trim:
             self._acknowledged()
             self._trim()
 
+    def _send_acks(self) -> None:
+        """The sending thread: send queued ``XACK``s until ``None``; after an error, send no more."""
+        while (command := self.acks.get()) is not None:
+            try:
+                if self.ack_error is None:
+                    self.acker.send_packed_command(command)
+            except BaseException as exc:  # reported by _acknowledged(); the entries stay pending
+                self.ack_error = exc
+            finally:
+                self.acks.task_done()
+
     def _acknowledged(self) -> None:
-        """Wait for the replies of the ``XACK``s in flight."""
+        """Wait until the ``XACK``s in flight are sent and answered."""
+        self.acks.join()
         try:
+            if self.ack_error is not None:
+                raise self.ack_error
             while self.acks_in_flight:
                 self.acker.read_response()
                 self.acks_in_flight -= 1
         except BaseException:
             self.acker.disconnect()
-            self.acks_in_flight = 0
+            self.acks_in_flight, self.ack_error = 0, None
             raise
 
     def drained(self) -> bool:
@@ -270,6 +292,7 @@ class RedisSource:
         try:
             self._acknowledged()
         finally:
+            self.acks.put(None)
             for connection in (self.reader, self.acker):
                 connection.disconnect()
                 self.redis.connection_pool.release(connection)

@@ -33,6 +33,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol, TextIO
 
 import numpy as np
@@ -289,6 +290,14 @@ def run(source: Source, sink: StreamSink, options: RunOptions, stop: threading.E
     return _Runner(source, sink, options, stop, log or log_line).run()
 
 
+class _Outcome(Enum):
+    """What a worker job did with its batch."""
+
+    STOPPED = 0  # not written, or written but its rebuild was stopped: acknowledge nothing more
+    WRITTEN = 1
+    REBUILT = 2  # written, then the bars of it and the batches waiting before it were rebuilt
+
+
 class _Runner:
     """The read/write loop.
 
@@ -301,6 +310,8 @@ class _Runner:
     and before stopping or losing Kafka partitions. Until then those minutes' bars show
     the trades' previous versions; a crash leaves the waiting batches unacknowledged,
     and they are written again in replay mode, which rebuilds every bar they touch.
+    The rebuild due after a batch runs in that batch's job on the worker, so the reader
+    goes on meanwhile (a rebuild takes as long as a few writes).
     """
 
     def __init__(self, source: Source, sink: StreamSink, options: RunOptions, stop: threading.Event,
@@ -325,7 +336,9 @@ class _Runner:
         status = _Status(self.source, self.sink.stats, self.options.status_every, self.log)
         wait = min(0.2, self.options.linger) or 0.05
         while not self.stop.is_set():
+            before = len(self.batch)
             self.source.read(self.batch, self.options.batch - len(self.batch), timeout=wait)
+            idle = len(self.batch) == before  # (an empty batch alone may just have been handed to the writer)
             drained = self.options.until_idle and self.source.drained()
             full = len(self.batch) >= self.options.batch
             due = bool(self.batch) and time.monotonic() - self.batch.started >= self.options.linger
@@ -336,7 +349,7 @@ class _Runner:
                 break
             if self.writing is not None and self.writing[1].done():
                 self.settle()
-            if self.unacknowledged is not None and self.writing is None and not self.batch:
+            if self.unacknowledged is not None and self.writing is None and idle and not self.batch:
                 self.rebuild()  # nothing new to read: bring the bars up to date now
             if self.failed:
                 break
@@ -365,9 +378,20 @@ class _Runner:
         if self.failed:
             return False
         self.source.prepare(self._marked(batch))
-        self.writing = (batch, self.writer.submit(self.sink.deliver, batch, self.options, self.stop, self.log))
+        waiting = len(self.unacknowledged or ()) if self.waiting_batches + 1 >= self.options.rebuild_batches else -1
+        self.writing = (batch, self.writer.submit(self._write, batch, waiting))
         self.batch = self._new_batch()
         return True
+
+    def _write(self, batch: Batch, waiting: int) -> _Outcome:
+        """The worker's job: write ``batch``; then, if ``waiting`` >= 0 (messages written before it and not
+        acknowledged), rebuild the bars its corrections and theirs left behind."""
+        if not self.sink.deliver(batch, self.options, self.stop, self.log):
+            return _Outcome.STOPPED
+        if waiting < 0 or not self.sink.writer.deferred:
+            return _Outcome.WRITTEN
+        rebuilt = self.sink.rebuild(waiting + len(batch), self.options, self.stop, self.log)
+        return _Outcome.REBUILT if rebuilt else _Outcome.STOPPED
 
     def _marked(self, batch: Batch) -> Batch:
         """What a write-ahead mark must cover: the waiting batches and ``batch``."""
@@ -382,14 +406,18 @@ class _Runner:
         """Wait for the batch being written; acknowledge it, or keep it waiting for a rebuild."""
         if self.writing is None:
             return
-        batch, written = self.writing
+        batch, job = self.writing
         self.writing = None
-        if written.result():
-            self._written(batch)
-        else:
+        outcome = job.result()
+        if outcome is _Outcome.STOPPED:
             self._fail(batch)
+        elif outcome is _Outcome.REBUILT:
+            self._commit_waiting(batch)
+        else:
+            self._written(batch)
 
     def _written(self, batch: Batch) -> None:
+        """Acknowledge ``batch``, or keep it waiting for a rebuild (its own corrections' or an earlier batch's)."""
         if self.unacknowledged is None and not self.sink.writer.deferred:
             self.source.commit(batch)
             return
@@ -397,8 +425,14 @@ class _Runner:
             self.unacknowledged = self._new_batch()
         self.unacknowledged.absorb(batch)
         self.waiting_batches += 1
-        if self.waiting_batches >= self.options.rebuild_batches:
-            self.rebuild()
+
+    def _commit_waiting(self, batch: Batch) -> None:
+        """The bars are rebuilt: acknowledge the waiting batches and ``batch`` (one commit: Kafka's mark spans both)."""
+        if self.unacknowledged is not None:
+            self.unacknowledged.absorb(batch)
+            batch = self.unacknowledged
+        self.source.commit(batch)
+        self.unacknowledged, self.waiting_batches = None, 0
 
     def rebuild(self) -> None:
         """Rebuild the deferred bars, then acknowledge the batches that waited for it."""
