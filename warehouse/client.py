@@ -118,6 +118,8 @@ def _connect_embedded(path: str, database: str) -> Client:
         # Arrow results stay in this process: lz4 (the default) is wasted work. Set once per client:
         # a per-query setting costs chDB about 7 ms of setup on every query.
         client.set_client_setting("output_format_arrow_compression_method", "none")
+        # reads see a bar rebuild's delete before its mutation is written (warehouse.rollup)
+        client.set_client_setting("apply_mutations_on_fly", "1")
     except WarehouseError:
         raise
     except Exception as exc:  # chDB reports failures as generic errors with long traces
