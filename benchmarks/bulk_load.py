@@ -1,11 +1,12 @@
 """Bulk-load speed and memory of the tick loader, next to a bare insert peer.
 
-Usage: python benchmarks/bulk_load.py [--ticks 10M] [--batch-rows 500000] [--repeat 3]
+Usage: python benchmarks/bulk_load.py [--ticks 10M] [--batch-rows 1000000] [--repeat 3]
 
 Measures, in one run, on the embedded warehouse (a temporary directory):
   * loader, MVs attached   - load_ticks(Arrow table): validation and the sort into
                              key order on a worker thread, exact-bars classification
-                             and the insert with both MVs firing on the main thread;
+                             and the insert with both MVs firing, each batch as two
+                             halves on two chDB connections at once;
   * loader, MVs detached   - the same with ticks_dedup_mv and bars_1m_mv detached;
   * peer: bare insert      - client.insert_arrow of the already-clean rows into
                              ticks with no MVs and no validation (what a plain
@@ -34,7 +35,7 @@ import pyarrow as pa
 from warehouse.client import connect
 from warehouse.demo import DemoSpec, generate, parse_count, write_parquet
 from warehouse.ingest import INSERT_SCHEMA
-from warehouse.loaders import DEFAULT_BATCH_ROWS, load_ticks
+from warehouse.loaders import IN_MEMORY_BATCH_ROWS, load_ticks
 from warehouse.migrate import migrate
 from warehouse.validate import clean_ticks
 
@@ -105,7 +106,8 @@ def _cpu_pressure() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", default="10M")
-    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS)
+    parser.add_argument("--batch-rows", type=int, default=IN_MEMORY_BATCH_ROWS,
+                        help="rows per batch of the Arrow variants (the CLI's file load keeps its own)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant (medians are shown)")
     args = parser.parse_args()
     ticks = parse_count(args.ticks)

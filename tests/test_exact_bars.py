@@ -110,3 +110,28 @@ def test_ties_keep_the_last_row_in_input_order(fresh_client, stream, time_ordere
         "SELECT symbol, ts, trade_id, price FROM ticks_dedup FINAL ORDER BY symbol, ts, trade_id"))
     expected = _deduplicated(batch).sort(["symbol", "ts", "trade_id"])
     assert kept["price"].to_list() == expected["price"].to_list()
+
+
+def test_a_large_batch_goes_in_as_two_halves_without_splitting_an_identity(fresh_client, stream, monkeypatch):
+    """Halves on two connections at once: an identity repeated across the middle stays in one half."""
+    from warehouse import ingest
+
+    monkeypatch.setattr(ingest, "HALF_MIN_ROWS", 20_000)
+    ticks = pl.from_arrow(stream).head(60_000)
+    middle = ticks.sort(["symbol", "ts", "trade_id"]).row(30_000, named=True)
+    rivals = pl.DataFrame([{**middle, "price": middle["price"] + 0.01 * i} for i in range(1, 40)],
+                          schema=ticks.schema)
+    batch = pl.concat([ticks, rivals])  # 39 same-version rivals: the last one in input order wins
+    report = load_ticks(fresh_client, batch, batch_rows=batch.height)
+    assert report.written.batches == 1
+    parts = fresh_client.command("SELECT count() FROM system.parts WHERE active AND table = 'ticks' "
+                                 "AND database = currentDatabase()")
+    assert parts == 2 * len(batch["ts"].dt.strftime("%Y%m").unique())
+    split_apart = fresh_client.command(
+        "SELECT uniqExact(_part) FROM ticks WHERE symbol = {s:String} AND ts = {t:DateTime64(6, 'UTC')} "
+        "AND trade_id = {i:UInt64}", parameters={"s": middle["symbol"], "t": middle["ts"], "i": middle["trade_id"]})
+    assert split_apart == 1, "the rivals' identity must stay in one half"
+    _assert_bars_equal(_served_bars(fresh_client), _reference_bars(batch))
+    kept = pl.from_arrow(fresh_client.query_arrow(
+        "SELECT symbol, ts, trade_id, price FROM ticks_dedup FINAL ORDER BY symbol, ts, trade_id"))
+    assert kept["price"].to_list() == _deduplicated(batch).sort(["symbol", "ts", "trade_id"])["price"].to_list()

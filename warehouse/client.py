@@ -26,6 +26,7 @@ DSN_ENV = "TICKHOUSE_DSN"
 DEFAULT_EMBEDDED_DIR = "data/warehouse"
 
 _open_embedded: dict[tuple[str, str], Client] = {}
+_siblings: dict[tuple[str, str], Client] = {}  # second connections (sibling()), same keys
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -94,9 +95,26 @@ def close_embedded() -> None:
 
     >>> close_embedded()
     """
-    for client in _open_embedded.values():
+    for client in [*_open_embedded.values(), *_siblings.values()]:
         client.close()
     _open_embedded.clear()
+    _siblings.clear()
+
+
+def sibling(client: Client) -> Client:
+    """A second connection to ``client``'s embedded warehouse: its queries run beside ``client``'s.
+
+    chDB runs one query at a time per connection, on one core; a bulk insert
+    writes half of a large batch through this one (:mod:`warehouse.ingest`).
+
+    >>> client = connect()
+    >>> sibling(client) is sibling(client), sibling(client) is client
+    (True, False)
+    """
+    key = next(key for key, opened in _open_embedded.items() if opened is client)
+    if key not in _siblings:
+        _siblings[key] = _embedded_client(*key)
+    return _siblings[key]
 
 
 def _connect_embedded(path: str, database: str) -> Client:
@@ -114,17 +132,23 @@ def _connect_embedded(path: str, database: str) -> Client:
     try:
         if database != "default":
             _connect_embedded(path, "default").command(f"CREATE DATABASE IF NOT EXISTS {_database(database)}")
-        client = clickhouse_connect.get_client(dsn="chdb://" + path, database=database)
-        # Arrow results stay in this process: lz4 (the default) is wasted work. Set once per client:
-        # a per-query setting costs chDB about 7 ms of setup on every query.
-        client.set_client_setting("output_format_arrow_compression_method", "none")
-        # reads see a bar rebuild's delete before its mutation is written (warehouse.rollup)
-        client.set_client_setting("apply_mutations_on_fly", "1")
+        client = _embedded_client(path, database)
     except WarehouseError:
         raise
     except Exception as exc:  # chDB reports failures as generic errors with long traces
         raise WarehouseError(f"dsn: cannot open embedded warehouse at {path}: {_first_line(exc)}") from None
     _open_embedded[(path, database)] = client
+    return client
+
+
+def _embedded_client(path: str, database: str) -> Client:
+    """A new connection to the embedded warehouse at ``path`` (open in this process already or not)."""
+    client = clickhouse_connect.get_client(dsn="chdb://" + path, database=database)
+    # Arrow results stay in this process: lz4 (the default) is wasted work. Set once per client:
+    # a per-query setting costs chDB about 7 ms of setup on every query.
+    client.set_client_setting("output_format_arrow_compression_method", "none")
+    # reads see a bar rebuild's delete before its mutation is written (warehouse.rollup)
+    client.set_client_setting("apply_mutations_on_fly", "1")
     return client
 
 

@@ -30,7 +30,10 @@ from warehouse.errors import WarehouseError
 from warehouse.ingest import SortedBatch, TickWriter, WriteStats, sort_batch
 from warehouse.validate import REJECTS_SCHEMA, clean_ticks, map_columns
 
-DEFAULT_BATCH_ROWS = 500_000
+DEFAULT_BATCH_ROWS = 500_000  # files and record-batch streams: bounded memory
+# An Arrow table or polars frame is in memory already: its batches are twice as large, which the
+# writer inserts as two halves at once (warehouse.ingest.HALF_MIN_ROWS).
+IN_MEMORY_BATCH_ROWS = 2 * DEFAULT_BATCH_ROWS
 TickSource = str | Path | pa.Table | pl.DataFrame | Iterable[pa.RecordBatch]
 
 
@@ -77,11 +80,13 @@ def write_rejects(client: Client, rejects: pa.Table, *, target: str, source: str
     return n
 
 
-def load_ticks(client: Client, source: TickSource, *, batch_rows: int = DEFAULT_BATCH_ROWS,
+def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = None,
                name: str | None = None, progress: bool | None = None) -> LoadReport:
     """Load ticks from a file (.parquet, .csv, .csv.gz), an Arrow table, a polars frame,
     or a stream of Arrow record batches (e.g. the demo generator).
 
+    ``batch_rows`` defaults to :data:`IN_MEMORY_BATCH_ROWS` for a table or frame and
+    :data:`DEFAULT_BATCH_ROWS` for a file (a stream of batches keeps its own sizes).
     ``progress=None`` shows a progress bar only on a terminal.
 
     >>> from warehouse.client import connect
@@ -135,14 +140,16 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-def _batches(source: TickSource, batch_rows: int) -> tuple[Numbered, int | None]:
+def _batches(source: TickSource, batch_rows: int | None) -> tuple[Numbered, int | None]:
     """(first row number, batch, unreadable rows as rejects) and the row count if known."""
-    if batch_rows < 1:
+    if batch_rows is not None and batch_rows < 1:
         raise WarehouseError(f"batch_rows: {batch_rows} must be >= 1")
     if isinstance(source, pl.DataFrame):
         source = source.to_arrow()
     if isinstance(source, pa.Table):
-        return _numbered(source.to_batches(max_chunksize=batch_rows)), source.num_rows
+        size = batch_rows or IN_MEMORY_BATCH_ROWS  # whole batches, however the table is chunked
+        return _numbered(source.slice(start, size) for start in range(0, source.num_rows, size)), source.num_rows
+    batch_rows = batch_rows or DEFAULT_BATCH_ROWS
     if not isinstance(source, str | Path):
         return _numbered(source), None
     path = Path(source)
@@ -161,10 +168,11 @@ def _batches(source: TickSource, batch_rows: int) -> tuple[Numbered, int | None]
     raise WarehouseError(f"path: {str(path)!r} has an unknown type; use .parquet, .csv or .csv.gz")
 
 
-def _numbered(batches: Iterable[pa.RecordBatch]) -> Numbered:
+def _numbered(batches: Iterable[pa.RecordBatch | pa.Table]) -> Numbered:
     first = 1
     for batch in batches:
-        yield first, pa.Table.from_batches([batch]), REJECTS_SCHEMA.empty_table()
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        yield first, table, REJECTS_SCHEMA.empty_table()
         first += batch.num_rows
 
 
