@@ -15,13 +15,10 @@ reads the whole stream again under new consumer-group names):
            XREADGROUP COUNT=batch with raw hiredis replies + XACK; Kafka:
            confluent-kafka consume(batch) touching each value, one commit at the end, with
            our consumer's fetch.wait.max.ms).
-Reports the median of the repeats. Last measured (``--ticks 2M --repeat 3``, 2 cores): redis ours
-10.18 s = 196,439 ticks/s vs peer 11.31 s = 176,894/s (1.11; load ~1-1.6; the tree before the rebuild
-moved onto the writer and the XACKs onto a thread, run just after: ours 11.52 s vs peer 11.79 s; the
-round before reported ours 139,507/s vs peer 206,378/s at load ~2 falling to ~0.2); kafka (tansu, ``--broker
-kafka``, twice, no other job, load ~0.8-1.2) ours 17.18 s / 17.00 s = 116,383 / 117,652 ticks/s vs
-peer 14.02 s / 14.00 s (0.82 both; was 0.77 before the consumer subscribed ahead of the heavy imports
-and set fetch.wait.max.ms). Where the time goes: README, "Streaming".
+Reports the median of the repeats. Last measured (``--ticks 2M --repeat 3``, 2 cores, no other job,
+load ~0.8-1.3, each broker in its own run): redis ours 7.20 s = 277,898 ticks/s vs peer 10.63 s =
+188,134/s (1.48); kafka (tansu) ours 14.70 s = 136,027/s vs peer 13.93 s = 143,621/s (0.95). The
+round before: redis 139,507/s vs 206,378/s, kafka 0.82 of the peer. Where the time goes: README, "Streaming".
 """
 
 from __future__ import annotations
