@@ -101,17 +101,20 @@ def close_embedded() -> None:
     _siblings.clear()
 
 
-def sibling(client: Client) -> Client:
+def sibling(client: Client) -> Client | None:
     """A second connection to ``client``'s embedded warehouse: its queries run beside ``client``'s.
 
     chDB runs one query at a time per connection, on one core; a bulk insert
     writes half of a large batch through this one (:mod:`warehouse.ingest`).
+    None for a client :func:`connect` did not open.
 
     >>> client = connect()
     >>> sibling(client) is sibling(client), sibling(client) is client
     (True, False)
     """
-    key = next(key for key, opened in _open_embedded.items() if opened is client)
+    key = next((key for key, opened in _open_embedded.items() if opened is client), None)
+    if key is None:
+        return None
     if key not in _siblings:
         _siblings[key] = _embedded_client(*key)
     return _siblings[key]

@@ -235,14 +235,15 @@ def _insert(client: Client, rows: pa.Table) -> None:
     if not is_embedded(client):
         client.insert_arrow("ticks", rows, settings=INSERT_SETTINGS)
         return
-    half = identity_split(rows) if rows.num_rows >= 2 * HALF_MIN_ROWS else 0
+    other_connection = sibling(client) if rows.num_rows >= 2 * HALF_MIN_ROWS else None
+    half = identity_split(rows) if other_connection else 0
     if not half:
         _insert_embedded(client, rows)
         return
     # No identity spans the halves, so which half lands first cannot matter to ticks_dedup; a minute
     # split between them gets two partial bar states, which reads merge as they merge any two batches'.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickhouse-insert") as other:
-        second = other.submit(_insert_embedded, sibling(client), rows.slice(half))
+        second = other.submit(_insert_embedded, other_connection, rows.slice(half))
         _insert_embedded(client, rows.slice(0, half))
         second.result()
 
