@@ -30,3 +30,9 @@ def fresh_client():
     client = connect(database=f"t_{uuid.uuid4().hex[:12]}")
     migrate(client)
     return client
+
+
+@pytest.fixture()
+def dsn(tmp_path) -> str:
+    """A DSN for a new embedded warehouse of its own, for a CLI subprocess (one data directory per process)."""
+    return f"chdb://{tmp_path / 'warehouse'}"

@@ -21,11 +21,6 @@ def brokers():
         yield address
 
 
-@pytest.fixture()
-def dsn(tmp_path):
-    return f"chdb://{tmp_path / 'warehouse'}"
-
-
 def _produce(brokers: str, topic: str, ticks: int, bad: float, *extra: str) -> None:
     done = run_cli("chdb:///unused", "produce", "kafka", "--brokers", brokers, "--topic", topic, "--ticks", str(ticks),
                    "--bad", str(bad), "--partitions", "3", *extra)

@@ -22,11 +22,6 @@ def redis_url():
         yield url
 
 
-@pytest.fixture()
-def dsn(tmp_path):
-    return f"chdb://{tmp_path / 'warehouse'}"
-
-
 def _produce(url: str, stream: str, ticks: int, bad: float, *extra: str) -> None:
     done = run_cli("chdb:///unused", "produce", "redis", "--url", url, "--stream", stream, "--ticks", str(ticks),
                    "--bad", str(bad), *extra)
