@@ -267,15 +267,15 @@ def sma_crossings(values: np.ndarray, fast: int, slow: int, parts: int = 1) -> t
     n = values.shape[0]
     per_part = -(-n // max(parts, 1))
     step = max(-(-per_part // RESTART_EVERY), 1) * RESTART_EVERY  # whole restart periods
-    starts = list(range(0, n, step))
-    if len(starts) == 1:
-        bars, rows, _ = sma_crossover_events_nb(values, fast, slow, 0, n)
+    spans = [(start, min(start + step, n)) for start in range(0, n, step)] or [(0, n)]
+    if len(spans) == 1:
+        bars, rows, _ = sma_crossover_events_nb(values, fast, slow, *spans[0])
         return bars, rows
-    with ThreadPoolExecutor(max_workers=len(starts) - 1) as pool:
-        later = [pool.submit(sma_crossover_events_nb, values, fast, slow, s, min(s + step, n)) for s in starts[1:]]
-        pieces = [sma_crossover_events_nb(values, fast, slow, 0, min(step, n))] + [f.result() for f in later]
+    with ThreadPoolExecutor(max_workers=len(spans) - 1) as pool:
+        later = [pool.submit(sma_crossover_events_nb, values, fast, slow, *span) for span in spans[1:]]
+        pieces = [sma_crossover_events_nb(values, fast, slow, *spans[0])] + [f.result() for f in later]
     bars, rows = [pieces[0][0]], [pieces[0][1]]
-    for start, (_, _, left), (right_bars, right_rows, right) in zip(starts[1:], pieces, pieces[1:]):
+    for (start, _), (_, _, left), (right_bars, right_rows, right) in zip(spans[1:], pieces, pieces[1:]):
         at_start = right[0].astype(np.float64)
         meets = left[1] * at_start == -1  # the part's first bar crosses: decided by the bar before it
         if meets.any():

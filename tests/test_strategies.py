@@ -329,3 +329,11 @@ def test_sma_stays_the_correctly_rounded_mean_where_its_sums_start_afresh():
     for restart in (RESTART_EVERY, 2 * RESTART_EVERY):
         for t in range(restart - 60, restart + 60):
             assert got[t] == math.fsum(values[t - window + 1: t + 1, 0]) / window, t
+
+
+def test_crossings_of_no_bars_are_empty_for_any_number_of_parts():
+    from strategies.indicators import sma_crossings
+
+    for parts in (1, 2):
+        bars, rows = sma_crossings(np.empty((0, 2)), 10, 30, parts=parts)
+        assert bars.shape == (0,) and rows.shape == (0, 2)

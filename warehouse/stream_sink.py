@@ -426,12 +426,15 @@ class _Runner:
         self.unacknowledged.absorb(batch)
         self.waiting_batches += 1
 
-    def _commit_waiting(self, batch: Batch) -> None:
+    def _commit_waiting(self, batch: Batch | None = None) -> None:
         """The bars are rebuilt: acknowledge the waiting batches and ``batch`` (one commit: Kafka's mark spans both)."""
-        if self.unacknowledged is not None:
-            self.unacknowledged.absorb(batch)
-            batch = self.unacknowledged
-        self.source.commit(batch)
+        done = self.unacknowledged
+        if done is None:
+            done = batch
+        elif batch is not None:
+            done.absorb(batch)
+        if done is not None:
+            self.source.commit(done)
         self.unacknowledged, self.waiting_batches = None, 0
 
     def rebuild(self) -> None:
@@ -442,8 +445,7 @@ class _Runner:
         if not self.sink.rebuild(len(waiting), self.options, self.stop, self.log):
             self._fail(self._new_batch())
             return
-        self.source.commit(waiting)
-        self.unacknowledged, self.waiting_batches = None, 0
+        self._commit_waiting()
 
     def _fail(self, batch: Batch) -> None:
         """Stopped before ``batch`` was written: it and the batches waiting for a rebuild stay unacknowledged."""
