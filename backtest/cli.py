@@ -23,12 +23,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import strategies
-from backtest.engine import EngineConfig
+from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
+from strategies.errors import StrategyError
 from backtest.feed import Feed
 from backtest.runner import DataSpec, RunResult, run_backtest
-from backtest.sweep_cli import execute_sweep
-from backtest.sweep_spec import quote_param_args
+from backtest.sweep.cli import execute_sweep
+from backtest.sweep.spec import quote_param_args
 from reports import write_failed_report
 from reports.multirun import write_job_error
 from reports.run_files import write_run_files
@@ -46,7 +47,7 @@ def check_strategy_args(argv: Sequence[str]) -> None:
 
     >>> check_strategy_args(["+strategy=sma_cross,nope"])
     Traceback (most recent call last):
-    backtest.errors.BacktestError: strategy: 'nope' is not a strategy (available: bollinger_breakout, ..., vwap_reversion)
+    strategies.errors.StrategyError: strategy: 'nope' is not a strategy (available: bollinger_breakout, ..., vwap_reversion)
     """
     chosen = [m.group(1) for arg in argv if (m := _STRATEGY_ARG.match(arg))]
     if not chosen:
@@ -115,7 +116,7 @@ def _hydra_task(cfg: DictConfig) -> None:
             summary = execute_sweep(OmegaConf.to_container(cfg, resolve=True), out_dir)
         else:
             summary = format_summary(execute(cfg, out_dir))
-    except (BacktestError, WarehouseError) as exc:
+    except (BacktestError, StrategyError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         write_failed_report(out_dir, OmegaConf.to_container(cfg), str(exc))
         if HydraConfig.get().mode == RunMode.MULTIRUN:  # the other jobs go on; multirun.csv records this one
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_strategy_args(args)
         if not hydra_flags:
             check_overrides(args)
-    except BacktestError as exc:
+    except (BacktestError, StrategyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sys.argv = [sys.argv[0], *args]

@@ -29,7 +29,7 @@ A tour on a small example database:
 
 >>> import datetime as dt
 >>> from warehouse.client import connect
->>> from warehouse.migrate import migrate
+>>> from warehouse.schema.migrate import migrate
 >>> client = connect(database="feed_tour")
 >>> _ = migrate(client)
 >>> feed = Feed(client)
@@ -82,7 +82,7 @@ from warehouse import feed_sql
 from warehouse.client import connect
 from warehouse.errors import WarehouseError
 from warehouse.feed_sql import QueryCost
-from warehouse.schema import TICK_COLUMNS
+from warehouse.schema.ddl import TICK_COLUMNS
 
 SOURCES = ("auto", "raw", "rollup")
 PRICES = ("open", "high", "low", "close")
@@ -342,7 +342,7 @@ class Feed:
         """Symbols with ticks in the warehouse, sorted (reads the whole symbol column).
 
         >>> from warehouse.client import connect
-        >>> from warehouse.migrate import migrate
+        >>> from warehouse.schema.migrate import migrate
         >>> client = connect(database="feed_empty_example")
         >>> _ = migrate(client)
         >>> Feed(client).symbols()

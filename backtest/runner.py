@@ -4,8 +4,8 @@ This is what ``python -m backtest`` and notebooks call; it holds no SQL (the
 :class:`~backtest.feed.Feed` does the reading) and writes no files.
 
 >>> from warehouse.client import connect
->>> from warehouse.migrate import migrate
->>> from warehouse.ohlcv import load_ohlcv
+>>> from warehouse.schema.migrate import migrate
+>>> from warehouse.ingest.ohlcv import load_ohlcv
 >>> import backtesting, os
 >>> client = connect(database="runner_example")
 >>> _ = migrate(client)
@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 
 import strategies
-from backtest.engine import EngineConfig, SimulationResult, run
+from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
 from backtest.stats import summarize
 from warehouse.feed_sql import QueryCost
-from warehouse.migrate import current_version
+from warehouse.schema.migrate import current_version
 
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
 

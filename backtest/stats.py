@@ -33,7 +33,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from backtest import engine_kernels as nb
+from backtest.engine import kernels as nb
 
 STAT_NAMES = (
     "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_bars",

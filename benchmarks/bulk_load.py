@@ -33,11 +33,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from warehouse.client import connect
-from warehouse.demo import DemoSpec, generate, parse_count, write_parquet
-from warehouse.ingest import INSERT_SCHEMA
-from warehouse.loaders import IN_MEMORY_BATCH_ROWS, load_ticks
-from warehouse.migrate import migrate
-from warehouse.validate import clean_ticks
+from warehouse.demo.generate import DemoSpec, generate, parse_count, write_parquet
+from warehouse.ingest.writer import INSERT_SCHEMA
+from warehouse.ingest.files import IN_MEMORY_BATCH_ROWS, load_ticks
+from warehouse.schema.migrate import migrate
+from warehouse.ingest.validate import clean_ticks
 
 
 Timing = tuple[float, float]  # wall seconds, CPU seconds

@@ -13,7 +13,7 @@ measured two ways:
   the same run), in ns per row. Every tick pays it twice, in ``ticks`` and in
   ``ticks_dedup``.
 
-The schema in warehouse/schema.py uses the choices this prints.
+The schema in warehouse/schema/ddl.py uses the choices this prints.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from warehouse.client import connect
-from warehouse.demo import DemoSpec, generate, parse_count
+from warehouse.demo.generate import DemoSpec, generate, parse_count
 
 COLUMNS = {
     "ts": "DateTime64(6, 'UTC')",

@@ -62,7 +62,7 @@ def _ohlc(n: int) -> tuple[np.ndarray, ...]:
 
 def _ours(n: int, repeats: int) -> dict:
     import strategies
-    from backtest.engine import EngineConfig, run
+    from backtest.engine.simulate import EngineConfig, run
     from backtest.feed import BarArrays
 
     o, h, lo, c = (a[:, None] for a in _ohlc(n))

@@ -16,9 +16,9 @@ import statistics
 import time
 
 from backtest.feed import Feed
-from warehouse.bench import bench_spec, default_dsn, pick_windows, prepare
+from warehouse.bench.scan_vs_rollup import bench_spec, default_dsn, pick_windows, prepare
 from warehouse.client import connect, resolve_dsn
-from warehouse.demo import parse_count
+from warehouse.demo.generate import parse_count
 
 
 def main() -> None:

@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from brokers import redis_server, tansu_broker, warehouse_cmd  # noqa: E402
-from warehouse.consume_kafka import FETCH_WAIT_MAX_MS  # noqa: E402
-from warehouse.demo import parse_count  # noqa: E402
-from warehouse.stream_sink import RunOptions  # noqa: E402
+from warehouse.stream.kafka_consumer import FETCH_WAIT_MAX_MS  # noqa: E402
+from warehouse.demo.generate import parse_count  # noqa: E402
+from warehouse.stream.sink import RunOptions  # noqa: E402
 
 
 def _cli(*args: str, timed: bool = False) -> tuple[float, str]:

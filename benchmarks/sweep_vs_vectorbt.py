@@ -6,7 +6,7 @@ default), all cash in. Each variant runs in its own subprocess (so its peak
 RSS, VmHWM, is its own), is warmed up once untimed on a 20k-bar slice (JIT
 compilation), then timed once on the full data. vectorbt: ``MA.run_combs`` +
 ``ma_crossed_above/below`` + ``Portfolio.from_signals`` + ``total_return``;
-ours: :func:`backtest.sweep.sweep` with 1 and with 2 numba threads. The total
+ours: :func:`backtest.sweep.local.sweep` with 1 and with 2 numba threads. The total
 return of every set is compared between the two.
 
     python benchmarks/sweep_vs_vectorbt.py               # 1,000,000 bars (vectorbt needs ~11 GB)
@@ -51,10 +51,10 @@ def _peak_rss_mib() -> float:
 
 
 def _ours(close: np.ndarray) -> dict[tuple[int, int], float]:
-    from backtest.engine import EngineConfig
+    from backtest.engine.simulate import EngineConfig
     from backtest.feed import BarArrays
-    from backtest.sweep import sweep
-    from backtest.sweep_spec import SweepSpec
+    from backtest.sweep.local import sweep
+    from backtest.sweep.spec import SweepSpec
 
     column = close[:, None]
     index = (np.datetime64("2024-01-01") + np.arange(len(close)) * np.timedelta64(1, "m")).astype("datetime64[us]")

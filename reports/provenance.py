@@ -1,6 +1,6 @@
 """How a run came to be: Hydra's saved overrides and config in ``<run>/.hydra/``, and a command that redoes it.
 
->>> from backtest.engine import EngineConfig
+>>> from backtest.engine.simulate import EngineConfig
 >>> from backtest.runner import DataSpec
 >>> print(command_line(explicit_overrides("sma_cross", {"fast": 5, "slow": 20}, DataSpec(symbols=("AAPL", "MSFT")),
 ...                                       EngineConfig(stop_loss=0.02))[:5]))
@@ -19,7 +19,7 @@ import yaml
 from omegaconf import OmegaConf
 
 if TYPE_CHECKING:
-    from backtest.engine import EngineConfig
+    from backtest.engine.simulate import EngineConfig
     from backtest.runner import DataSpec
 
 

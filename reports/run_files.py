@@ -1,7 +1,7 @@
 """The files of one run: metrics, trades, equity, orders and data access as CSV, and ``report.html``.
 
 >>> import tempfile, numpy as np
->>> from backtest.engine import EngineConfig, run
+>>> from backtest.engine.simulate import EngineConfig, run
 >>> from backtest.feed import BarArrays
 >>> from backtest.runner import DataSpec, RunResult
 >>> close = np.array([[10.0], [11.0], [12.0]])

@@ -5,7 +5,7 @@ from ``backtest/``), the run folder's ``.hydra/`` files and, when present, the
 ``python -m warehouse bench`` results; the page is one file with inline SVG.
 
 >>> import tempfile, numpy as np
->>> from backtest.engine import EngineConfig, run
+>>> from backtest.engine.simulate import EngineConfig, run
 >>> from backtest.feed import BarArrays
 >>> from backtest.runner import DataSpec, RunResult
 >>> close = np.array([[10.0], [11.0], [12.0]])
@@ -36,7 +36,7 @@ from reports import html
 from reports.charts import GREEN, RED, Markers, heatmap, line_chart
 from reports.format import number, percent, stat_text
 from reports.provenance import command_line, explicit_overrides, hydra_config, hydra_overrides
-from warehouse.bench import DEFAULT_OUT
+from warehouse.bench.scan_vs_rollup import DEFAULT_OUT
 
 TRADES_SHOWN = 200
 SYMBOLS_CHARTED = 8

@@ -18,10 +18,10 @@ metric), ``walk_forward_metrics.csv`` (stitched statistics, one row) and
 ``sweep.html`` (folds ranked by their out-of-sample metric, the stitched equity).
 
 >>> import tempfile, numpy as np
->>> from backtest.engine import EngineConfig
+>>> from backtest.engine.simulate import EngineConfig
 >>> from backtest.feed import BarArrays
->>> from backtest.sweep import sweep
->>> from backtest.sweep_spec import SweepSpec
+>>> from backtest.sweep.local import sweep
+>>> from backtest.sweep.spec import SweepSpec
 >>> close = (100 + np.cumsum(np.random.default_rng(1).normal(0, 1, 300)))[:, None]
 >>> bars = BarArrays(np.arange(300).astype("datetime64[D]").astype("datetime64[us]"), ("X",),
 ...                  close, close, close, close, close)
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import polars as pl
 
-from backtest.sweep import SweepResult, heatmap_frame, rerun
-from backtest.walk_forward import WalkForwardResult
+from backtest.sweep.local import SweepResult, heatmap_frame, rerun
+from backtest.sweep.walk_forward import WalkForwardResult
 from reports.sweep_report import write_sweep_report
 
 

@@ -3,15 +3,15 @@
 A strategy module ``strategies/<name>.py`` defines
 
 * ``Params``: a frozen dataclass of its parameters with defaults; it checks
-  them in ``__post_init__`` and raises :class:`backtest.errors.BacktestError`
+  them in ``__post_init__`` and raises :class:`strategies.errors.StrategyError`
   naming ``strategy.<field>`` and the value;
 * ``signals(bars, params, cache=None) -> np.ndarray``: a float64 array shaped
   like ``bars.close`` (+1 long, -1 short, 0 flat, NaN keep; see
-  :mod:`backtest.engine`), computed by ``@njit`` kernels over numpy arrays;
+  :mod:`backtest.engine.simulate`), computed by ``@njit`` kernels over numpy arrays;
   every indicator goes through ``cache`` (a
   :class:`strategies.indicators.IndicatorCache`) so sweeps compute it once;
 * optionally ``events(bars, params, cache=None) ->``
-  :class:`backtest.signal_events.SignalEvents`: the same signals, sparse,
+  :class:`strategies.signal_events.SignalEvents`: the same signals, sparse,
   without building the dense array (faster for runs and sweeps);
   :func:`signal_events` falls back to converting ``signals``.
 
@@ -23,7 +23,7 @@ and ``conf/strategy/<name>.yaml`` holds ``name: <name>`` and the defaults.
 Params(fast=5, slow=20)
 >>> make_params(module, {"fast": 5, "slo": 20})
 Traceback (most recent call last):
-backtest.errors.BacktestError: strategy.slo: unknown parameter of sma_cross (known: fast, slow)
+strategies.errors.StrategyError: strategy.slo: unknown parameter of sma_cross (known: fast, slow)
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from backtest.errors import BacktestError
-from backtest.signal_events import SignalEvents
+from strategies.errors import StrategyError
+from strategies.signal_events import SignalEvents
 
-_HELPERS = {"indicators", "checks"}
+_HELPERS = {"indicators", "checks", "errors", "signal_events"}
 
 
 def available() -> list[str]:
@@ -53,11 +53,11 @@ def available() -> list[str]:
 def load(name: str) -> ModuleType:
     """The strategy module called ``name``; an unknown name is a one-line error listing the known ones."""
     if name not in available():
-        raise BacktestError(f"strategy: {name!r} is not a strategy (available: {', '.join(available())})")
+        raise StrategyError(f"strategy: {name!r} is not a strategy (available: {', '.join(available())})")
     module = importlib.import_module(f"strategies.{name}")
     for attribute in ("Params", "signals"):
         if not hasattr(module, attribute):
-            raise BacktestError(f"strategy: strategies/{name}.py defines no {attribute}")
+            raise StrategyError(f"strategy: strategies/{name}.py defines no {attribute}")
     return module
 
 
@@ -77,7 +77,7 @@ def signal_events(module: ModuleType, bars: Any, params: Any, cache: Any = None)
     if not hasattr(module, "events"):
         signal = np.asarray(module.signals(bars, params, cache), dtype=np.float64)
         if signal.shape != bars.close.shape:
-            raise BacktestError(f"strategy: {name}.signals returned shape {signal.shape}, "
+            raise StrategyError(f"strategy: {name}.signals returned shape {signal.shape}, "
                                 f"bars are {bars.close.shape}")
         return SignalEvents.from_dense(signal)
     events = module.events(bars, params, cache)
@@ -92,5 +92,5 @@ def make_params(module: ModuleType, values: Mapping[str, Any]) -> Any:
     for key in given:
         if key not in known:
             short = module.__name__.rsplit(".", 1)[-1]
-            raise BacktestError(f"strategy.{key}: unknown parameter of {short} (known: {', '.join(known)})")
+            raise StrategyError(f"strategy.{key}: unknown parameter of {short} (known: {', '.join(known)})")
     return module.Params(**given)

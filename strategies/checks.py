@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from backtest.errors import BacktestError
+from strategies.errors import StrategyError
 
 
 def window(name: str, value: object, minimum: int = 1) -> None:
@@ -12,10 +12,10 @@ def window(name: str, value: object, minimum: int = 1) -> None:
 
     >>> window("fast", 0)
     Traceback (most recent call last):
-    backtest.errors.BacktestError: strategy.fast: 0 must be an integer >= 1
+    strategies.errors.StrategyError: strategy.fast: 0 must be an integer >= 1
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise BacktestError(f"strategy.{name}: {value!r} must be an integer >= {minimum}")
+        raise StrategyError(f"strategy.{name}: {value!r} must be an integer >= {minimum}")
 
 
 def number(name: str, value: object, low: float = -math.inf, high: float = math.inf) -> None:
@@ -23,11 +23,11 @@ def number(name: str, value: object, low: float = -math.inf, high: float = math.
 
     >>> number("threshold", 120, 0, 100)
     Traceback (most recent call last):
-    backtest.errors.BacktestError: strategy.threshold: 120 must be a number in [0, 100]
+    strategies.errors.StrategyError: strategy.threshold: 120 must be a number in [0, 100]
     """
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or not low <= value <= high):
-        raise BacktestError(f"strategy.{name}: {value!r} must be a number in [{low:g}, {high:g}]")
+        raise StrategyError(f"strategy.{name}: {value!r} must be a number in [{low:g}, {high:g}]")
 
 
 def ordered(low_name: str, low: int | float, high_name: str, high: int | float) -> None:
@@ -35,10 +35,10 @@ def ordered(low_name: str, low: int | float, high_name: str, high: int | float) 
 
     >>> ordered("fast", 30, "slow", 10)
     Traceback (most recent call last):
-    backtest.errors.BacktestError: strategy.fast: 30 must be < strategy.slow (10)
+    strategies.errors.StrategyError: strategy.fast: 30 must be < strategy.slow (10)
     """
     if not low < high:
-        raise BacktestError(f"strategy.{low_name}: {low!r} must be < strategy.{high_name} ({high!r})")
+        raise StrategyError(f"strategy.{low_name}: {low!r} must be < strategy.{high_name} ({high!r})")
 
 
 def positive(name: str, value: object) -> None:
@@ -46,8 +46,8 @@ def positive(name: str, value: object) -> None:
 
     >>> positive("k", 0)
     Traceback (most recent call last):
-    backtest.errors.BacktestError: strategy.k: 0 must be a finite number > 0
+    strategies.errors.StrategyError: strategy.k: 0 must be a finite number > 0
     """
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or value <= 0):
-        raise BacktestError(f"strategy.{name}: {value!r} must be a finite number > 0")
+        raise StrategyError(f"strategy.{name}: {value!r} must be a finite number > 0")

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from strategies import checks
-from backtest.signal_events import SignalEvents
+from strategies.signal_events import SignalEvents
 from strategies.indicators import IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_crossings, sma_nb
 
 

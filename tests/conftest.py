@@ -25,7 +25,7 @@ def session_dsn() -> str:
 def fresh_client():
     """A client on a new, migrated database of the session warehouse."""
     from warehouse.client import connect
-    from warehouse.migrate import migrate
+    from warehouse.schema.migrate import migrate
 
     client = connect(database=f"t_{uuid.uuid4().hex[:12]}")
     migrate(client)

@@ -2,7 +2,7 @@
 
 import sys
 
-from warehouse import kafka_prejoin
+from warehouse.stream import kafka_prejoin
 
 kafka_prejoin.start(sys.argv[1:])  # `ingest kafka`: the group join runs while the CLI's modules load
 

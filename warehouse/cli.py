@@ -15,15 +15,16 @@ import sys
 from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 
-from warehouse import bench_cli, stream_cli
+from warehouse.bench import cli as bench_cli
+from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
-from warehouse.demo import DemoSpec, generate, parse_count
-from warehouse.loaders import DEFAULT_BATCH_ROWS, load_ticks
-from warehouse.ohlcv import load_ohlcv
-from warehouse.rollup import rebuild_range
+from warehouse.demo.generate import DemoSpec, generate, parse_count
+from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
+from warehouse.ingest.ohlcv import load_ohlcv
+from warehouse.ingest.rollup import rebuild_range
 from warehouse.errors import WarehouseError
-from warehouse.migrate import migrate
-from warehouse.schema import LATEST_VERSION, KafkaSource, Target, render
+from warehouse.schema.migrate import migrate
+from warehouse.schema.ddl import LATEST_VERSION, KafkaSource, Target, render
 from warehouse.status import format_status
 
 Command = Callable[[argparse.Namespace], int]

@@ -105,7 +105,7 @@ def sibling(client: Client) -> Client | None:
     """A second connection to ``client``'s embedded warehouse: its queries run beside ``client``'s.
 
     chDB runs one query at a time per connection, on one core; a bulk insert
-    writes half of a large batch through this one (:mod:`warehouse.ingest`).
+    writes half of a large batch through this one (:mod:`warehouse.ingest.writer`).
     None for a client :func:`connect` did not open.
 
     >>> client = connect()
@@ -150,7 +150,7 @@ def _embedded_client(path: str, database: str) -> Client:
     # Arrow results stay in this process: lz4 (the default) is wasted work. Set once per client:
     # a per-query setting costs chDB about 7 ms of setup on every query.
     client.set_client_setting("output_format_arrow_compression_method", "none")
-    # reads see a bar rebuild's delete before its mutation is written (warehouse.rollup)
+    # reads see a bar rebuild's delete before its mutation is written (warehouse.ingest.rollup)
     client.set_client_setting("apply_mutations_on_fly", "1")
     return client
 

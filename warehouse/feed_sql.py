@@ -40,7 +40,7 @@ from clickhouse_connect.driver.client import Client
 
 from warehouse.client import is_embedded
 from warehouse.errors import WarehouseError
-from warehouse.schema import TICK_COLUMNS, TRADE_ORDER
+from warehouse.schema.ddl import TICK_COLUMNS, TRADE_ORDER
 
 TS = pa.timestamp("us", tz="UTC")
 TICK_TYPES: dict[str, pa.DataType] = {
@@ -96,7 +96,7 @@ def bars_from_ticks(
     Rows are ordered by ``ts`` then ``symbol``; the schema is :data:`BAR_SCHEMA`.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(database="feed_sql_example")
     >>> _ = migrate(client)
     >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
@@ -125,7 +125,7 @@ def bars_from_rollup(
     ``bars_1m`` cannot split a minute.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(database="feed_sql_example")
     >>> _ = migrate(client)
     >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
@@ -173,11 +173,11 @@ def ticks(
     """Trades in ``[start, end)`` ordered by ``ts, symbol, trade_id``.
 
     ``symbol`` and ``ts`` always come first; ``columns`` adds others from
-    :data:`~warehouse.schema.TICK_COLUMNS`. ``dedup=True`` reads ``ticks_dedup
+    :data:`~warehouse.schema.ddl.TICK_COLUMNS`. ``dedup=True`` reads ``ticks_dedup
     FINAL`` (each trade once, latest version); ``dedup=False`` reads raw ``ticks``.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(database="feed_sql_example")
     >>> _ = migrate(client)
     >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
@@ -205,7 +205,7 @@ def ohlcv(client: Client, symbols: Sequence[str], start: datetime, end: datetime
     """Imported bars labelled ``interval`` with ``ts`` in ``[start, end)``, by ``ts, symbol``.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(database="feed_sql_example")
     >>> _ = migrate(client)
     >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
@@ -226,7 +226,7 @@ def known_symbols(client: Client, symbols: Sequence[str] | None = None, table: s
     For ``ohlcv`` the result also lists each symbol's imported intervals.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(database="feed_sql_example")
     >>> _ = migrate(client)
     >>> known_symbols(client, ["NOPE"]).table.num_rows
@@ -255,7 +255,7 @@ def row_count(client: Client, table: str, final: bool = False) -> Fetched:
     the key columns to merge duplicates. The result has one column, ``rows``.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(database="feed_sql_example")
     >>> _ = migrate(client)
     >>> row_count(client, "ticks_dedup", final=True).table.column("rows").to_pylist()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.migrate import current_version
+from warehouse.schema.migrate import current_version
 
 _TABLES_SQL = """
 SELECT t.name, t.engine,
@@ -43,7 +43,7 @@ def table_status(client: Client) -> list[TableStatus]:
     """One :class:`TableStatus` per table of the current database.
 
     >>> from warehouse.client import connect
-    >>> from warehouse.migrate import migrate
+    >>> from warehouse.schema.migrate import migrate
     >>> client = connect(); _ = migrate(client)
     >>> "ticks" in [t.name for t in table_status(client)]
     True

@@ -1,0 +1,65 @@
+"""Sweep chunks on Dask workers (``sweep.executor=dask``).
+
+Why Dask rather than Ray: it is pure pip (already a dependency), needs no
+daemon or head node for a local run (``LocalCluster`` in-process, which the
+tests use), and its scheduler ships numpy arrays to workers directly -- which
+is what the embedded warehouse needs, since a chDB directory can be opened by
+one process only: the driver reads the bars once and every worker receives
+them (``scatter(broadcast=True)``). Each worker keeps the indicators it has
+computed for those bars across its chunks.
+
+``sweep.address`` names a running scheduler (``tcp://host:8786``); without it a
+``LocalCluster`` of ``sweep.workers`` single-threaded processes is started for
+the sweep and closed after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from backtest.engine.simulate import EngineConfig
+from backtest.errors import BacktestError
+from backtest.feed import BarArrays
+from backtest.sweep.spec import SweepSpec
+from strategies.indicators import IndicatorCache
+
+_WORKER_CACHE: dict[str, Any] = {}
+
+
+def _evaluate_task(bars: BarArrays, strategy: str, params: Sequence[Any], engine: EngineConfig) -> np.ndarray:
+    """One chunk on a worker; indicators are reused across the chunks of the same bars object."""
+    from backtest.sweep.local import evaluate_chunk
+
+    if _WORKER_CACHE.get("bars") is not bars:  # holding the bars keeps the cache's array identities valid
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE.update(bars=bars, cache=IndicatorCache())
+    return evaluate_chunk(bars, strategy, params, engine, _WORKER_CACHE["cache"])
+
+
+def evaluate_on_dask(bars: BarArrays, strategy: str, chunks: Sequence[Sequence[Any]], engine: EngineConfig,
+                     spec: SweepSpec) -> np.ndarray:
+    """Statistics of every chunk's sets, in order, computed on Dask workers."""
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if spec.address:
+            client = Client(spec.address, timeout="10s")
+        else:
+            cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        raise BacktestError(f"sweep.address: cannot reach a Dask scheduler at {spec.address!r} ({exc})") from None
+    try:
+        shared = client.scatter(bars, broadcast=True)
+        futures = client.map(_evaluate_task, [shared] * len(chunks), [strategy] * len(chunks), chunks,
+                             [engine] * len(chunks), pure=False)
+        return np.concatenate(client.gather(futures))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

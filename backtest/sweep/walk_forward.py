@@ -1,0 +1,172 @@
+"""Walk-forward: pick the best set on each train window, trade it on the following test window.
+
+Windows roll by the test length: train ``[s, s + train)``, test
+``[s + train, s + train + test)``, then ``s += test``, while a test window has
+bars (the last may be short). Lengths are bars (``5000``) or durations
+(``30d``, ``12h``, ``90m``, ``2w``, measured on the bar times).
+
+On each train window every set is evaluated (the same sweep machinery,
+executor included) and the best by ``sweep.metric`` is chosen (NaN never
+wins over a number). The chosen set's signals are computed from the train
+window's start -- indicators warm up on past bars only -- and simulated on
+the test window alone: it starts flat with the previous window's final
+equity as cash and closes what it holds at the window's end (fees paid), so
+the stitched out-of-sample equity is what trading the procedure would have
+given, with no bar seen twice.
+
+>>> import numpy as np
+>>> from backtest.feed import BarArrays
+>>> close = (100 + np.cumsum(np.random.default_rng(2).normal(0, 1, 400)))[:, None]
+>>> bars = BarArrays(np.arange(400).astype("datetime64[D]").astype("datetime64[us]"), ("X",),
+...                  close, close, close, close, close)
+>>> spec = SweepSpec(params={"fast": "3,5", "slow": "10,20"}, walk_forward=WalkForward(train=200, test=50))
+>>> result = walk_forward(bars, "sma_cross", spec, EngineConfig(fill="close"))
+>>> result.folds.height, len(result.equity), result.folds["test_start"][0] == bars.index[200].item()
+(4, 200, True)
+>>> bool(result.equity[-1] == result.stats["final_equity"])
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+import strategies
+from backtest.engine.simulate import EngineConfig, run
+from backtest.errors import BacktestError
+from backtest.feed import BarArrays
+from backtest.stats import STAT_NAMES, summarize
+from backtest.sweep.local import PARAM_PREFIX, evaluate
+from backtest.sweep.spec import ParamSpace, SweepSpec, WalkForward, enumerate_sets
+from strategies.indicators import IndicatorCache
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
+_UNITS = {"m": "m", "h": "h", "d": "D", "w": "W"}
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Stitched out-of-sample ``equity`` per test bar (``index``), per-fold choices, and the stitched stats."""
+
+    index: np.ndarray
+    equity: np.ndarray
+    fold: np.ndarray
+    folds: pl.DataFrame
+    stats: dict[str, Any]
+    names: tuple[str, ...]
+    metric: str  # the statistic each train window was ranked by; the folds hold ``test_<metric>``
+    descending: bool  # whether a higher ``metric`` is better
+
+
+def _length(name: str, value: int | str) -> int | np.timedelta64:
+    """Bars (an int) or a duration (``timedelta64``) from ``sweep.walk_forward.<name>``.
+
+    >>> _length("train", "30d"), _length("test", 500)
+    (np.timedelta64(30,'D'), 500)
+    >>> _length("test", "5 parsecs")
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: sweep.walk_forward.test: '5 parsecs' is not a bar count or a duration like 90m, 12h, 30d, 2w
+    """
+    if isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and value.strip().isdigit():
+        bars = int(value)
+        if bars < 1:
+            raise BacktestError(f"sweep.walk_forward.{name}: {value!r} must be >= 1 bar")
+        return bars
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match or int(match.group(1)) < 1:
+        raise BacktestError(f"sweep.walk_forward.{name}: {value!r} is not a bar count or a duration like "
+                            "90m, 12h, 30d, 2w")
+    return np.timedelta64(int(match.group(1)), _UNITS[match.group(2)])
+
+
+def windows(index: np.ndarray, plan: WalkForward) -> list[tuple[int, int, int, int]]:
+    """``(train_start, train_end, test_start, test_end)`` bar positions of each fold.
+
+    >>> days = np.arange(10).astype("datetime64[D]")
+    >>> windows(days, WalkForward(train=4, test=3))
+    [(0, 4, 4, 7), (3, 7, 7, 10)]
+    >>> windows(days, WalkForward(train="4d", test="5d"))
+    [(0, 4, 4, 9), (5, 9, 9, 10)]
+    """
+    train, test = _length("train", plan.train), _length("test", plan.test)
+    n = len(index)
+    folds = []
+    if isinstance(train, int) != isinstance(test, int):
+        raise BacktestError(f"sweep.walk_forward: train {plan.train!r} and test {plan.test!r} must both be bars "
+                            "or both durations")
+    if isinstance(train, int):
+        start = 0
+        while start + train < n:
+            folds.append((start, start + train, start + train, min(start + train + test, n)))
+            start += test
+    else:
+        origin = index[0]
+        step = 0
+        while True:
+            begin = origin + step * test
+            a, b, c, d = np.searchsorted(index, [begin, begin + train, begin + train, begin + train + test])
+            if c >= n:
+                break
+            if b > a and d > c:
+                folds.append((int(a), int(b), int(c), int(d)))
+            step += 1
+    if not folds:
+        raise BacktestError(f"sweep.walk_forward: train {plan.train!r} leaves no test bars in the {n:,} bars")
+    return folds
+
+
+def _slice(bars: BarArrays, start: int, stop: int) -> BarArrays:
+    """Bars ``[start, stop)`` as contiguous arrays."""
+    return BarArrays(bars.index[start:stop], bars.symbols,
+                     *(np.ascontiguousarray(a[start:stop]) for a in (bars.open, bars.high, bars.low, bars.close,
+                                                                      bars.volume)))
+
+
+def walk_forward(bars: BarArrays, strategy: str, spec: SweepSpec, engine: EngineConfig,
+                 strategy_values: Mapping[str, Any] | None = None) -> WalkForwardResult:
+    """Run the walk-forward ``spec.walk_forward`` describes; see the module text for the rules."""
+    space = ParamSpace.parse(spec.params, strategy)
+    sets = enumerate_sets(space, spec, strategy_values or {})
+    if not sets.valid:
+        raise BacktestError(f"sweep.params: all {len(sets.invalid)} sets are invalid ({sets.invalid[0][1]})")
+    module = strategies.load(strategy)
+    col = STAT_NAMES.index(spec.metric)
+    cash = engine.init_cash
+    equity, fold_of, pnl, returns, rows = [], [], [], [], []
+    exposure = 0
+    plan = windows(bars.index, spec.walk_forward)
+    for number, (a, b, c, d) in enumerate(plan):
+        stats = evaluate(_slice(bars, a, b), strategy, sets.valid, engine, spec, IndicatorCache())
+        key = np.where(np.isnan(stats[:, col]), -np.inf, stats[:, col] if spec.descending else -stats[:, col])
+        best = int(np.argmax(key))
+        history = _slice(bars, a, d)
+        signal = np.ascontiguousarray(module.signals(history, sets.valid[best].params)[c - a:])
+        test = _slice(bars, c, d)
+        sim = run(test.open, test.high, test.low, test.close, signal,
+                  dataclasses.replace(engine, init_cash=cash, close_at_end=True))
+        closed = sim.trades.filter(~sim.trades["is_open"])
+        test_stats = summarize(sim.equity, cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
+                               sim.exposure_bars, test.index)
+        rows.append({"fold": number, "train_start": bars.index[a], "train_end": bars.index[b - 1],
+                     "test_start": bars.index[c], "test_end": bars.index[d - 1],
+                     **{PARAM_PREFIX + k: v for k, v in sets.valid[best].values.items()},
+                     f"train_{spec.metric}": float(stats[best, col]),
+                     f"test_{spec.metric}": test_stats[spec.metric], "test_return": test_stats["total_return"]})
+        equity.append(sim.equity)
+        fold_of.append(np.full(len(sim.equity), number))
+        pnl.append(closed["pnl"].to_numpy())
+        returns.append(closed["return"].to_numpy())
+        exposure += sim.exposure_bars
+        cash = float(sim.equity[-1])
+    index = np.concatenate([bars.index[c:d] for _, _, c, d in plan])
+    stitched = np.concatenate(equity)
+    stats = summarize(stitched, engine.init_cash, np.concatenate(pnl), np.concatenate(returns), exposure, index)
+    return WalkForwardResult(index, stitched, np.concatenate(fold_of), pl.DataFrame(rows), stats, space.names,
+                             spec.metric, spec.descending)

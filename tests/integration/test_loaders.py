@@ -1,0 +1,121 @@
+"""Bulk loaders: every format lands the same ticks; bad rows land in rejects with a reason."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import backtesting
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from warehouse.demo.generate import DemoSpec, generate, write_parquet
+from warehouse.errors import WarehouseError
+from warehouse.ingest.files import load_ticks
+from warehouse.ingest.ohlcv import load_ohlcv
+
+BAD_CSV = """symbol,ts,price,size,side,trade_id
+AAPL,2024-01-02T14:30:00Z,100.5,10,buy,1
+AAPL,2024-01-02T14:30:01Z,abc,10,buy,2
+AAPL,2024-01-02T14:30:02Z,101
+AAPL,2024-01-02T14:30:03Z,101,-5,sell,4
+AAPL,2024-01-02T14:30:04Z,inf,5,sell,5
+AAPL,1960-01-02T14:30:05Z,101,5,sell,6
+,2024-01-02T14:30:06Z,101,5,sell,7
+AAPL,2024-01-02T14:30:07Z,0,5,sell,8
+AAPL,2024-01-02T14:30:08Z,101,5,hold,9
+MSFT,2024-01-02 14:30:09,300,5,s,10
+"""
+BACKTESTING_DATA = Path(backtesting.__file__).parent / "test"
+
+
+def _rejects(client, source: str) -> list[tuple[str, str]]:
+    return client.query("SELECT position, reason FROM rejects WHERE source = {s:String} ORDER BY reason",
+                        parameters={"s": source}).result_rows
+
+
+def test_bad_csv_rows_land_in_rejects_with_reason(fresh_client, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD_CSV)
+    report = load_ticks(fresh_client, path, batch_rows=4)
+    assert (report.loaded, report.rejected) == (2, 8)
+    reasons = [reason for _, reason in _rejects(fresh_client, str(path))]
+    assert reasons == sorted([
+        "price: unparseable 'abc'", "csv: wrong number of fields",
+        "size: -5.0 is not a non-negative finite number", "price: inf is not a positive finite number",
+        "ts: 1960-01-02 14:30:05.000000+00:00 is outside [1971-01-01, now + 1 day]", "symbol: missing",
+        "price: 0.0 is not a positive finite number", "side: unparseable 'hold'",
+    ])
+    raw = fresh_client.command("SELECT raw FROM rejects WHERE reason = 'symbol: missing'")
+    assert '"trade_id":"7"' in raw
+    assert fresh_client.query("SELECT symbol, side FROM ticks ORDER BY ts").result_rows == [("AAPL", 1), ("MSFT", -1)]
+
+
+@pytest.fixture(scope="module")
+def demo_table() -> pa.Table:
+    return pa.Table.from_batches(list(generate(DemoSpec(ticks=30_000, seed=3))))
+
+
+def _dedup_summary(client) -> tuple:
+    return client.query("SELECT count(), sum(price * size), min(ts), max(ts) FROM ticks_dedup FINAL").result_rows[0]
+
+
+def test_every_format_loads_the_same_ticks(demo_table, tmp_path, fresh_client):
+    from warehouse.client import connect
+    from warehouse.schema.migrate import migrate
+
+    frame = pl.from_arrow(demo_table)
+    csv_gz = tmp_path / "ticks.csv.gz"
+    with gzip.open(csv_gz, "wb") as out:
+        frame.with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(out)
+    parquet = tmp_path / "ticks.parquet"
+    write_parquet(DemoSpec(ticks=30_000, seed=3), parquet)
+    summaries = []
+    for i, source in enumerate([demo_table, frame, parquet, csv_gz]):
+        client = fresh_client if i == 0 else connect(database=f"{fresh_client.database}_{i}")
+        migrate(client)
+        report = load_ticks(client, source, batch_rows=8_000)
+        assert (report.loaded, report.rejected) == (demo_table.num_rows, 0)
+        summaries.append(_dedup_summary(client))
+    assert all(s[0] == summaries[0][0] and s[2:] == summaries[0][2:] for s in summaries)
+    assert all(abs(s[1] / summaries[0][1] - 1) < 1e-12 for s in summaries)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.csv", None, "path: .* is not a readable file"),
+    ("ticks.json", "{}", "path: .* has an unknown type"),
+    ("nocol.csv", "symbol,ts,size\nA,2024-01-02,1\n", "columns: .* has no 'price' column"),
+    ("header_only.csv", "x,y\n", "columns: .* has no 'symbol' column \\(found: x, y\\)"),
+    ("broken.parquet", "not parquet", "path: .* is not a readable Parquet file"),
+])
+def test_unusable_files_give_one_line_errors(fresh_client, tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(WarehouseError, match=message) as error:
+        load_ticks(fresh_client, path)
+    assert "\n" not in str(error.value)
+
+
+def test_backtesting_sample_bars_load_as_is(fresh_client):
+    goog = load_ohlcv(fresh_client, BACKTESTING_DATA / "GOOG.csv")
+    eurusd = load_ohlcv(fresh_client, BACKTESTING_DATA / "EURUSD.csv")
+    assert (goog.symbol, goog.interval, goog.loaded, goog.rejected) == ("GOOG", "1d", 2148, 0)
+    assert (eurusd.symbol, eurusd.interval, eurusd.loaded, eurusd.rejected) == ("EURUSD", "1h", 5000, 0)
+    first = fresh_client.query("SELECT open, high, low, close, volume FROM ohlcv WHERE symbol = 'GOOG' "
+                               "ORDER BY ts LIMIT 1").result_rows[0]
+    assert first == (100.0, 104.06, 95.96, 100.34, 22351900.0)
+    load_ohlcv(fresh_client, BACKTESTING_DATA / "GOOG.csv")  # importing again replaces, never doubles
+    assert fresh_client.command("SELECT count() FROM ohlcv FINAL WHERE symbol = 'GOOG'") == 2148
+
+
+def test_bad_bars_land_in_rejects(fresh_client, tmp_path):
+    path = tmp_path / "bars.csv"
+    path.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n"
+                    "2024-01-03,10,9,11,10,100\n2024-01-04,x,11,9,10,100\n2024-01-05,10,11,9,10,-1\n")
+    report = load_ohlcv(fresh_client, path, symbol="BAD", interval="1d")
+    assert (report.loaded, report.rejected) == (1, 3)
+    reasons = {r for _, r in _rejects(fresh_client, str(path))}
+    assert reasons == {"high: 9.0 is below low 11.0", "open: missing or unparseable",
+                       "volume: -1.0 is negative or missing"}

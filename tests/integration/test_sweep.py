@@ -1,0 +1,194 @@
+"""Sweeps: the stats-only kernel equals full runs, random search is seeded, Dask equals local,
+walk-forward stitches honestly, the CLI writes its files and refuses bad specs in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import strategies
+from backtest.cli import main
+from backtest.engine.simulate import EngineConfig, run
+from backtest.feed import BarArrays
+from backtest.stats import STAT_NAMES, summarize
+from backtest.sweep.local import sweep
+from backtest.sweep.spec import SweepSpec, WalkForward
+from backtest.sweep.walk_forward import walk_forward
+from reports.sweep_files import write_walk_forward_files
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bars(n: int = 3000, k: int = 2, seed: int = 3) -> BarArrays:
+    """Seeded OHLC random walks; the second column starts late and has holes (NaN bars)."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, k)), axis=0))
+    open_ = close * np.exp(rng.normal(0, 0.002, (n, k)))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, (n, k)))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, (n, k)))
+    arrays = [open_, high, low, close]
+    if k > 1:
+        holes = rng.random(n) < 0.05
+        for a in arrays:
+            a[:200, 1] = np.nan
+            a[holes, 1] = np.nan
+    index = (np.datetime64("2024-01-02T14:30") + np.arange(n) * np.timedelta64(1, "m")).astype("datetime64[us]")
+    return BarArrays(index, tuple("XY"[:k]), *arrays, np.ones((n, k)))
+
+
+def _full_run_stats(bars: BarArrays, values: dict, engine: EngineConfig) -> np.ndarray:
+    module = strategies.load("sma_cross")
+    signal = module.signals(bars, strategies.make_params(module, values))
+    sim = run(bars.open, bars.high, bars.low, bars.close, signal, engine)
+    closed = sim.trades.filter(~sim.trades["is_open"])
+    stats = summarize(sim.equity, engine.init_cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
+                      sim.exposure_bars, bars.index)
+    return np.array([stats[name] for name in STAT_NAMES], dtype=float)
+
+
+@pytest.mark.parametrize("engine", [
+    EngineConfig(fees_bps=5, slippage_bps=2, size=0.5),
+    EngineConfig(fill="close", direction="long_only", fees_bps=10, close_at_end=False),
+    EngineConfig(stop_loss=0.01, take_profit=0.02, trailing_stop=0.015, whole_units=True, fee_fixed=1.0),
+    EngineConfig(signals="direction", direction="short_only", fill="close", size_type="cash", size=3000),
+], ids=["next_open", "close_long_only", "stops", "short_cash"])
+def test_every_statistic_equals_a_full_run_of_the_same_set(engine):
+    bars = _bars()
+    spec = SweepSpec(params={"fast": "range(3,30,4)", "slow": "range(10,60,7)"}, metric="sharpe")
+    result = sweep(bars, "sma_cross", spec, engine)
+    assert result.frame.height + len(result.invalid) == 7 * 8
+    assert result.frame.height == 47 and result.indicators == 15
+    assert result.frame["trades"].max() > 10
+    for row in result.frame.gather([0, 7, 22, 46]).iter_rows(named=True):
+        expected = _full_run_stats(bars, {"fast": row["param_fast"], "slow": row["param_slow"]}, engine)
+        np.testing.assert_array_equal([row[name] for name in STAT_NAMES], expected)
+    sharpe = result.frame["sharpe"].fill_nan(None).drop_nulls()
+    assert sharpe.to_list() == sorted(sharpe.to_list(), reverse=True)
+
+
+def test_random_search_is_seeded_distinct_and_inside_the_grid():
+    bars = _bars(k=1)
+    params = {"fast": "range(2,40)", "slow": "range(5,80,5)"}
+    first = sweep(bars, "sma_cross", SweepSpec(mode="random", params=params, n=60, seed=11), EngineConfig())
+    again = sweep(bars, "sma_cross", SweepSpec(mode="random", params=params, n=60, seed=11), EngineConfig())
+    other = sweep(bars, "sma_cross", SweepSpec(mode="random", params=params, n=60, seed=12), EngineConfig())
+    assert first.frame.equals(again.frame)
+    assert not first.frame.equals(other.frame)
+    drawn = first.frame.select("param_fast", "param_slow").rows() + [
+        (v["param_fast"], v["param_slow"]) for v in first.invalid.iter_rows(named=True)]
+    assert len(drawn) == len(set(drawn)) == 60
+    assert all(2 <= f < 40 and s in range(5, 80, 5) for f, s in drawn)
+
+
+def test_dask_local_cluster_of_two_processes_gives_identical_results():
+    pytest.importorskip("distributed")
+    bars = _bars(n=1500)
+    params = {"fast": "range(3,30,3)", "slow": "range(10,60,10)"}
+    local = sweep(bars, "sma_cross", SweepSpec(params=params, chunk=7), EngineConfig(fees_bps=3))
+    remote = sweep(bars, "sma_cross", SweepSpec(params=params, chunk=7, executor="dask", workers=2),
+                   EngineConfig(fees_bps=3))
+    assert local.frame.height == 36
+    assert remote.frame.equals(local.frame)
+
+
+def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows(tmp_path):
+    bars = _bars(n=2400, k=1)
+    engine = EngineConfig(fees_bps=2)
+    spec = SweepSpec(params={"fast": "3,6,12", "slow": "20,40"}, metric="sharpe",
+                     walk_forward=WalkForward(train=800, test=400))
+    result = walk_forward(bars, "sma_cross", spec, engine)
+    assert result.folds.height == 4 and len(result.equity) == 1600
+    assert result.index[0] == bars.index[800] and result.index[-1] == bars.index[-1]
+    # each fold's choice is the best set of a plain sweep over its train window
+    for fold, start in ((0, 0), (2, 800)):
+        window = BarArrays(bars.index[start:start + 800], bars.symbols,
+                           *(np.ascontiguousarray(a[start:start + 800]) for a in bars[2:]))
+        best = sweep(window, "sma_cross", spec, engine).frame.row(0, named=True)
+        chosen = result.folds.row(fold, named=True)
+        assert (chosen["param_fast"], chosen["param_slow"]) == (best["param_fast"], best["param_slow"])
+        assert chosen["train_sharpe"] == best["sharpe"]
+    # the stitched curve compounds the test windows: each starts with the previous one's final equity
+    growth = np.prod(1 + result.folds["test_return"].to_numpy())
+    assert result.stats["total_return"] == pytest.approx(growth - 1, rel=1e-12)
+    assert result.stats["final_equity"] == pytest.approx(engine.init_cash * growth, rel=1e-12)
+    written = {p.name for p in write_walk_forward_files(result, tmp_path)}
+    assert {"walk_forward.csv", "walk_forward_folds.csv", "sweep.html"} <= written
+    page = (tmp_path / "sweep.html").read_text()
+    assert "Walk-forward: folds by out-of-sample sharpe" in page and "<svg" in page
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep.params.fast=range(10,5)"], "error: sweep.params.fast: range(10,5) is empty"),
+    (["sweep.params.fsat=1,2"], "error: sweep.params.fsat: unknown parameter of sma_cross (known: fast, slow)"),
+    (["sweep.params.fast=range(1,500)", "sweep.params.slow=range(1,500)"],
+     "error: sweep.max_sets: the grid has 249,001 sets, above 100,000; narrow sweep.params, raise sweep.max_sets "
+     "or pass sweep.force=true"),
+    (["sweep.params.fast=5,10", "sweep.metric=sharp"], "error: sweep.metric: 'sharp' is not a statistic (known: "),
+    (["sweep.params.fast=interval(2,9)"], "error: sweep.params.fast: interval() needs random search (+sweep=random)"),
+])
+def test_bad_sweep_specs_are_one_line_and_exit_2(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["+strategy=sma_cross", "+sweep=grid", *args, f"hydra.run.dir={tmp_path}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and len(err.splitlines()) == 1, err
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backtest", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def goog(tmp_path_factory) -> list[str]:
+    """Overrides reading GOOG daily bars from a warehouse of its own (another process opens it)."""
+    import backtesting
+
+    dsn = f"chdb://{tmp_path_factory.mktemp('sweep_wh')}/warehouse"
+    csv = Path(backtesting.__file__).parent / "test" / "GOOG.csv"
+    done = subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "load-ohlcv", str(csv), "--interval", "1d"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return [f"warehouse.dsn={dsn}", "data.symbols=[GOOG]", "data.source=ohlcv", "data.interval=1d",
+            "data.start=2004-01-01", "data.end=2014-01-01"]
+
+
+def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
+    out = tmp_path / "run"
+    done = _cli("+strategy=sma_cross", "+sweep=grid", "sweep.params.fast=range(5,30,5)",
+                "sweep.params.slow=range(10,50,10)", "sweep.metric=total_return", "sweep.top_k=2", *goog,
+                f"hydra.run.dir={out}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "14 sets evaluated, 6 skipped as invalid" in done.stdout
+    table = pl.read_csv(out / "sweep.csv")
+    assert table.height == 14 and table["rank"].to_list() == list(range(1, 15))
+    assert table["total_return"].to_list() == sorted(table["total_return"].to_list(), reverse=True)
+    heat = pl.read_csv(out / "heatmap.csv")
+    assert heat.columns == ["param_fast", "param_slow", "total_return", "sets"] and heat.height == 14
+    assert pl.read_csv(out / "invalid.csv")["reason"][0].startswith("strategy.fast:")
+    top = pl.read_csv(out / "top_equity.csv")
+    assert top["rank"].unique().sort().to_list() == [1, 2]
+    final = top.filter(pl.col("rank") == 1)["equity"][-1]
+    assert final == pytest.approx(table["final_equity"][0], rel=1e-12)
+    page = (out / "sweep.html").read_text()
+    assert "total_return" in page and "<svg" in page
+
+
+def test_multirun_combines_jobs_and_records_the_failed_one(goog, tmp_path):
+    root = tmp_path / "multi"
+    done = _cli("-m", "+strategy=sma_cross", "strategy.fast=5,40", "strategy.slow=30", *goog,
+                f"hydra.sweep.dir={root}", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "error: strategy.fast: 40 must be < strategy.slow (30)" in done.stderr
+    combined = pl.read_csv(root / "multirun.csv")
+    assert combined["status"].to_list() == ["ok", "error"]
+    assert combined["param_fast"][0] == 5 and combined["trades"][0] > 0
+    assert combined["error"][1] == "strategy.fast: 40 must be < strategy.slow (30)"
+    assert "strategy.fast=40" in combined["overrides"][1]
+    single = pl.read_csv(root / "0" / "metrics.csv")
+    assert combined["sharpe"][0] == single["sharpe"][0]

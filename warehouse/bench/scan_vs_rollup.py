@@ -1,0 +1,239 @@
+"""The seed benchmark: the feed's queries on N demo ticks, timed, with what each reads.
+
+Six queries, each run ``runs`` times (median, min, max):
+
+=====================  ============================================================
+``ticks_100min``       100 minutes of one symbol as ticks (``ticks_dedup FINAL``)
+``bars_100min_raw``    the same 100 minutes as 1m bars aggregated from those ticks
+``bars_100min_rollup`` the same 1m bars from ``bars_1m``
+``count``              ``count()`` on ``ticks_dedup`` (answered from part metadata)
+``count_final``        ``count()`` on ``ticks_dedup FINAL`` (duplicates merged)
+``bars_year_rollup``   a year of 1m bars of one symbol from ``bars_1m``
+=====================  ============================================================
+
+Layering: ``warehouse/`` must not import ``backtest/``, so this module times the
+functions of :mod:`warehouse.feed_sql` that ``Feed.ticks``/``Feed.bars`` call, and
+keeps the same :class:`~warehouse.feed_sql.QueryCost` records ``Feed.stats``
+shows. ``median_ms`` is that record's ``wall_ms`` (query + Arrow result);
+``call_median_ms`` is the whole call, which adds the ``EXPLAIN ESTIMATE`` the
+cost record needs on embedded chDB; ``cpu_median_ms`` is the CPU time of that
+call summed over this process's threads (chDB runs in-process), which moves
+less than wall time when other processes share the cores. The feed's polars step on top is not in
+here (``benchmarks/feed.py`` times the whole ``Feed`` call next to these).
+
+The data: seeded demo ticks (:mod:`warehouse.demo.generate`) loaded through the normal
+ingest path, 5% redeliveries and 1% corrections included (so ``count`` and
+``count_final`` differ), on as many of the demo symbols as keep a year and a
+margin of sessions (:func:`bench_spec`), so the year query reads a real year.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from warehouse import feed_sql
+from warehouse.demo.generate import OPEN_MINUTE, TRADES_PER_SYMBOL_DAY, DemoSpec, generate
+from warehouse.errors import WarehouseError
+from warehouse.ingest.files import load_ticks
+from warehouse.schema.migrate import migrate
+
+DEFAULT_OUT = Path("outputs/bench/benchmark.csv")
+DEFAULT_DIR = Path("data/bench")
+_SESSIONS_WANTED = 300  # a year holds about 261 weekday sessions; the rest is margin
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The symbol and time ranges the queries ask for; ``year_trades`` counts the year's trades."""
+
+    symbol: str
+    minutes_start: datetime
+    minutes_end: datetime
+    year_start: datetime
+    year_end: datetime
+    year_trades: int
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One line of ``benchmark.csv``."""
+
+    query: str
+    source: str
+    rows_to_read: int
+    rows_returned: int
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    call_median_ms: float
+    cpu_median_ms: float
+    runs: int
+    ticks_in_table: int
+    symbol: str
+    start: str
+    end: str
+
+
+def bench_spec(ticks: int) -> DemoSpec:
+    """The demo data for ``ticks`` rows: the most demo symbols (1 to 5) that still span ~300 sessions.
+
+    >>> bench_spec(10_000_000).symbols
+    ('AAPL', 'MSFT')
+    >>> bench_spec(100_000_000).symbols
+    ('AAPL', 'MSFT', 'NVDA', 'SPY', 'TSLA')
+    >>> bench_spec(200_000).symbols
+    ('AAPL',)
+    """
+    spec = DemoSpec(ticks=ticks)
+    originals = ticks * (1 - spec.duplicate_rate - spec.correction_rate)
+    count = int(originals // (TRADES_PER_SYMBOL_DAY * _SESSIONS_WANTED))
+    return DemoSpec(ticks=ticks, symbols=spec.symbols[: min(max(count, 1), len(spec.symbols))])
+
+
+def default_dsn(ticks: int) -> str:
+    """The bench's own embedded warehouse for ``ticks`` rows, never the main one.
+
+    >>> default_dsn(10_000_000).endswith("/data/bench/10M"), default_dsn(200_000).endswith("/200k")
+    (True, True)
+    """
+    label = f"{ticks // 10**6}M" if ticks % 10**6 == 0 else f"{ticks // 1000}k" if ticks % 1000 == 0 else str(ticks)
+    return "chdb://" + str((DEFAULT_DIR / label).resolve())
+
+
+def prepare(client: Client, spec: DemoSpec, where: str) -> str:
+    """Load ``spec``'s demo ticks unless ``client`` already holds exactly them; say which.
+
+    A warehouse holding other ticks is refused rather than added to or cleared.
+    """
+    migrate(client)
+    present = client.command("SELECT count() FROM ticks")
+    if present == 0:
+        return load_ticks(client, generate(spec), name="bench demo").summary()
+    held = client.query("SELECT DISTINCT symbol FROM ticks ORDER BY symbol").result_columns[0]
+    if present == spec.ticks and sorted(held) == sorted(spec.symbols):
+        return f"reusing {where}: it already holds the {present:,} bench ticks ({', '.join(spec.symbols)})"
+    raise WarehouseError(
+        f"dsn: {where} holds {present:,} ticks of {', '.join(held)}, not the {spec.ticks:,} bench ticks of "
+        f"{', '.join(spec.symbols)}; pass an empty --dsn (or none: each --ticks gets its own ./data/bench dir)"
+    )
+
+
+def pick_windows(client: Client, symbol: str) -> Windows:
+    """100 minutes from the open of the middle session of ``symbol``'s data, and the first year of it.
+
+    When the data spans less than a year the "year" is all of it (``year_trades`` says how much).
+    """
+    first, last = client.query(
+        "SELECT min(minute), max(minute) FROM bars_1m WHERE symbol = {symbol:String}",
+        parameters={"symbol": symbol}).result_rows[0]
+    if first.year < 1971:
+        raise WarehouseError(f"symbols: {symbol!r} has no bars in the bench warehouse")
+    first, last = first.replace(tzinfo=timezone.utc), last.replace(tzinfo=timezone.utc)
+    middle = np.busday_offset(np.datetime64((first + (last - first) / 2).date(), "D"), 0, roll="backward")
+    open_at = datetime.fromisoformat(str(middle)).replace(tzinfo=timezone.utc) + timedelta(minutes=OPEN_MINUTE)
+    year_start = first.replace(hour=0, minute=0)
+    year_end = min(year_start.replace(year=year_start.year + 1), last + timedelta(minutes=1))
+    trades = client.command(
+        "SELECT sum(trades) FROM bars_1m WHERE symbol = {symbol:String} "
+        "AND minute >= {start:DateTime('UTC')} AND minute < {end:DateTime('UTC')}",
+        parameters={"symbol": symbol, "start": year_start.strftime("%Y-%m-%d %H:%M:%S"),
+                    "end": year_end.strftime("%Y-%m-%d %H:%M:%S")})
+    return Windows(symbol, open_at, open_at + timedelta(minutes=100), year_start, year_end, int(trades))
+
+
+def check_runs(runs: int) -> int:
+    """``runs`` if it is a usable number of runs per query.
+
+    >>> check_runs(5)
+    5
+    >>> check_runs(0)
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: runs: 0 is not an integer >= 1
+    """
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise WarehouseError(f"runs: {runs!r} is not an integer >= 1")
+    return runs
+
+
+def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRow]:
+    """Time the six queries ``runs`` times each on ``client``; one :class:`BenchRow` per query."""
+    check_runs(runs)
+    ticks_in_table = int(client.command("SELECT count() FROM ticks"))
+    one = [windows.symbol]
+    m0, m1, y0, y1 = windows.minutes_start, windows.minutes_end, windows.year_start, windows.year_end
+    queries: list[tuple[str, Callable[[], feed_sql.Fetched], datetime | None, datetime | None]] = [
+        ("ticks_100min", lambda: feed_sql.ticks(client, one, m0, m1), m0, m1),
+        ("bars_100min_raw", lambda: feed_sql.bars_from_ticks(client, one, m0, m1, 1, "minute"), m0, m1),
+        ("bars_100min_rollup", lambda: feed_sql.bars_from_rollup(client, one, m0, m1, 1, "minute"), m0, m1),
+        ("count", lambda: feed_sql.row_count(client, "ticks_dedup"), None, None),
+        ("count_final", lambda: feed_sql.row_count(client, "ticks_dedup", final=True), None, None),
+        ("bars_year_rollup", lambda: feed_sql.bars_from_rollup(client, one, y0, y1, 1, "minute"), y0, y1),
+    ]
+    rows = []
+    for name, call, start, end in queries:
+        walls, calls, cpus = [], [], []
+        for _ in range(runs):
+            started, cpu = time.perf_counter(), time.process_time()
+            cost = call().cost
+            calls.append((time.perf_counter() - started) * 1000)
+            cpus.append((time.process_time() - cpu) * 1000)
+            walls.append(cost.wall_ms)
+        scalar = start is None
+        rows.append(BenchRow(
+            name, cost.source, cost.rows_to_read, cost.rows_returned, round(statistics.median(walls), 2),
+            round(min(walls), 2), round(max(walls), 2), round(statistics.median(calls), 2),
+            round(statistics.median(cpus), 2), runs, ticks_in_table,
+            "" if scalar else windows.symbol, "" if scalar else f"{start:%Y-%m-%dT%H:%MZ}",
+            "" if scalar else f"{end:%Y-%m-%dT%H:%MZ}"))
+    return rows
+
+
+def write_csv(rows: list[BenchRow], out: str | Path) -> Path:
+    """Write ``rows`` to ``out`` (a ``.csv`` path, or a directory that gets ``benchmark.csv``); return the path.
+
+    >>> import tempfile
+    >>> row = BenchRow("count", "ticks_dedup", 10, 1, 0.5, 0.4, 0.9, 0.7, 0.6, 5, 10, "", "", "")
+    >>> path = write_csv([row], tempfile.mkdtemp())
+    >>> path.name, path.read_text().splitlines()[1]
+    ('benchmark.csv', 'count,ticks_dedup,10,1,0.5,0.4,0.9,0.7,0.6,5,10,,,')
+    """
+    path = Path(out)
+    if path.is_dir() or path.suffix.lower() != ".csv":
+        path = path / "benchmark.csv"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([f.name for f in fields(BenchRow)])
+            writer.writerows([list(asdict(row).values()) for row in rows])
+    except OSError as exc:
+        raise WarehouseError(f"out: cannot write {str(path)!r} ({exc.strerror})") from None
+    return path
+
+
+def format_table(rows: list[BenchRow]) -> str:
+    """A Markdown table of ``rows`` (query, source, rows to read/returned, median/min/max ms, call and CPU ms).
+
+    >>> print(format_table([BenchRow("count", "ticks_dedup", 10, 1, 0.5, 0.4, 0.9, 0.7, 0.6, 5, 10, "", "", "")]))
+    | query | source | rows to read | rows returned | median ms | min ms | max ms | call median ms | CPU median ms |
+    | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+    | count | ticks_dedup | 10 | 1 | 0.50 | 0.40 | 0.90 | 0.70 | 0.60 |
+    """
+    lines = ["| query | source | rows to read | rows returned | median ms | min ms | max ms | call median ms "
+             "| CPU median ms |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r.query} | {r.source} | {r.rows_to_read:,} | {r.rows_returned:,} | {r.median_ms:.2f} | "
+              f"{r.min_ms:.2f} | {r.max_ms:.2f} | {r.call_median_ms:.2f} | {r.cpu_median_ms:.2f} |" for r in rows]
+    return "\n".join(lines)
+
+
+__all__ = ["BenchRow", "DEFAULT_OUT", "Windows", "bench_spec", "check_runs", "default_dsn", "format_table", "pick_windows",
+           "prepare", "run_queries", "write_csv"]

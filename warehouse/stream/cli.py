@@ -1,0 +1,146 @@
+"""``python -m warehouse produce|ingest``: a simulated feed into Kafka / Redis Streams, and the consumers.
+
+``produce kafka|redis`` publishes the demo model's ticks as JSON (with redeliveries,
+corrections and malformed messages); ``ingest kafka|redis`` writes a stream into the
+warehouse with at-least-once delivery and exactly-once results. SIGTERM / Ctrl-C
+write and acknowledge the current batch and exit 0 (1 when the warehouse refused it:
+it stays unacknowledged and is delivered again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from warehouse.stream import kafka_prejoin
+from warehouse.client import connect
+from warehouse.stream.kafka_consumer import DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_TOPIC, KafkaSource
+from warehouse.demo.generate import DemoSpec, parse_count
+from warehouse.errors import WarehouseError
+from warehouse.schema.migrate import migrate
+from warehouse.stream.produce import check_rate, feed, kafka_sender, publish, redis_sender
+from warehouse.stream.decode import warm_up
+from warehouse.stream.sink import RunOptions, Source, StreamSink, log_line, run
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    """Publish the simulated feed to Kafka or Redis."""
+    check_rate(args.rate)
+    spec = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
+                    start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
+                    seed=args.seed, batch_rows=min(100_000, parse_count(args.ticks)))
+    if args.broker == "kafka":
+        if args.partitions < 1:
+            raise WarehouseError(f"partitions: {args.partitions!r} is not an integer >= 1")
+        send, flush = kafka_sender(args.brokers, args.topic, args.partitions)
+        target = f"kafka {args.brokers} topic {args.topic}"
+    else:
+        send, flush = redis_sender(args.url, args.stream), (lambda: None)
+        target = f"redis {args.url} stream {args.stream}"
+    report = publish(feed(spec, args.bad), send, args.rate, flush)
+    print(report.summary(target))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Consume a Kafka topic or a Redis stream into the warehouse."""
+    options = RunOptions(batch=args.batch, linger=args.linger, until_idle=args.until_idle,
+                         status_every=args.status_every)
+    log = log_line
+    source = _source(args, options, log)  # Redis sends its first read, Kafka joins the group: while we migrate
+    try:
+        client = connect(args.dsn)
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        migrate(client)
+        sink = StreamSink(client, source.name)
+        gc.freeze()  # the many objects of the imports are never garbage: collections skip them
+        started = time.perf_counter()
+        with _stop_on_signals() as stop:
+            stats = run(source, sink, options, stop, log)
+    finally:
+        source.close()
+    print(stats.summary(source.name, time.perf_counter() - started), flush=True)
+    return 1 if stats.unacknowledged else 0
+
+
+def _source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
+    if args.broker == "kafka":
+        unacknowledged_max = options.batch * (options.rebuild_batches + 1)
+        early = kafka_prejoin.adopt(args.brokers, args.topic, args.group, unacknowledged_max, log)
+        return early or KafkaSource(args.brokers, args.topic, args.group, unacknowledged_max, log)
+    from warehouse.stream.redis_consumer import RedisSource
+    if args.claim_idle < 0:
+        raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
+    return RedisSource(args.url, args.stream, args.group, args.consumer, count=options.batch,
+                       claim_idle_ms=args.claim_idle, trim=args.trim, log=log)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while inside the block (previous handlers restored after)."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log_line(f"{signal.Signals(signum).name}: writing and acknowledging the current batch, then stopping")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _broker_args(parser: argparse.ArgumentParser, broker: str) -> None:
+    if broker == "kafka":
+        parser.add_argument("--brokers", default=DEFAULT_BROKERS, help="host:port[,host:port] (default %(default)s)")
+        parser.add_argument("--topic", default=DEFAULT_TOPIC, help="topic (default %(default)s)")
+    else:
+        parser.add_argument("--url", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s)")
+        parser.add_argument("--stream", default="ticks:stream", help="stream key (default %(default)s)")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``produce`` and ``ingest`` on ``python -m warehouse``."""
+    produce = commands.add_parser("produce", help="publish simulated ticks (JSON) to Kafka or Redis Streams")
+    brokers = produce.add_subparsers(dest="broker", required=True, metavar="kafka|redis")
+    for broker in ("kafka", "redis"):
+        sub = brokers.add_parser(broker, help=f"publish to {'a Kafka topic' if broker == 'kafka' else 'a Redis stream'}")
+        _broker_args(sub, broker)
+        sub.add_argument("--ticks", default="1M", help="ticks to publish, e.g. 200k, 2M (default %(default)s)")
+        sub.add_argument("--rate", type=float, default=0.0, help="messages per second; 0 = as fast as possible")
+        sub.add_argument("--symbols", default=",".join(DemoSpec.symbols), help="comma-separated symbols")
+        sub.add_argument("--start", default=DemoSpec.start, help="first trading day (default %(default)s)")
+        sub.add_argument("--duplicates", type=float, default=DemoSpec.duplicate_rate, help="redelivery rate")
+        sub.add_argument("--corrections", type=float, default=DemoSpec.correction_rate, help="correction rate")
+        sub.add_argument("--bad", type=float, default=0.001, help="malformed messages per tick (default %(default)s)")
+        sub.add_argument("--seed", type=int, default=DemoSpec.seed)
+        if broker == "kafka":
+            sub.add_argument("--partitions", type=int, default=3, help="partitions if the topic is created")
+        sub.set_defaults(run=cmd_produce)
+
+    ingest = commands.add_parser("ingest", help="consume a Kafka topic or Redis stream into the warehouse")
+    sources = ingest.add_subparsers(dest="broker", required=True, metavar="kafka|redis")
+    for broker in ("kafka", "redis"):
+        sub = sources.add_parser(broker, help=f"consume {'a Kafka topic' if broker == 'kafka' else 'a Redis stream'}")
+        _broker_args(sub, broker)
+        sub.add_argument("--group", default=DEFAULT_GROUP, help="consumer group (default %(default)s)")
+        if broker == "redis":
+            sub.add_argument("--consumer", default="ingest-1", help="consumer name in the group (default %(default)s)")
+            sub.add_argument("--claim-idle", type=int, default=60_000, metavar="MS",
+                             help="take over other consumers' entries pending this long (default %(default)s ms)")
+            sub.add_argument("--trim", action="store_true", help="delete entries every group has acknowledged")
+        sub.add_argument("--batch", type=int, default=RunOptions.batch,
+                         help="messages per insert; bounds memory (default %(default)s)")
+        sub.add_argument("--linger", type=float, default=RunOptions.linger,
+                         help="seconds a message may wait for its batch to fill (default %(default)s)")
+        sub.add_argument("--until-idle", action="store_true", help="exit once everything available is written")
+        sub.add_argument("--status-every", type=float, default=RunOptions.status_every,
+                         help="seconds between status lines on stderr; 0 = none (default %(default)s)")
+        sub.set_defaults(run=cmd_ingest)
