@@ -1,4 +1,4 @@
-"""Rendering run and sweep results to HTML and CSV.
+"""Rendering run and sweep results to HTML and CSV; metrics come from ``backtest``, never computed here.
 
 :func:`reports.run_files.write_run_files` (CSVs + ``report.html`` of a run),
 :func:`write_failed_report` (the page of a run that failed before simulating),

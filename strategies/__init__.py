@@ -1,5 +1,11 @@
 """Strategies: one file each, a params dataclass plus numba-compatible signal logic.
 
+Pure computation on arrays: no I/O, and nothing of ``backtest``, ``warehouse`` or
+``reports`` is imported here (the engine imports strategies, not the other way).
+Beside the strategies: :mod:`strategies.indicators` (numba kernels and the
+indicator cache), :mod:`strategies.signal_events` (sparse signals),
+:mod:`strategies.checks` and :mod:`strategies.errors`.
+
 A strategy module ``strategies/<name>.py`` defines
 
 * ``Params``: a frozen dataclass of its parameters with defaults; it checks

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numba import njit
-
 from strategies.errors import StrategyError
+from strategies.indicators.events import events_nb
 
 
 @dataclass(frozen=True)
@@ -62,32 +61,3 @@ class SignalEvents:
         if (self.n_bars, self.columns) != shape:
             raise StrategyError(f"strategy: {source} returned signals of shape {(self.n_bars, self.columns)}, "
                                 f"bars are {shape}")
-
-
-@njit(cache=True, nogil=True)
-def events_nb(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(bars, rows)``: the bars where any column of ``signal`` is not NaN, and those rows.
-
-    >>> import numpy as np
-    >>> bars, rows = events_nb(np.array([[np.nan], [1.0], [np.nan], [-1.0]]))
-    >>> bars.tolist(), rows[:, 0].tolist()
-    ([1, 3], [1.0, -1.0])
-    """
-    n, k = signal.shape
-    count = 0
-    for t in range(n):
-        for j in range(k):
-            if not np.isnan(signal[t, j]):
-                count += 1
-                break
-    bars = np.empty(count, dtype=np.int64)
-    rows = np.empty((count, k))
-    i = 0
-    for t in range(n):
-        for j in range(k):
-            if not np.isnan(signal[t, j]):
-                bars[i] = t
-                rows[i] = signal[t]
-                i += 1
-                break
-    return bars, rows

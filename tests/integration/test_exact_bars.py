@@ -11,16 +11,18 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from warehouse.demo.generate import DemoSpec, generate
+from warehouse.demo.generate import DemoSpec
 from warehouse.ingest.files import load_ticks
 from warehouse.ingest.rollup import rebuild_range
 
-from support.exact_bars import BARS_SQL, assert_bars_equal, deduplicated, reference_bars, served_bars
+from support.data import demo_ticks
+from support.exact_bars import assert_bars_equal, deduplicated, reference_bars, served_bars
+
 
 @pytest.fixture(scope="module")
 def stream() -> pa.Table:
     spec = DemoSpec(ticks=120_000, duplicate_rate=0.05, correction_rate=0.01, seed=7, batch_rows=50_000)
-    return pa.Table.from_batches(list(generate(spec)))
+    return demo_ticks(spec)
 
 
 def test_bars_equal_polars_bars_of_deduplicated_ticks(fresh_client, stream):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
-import backtesting
 import polars as pl
 import pyarrow as pa
 import pytest
 
-from warehouse.demo.generate import DemoSpec, generate, write_parquet
+from support.data import BACKTESTING_DATA, GOOG_CSV, demo_ticks
+from warehouse.demo.generate import DemoSpec, write_parquet
 from warehouse.errors import WarehouseError
 from warehouse.ingest.files import load_ticks
 from warehouse.ingest.ohlcv import load_ohlcv
@@ -27,7 +26,6 @@ AAPL,2024-01-02T14:30:07Z,0,5,sell,8
 AAPL,2024-01-02T14:30:08Z,101,5,hold,9
 MSFT,2024-01-02 14:30:09,300,5,s,10
 """
-BACKTESTING_DATA = Path(backtesting.__file__).parent / "test"
 
 
 def _rejects(client, source: str) -> list[tuple[str, str]]:
@@ -54,7 +52,7 @@ def test_bad_csv_rows_land_in_rejects_with_reason(fresh_client, tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_table() -> pa.Table:
-    return pa.Table.from_batches(list(generate(DemoSpec(ticks=30_000, seed=3))))
+    return demo_ticks(DemoSpec(ticks=30_000, seed=3))
 
 
 def _dedup_summary(client) -> tuple:
@@ -99,14 +97,14 @@ def test_unusable_files_give_one_line_errors(fresh_client, tmp_path, name, conte
 
 
 def test_backtesting_sample_bars_load_as_is(fresh_client):
-    goog = load_ohlcv(fresh_client, BACKTESTING_DATA / "GOOG.csv")
+    goog = load_ohlcv(fresh_client, GOOG_CSV)
     eurusd = load_ohlcv(fresh_client, BACKTESTING_DATA / "EURUSD.csv")
     assert (goog.symbol, goog.interval, goog.loaded, goog.rejected) == ("GOOG", "1d", 2148, 0)
     assert (eurusd.symbol, eurusd.interval, eurusd.loaded, eurusd.rejected) == ("EURUSD", "1h", 5000, 0)
     first = fresh_client.query("SELECT open, high, low, close, volume FROM ohlcv WHERE symbol = 'GOOG' "
                                "ORDER BY ts LIMIT 1").result_rows[0]
     assert first == (100.0, 104.06, 95.96, 100.34, 22351900.0)
-    load_ohlcv(fresh_client, BACKTESTING_DATA / "GOOG.csv")  # importing again replaces, never doubles
+    load_ohlcv(fresh_client, GOOG_CSV)  # importing again replaces, never doubles
     assert fresh_client.command("SELECT count() FROM ohlcv FINAL WHERE symbol = 'GOOG'") == 2148
 
 

@@ -174,3 +174,10 @@ def test_reports_cli_prints_and_serves(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_reports_look_for_the_benchmark_where_warehouse_bench_writes_it():
+    from reports.run_report import DEFAULT_BENCHMARK
+    from warehouse.bench.scan_vs_rollup import DEFAULT_OUT
+
+    assert DEFAULT_BENCHMARK == DEFAULT_OUT

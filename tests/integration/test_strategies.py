@@ -17,6 +17,7 @@ import strategies
 from strategies.errors import StrategyError
 from backtest.feed import BarArrays
 from strategies import bollinger_breakout, donchian_breakout, rsi_reversion, vwap_reversion
+from support.data import geometric_walk
 from strategies.indicators import (IndicatorCache, rolling_max_nb, rolling_min_nb, rolling_std_nb, rsi_nb,
                                    session_vwap_nb, utc_days)
 
@@ -28,7 +29,7 @@ def walk(n: int = 3000, k: int = 3, seed: int = 1, level: float = 100.0, lead_na
     """Seeded OHLCV random walks, 1-minute bars over 14:30-21:00 UTC sessions; each column starts
     ``lead_nan * j`` bars late (NaN before its first trade, as the feed serves it)."""
     rng = np.random.default_rng(seed)
-    close = level * np.exp(np.cumsum(rng.normal(0, 0.002, (n, k)), axis=0))
+    close = geometric_walk(rng, (n, k), 0.002, level)
     open_ = np.vstack([close[:1], close[:-1]])
     spread = np.abs(rng.normal(0, 0.001, (n, k))) * close
     high = np.maximum(open_, close) + spread

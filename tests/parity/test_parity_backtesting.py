@@ -16,7 +16,6 @@ EURUSD 262 trades, 3,526.92.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -31,9 +30,10 @@ from backtesting.lib import crossover  # noqa: E402
 from backtesting.test import EURUSD, GOOG, SMA  # noqa: E402
 
 from backtest.engine.simulate import EngineConfig, SimulationResult, run  # noqa: E402
-from backtest.feed import BarArrays, Feed  # noqa: E402
+from backtest.feed import Feed  # noqa: E402
 from backtest.runner import DataSpec, run_backtest  # noqa: E402
 from strategies import sma_cross  # noqa: E402
+from support.data import frame_bars, load_goog  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 COMMISSION = 0.002
@@ -72,13 +72,8 @@ def preset(*overrides: str) -> EngineConfig:
     return EngineConfig.from_mapping(dict(cfg.engine))
 
 
-def arrays(data: pd.DataFrame) -> BarArrays:
-    columns = [np.ascontiguousarray(data[c].to_numpy(float))[:, None] for c in ("Open", "High", "Low", "Close", "Volume")]
-    return BarArrays(data.index.to_numpy().astype("datetime64[us]"), ("X",), *columns)
-
-
 def ours(data: pd.DataFrame, engine: EngineConfig) -> SimulationResult:
-    bars = arrays(data)
+    bars = frame_bars(data, "X")
     signal = sma_cross.signals(bars, sma_cross.Params(fast=10, slow=20))
     return run(bars.open, bars.high, bars.low, bars.close, signal, engine)
 
@@ -113,10 +108,7 @@ def test_sma_cross_example_matches_trade_for_trade(data, trades):
 
 def test_the_same_run_through_the_warehouse_and_runner(fresh_client):
     """GOOG.csv imported with load-ohlcv and read back by the feed gives the same run."""
-    from warehouse.ingest.ohlcv import load_ohlcv
-    import backtesting
-
-    load_ohlcv(fresh_client, os.path.join(os.path.dirname(backtesting.__file__), "test", "GOOG.csv"))
+    load_goog(fresh_client)
     data = DataSpec(symbols=("GOOG",), start="2004-01-01", end="2014-01-01", interval="1d", source="ohlcv")
     result = run_backtest(Feed(fresh_client), "sma_cross", {"fast": 10, "slow": 20}, data, preset())
     stats = theirs(GOOG)

@@ -27,8 +27,8 @@ vbt = pytest.importorskip("vectorbt")
 from backtesting.test import GOOG  # noqa: E402
 
 from backtest.engine.simulate import EngineConfig, SimulationResult, run  # noqa: E402
-from backtest.feed import BarArrays  # noqa: E402
 from strategies import sma_cross  # noqa: E402
+from support.data import frame_bars, geometric_walk  # noqa: E402
 
 FEES = 0.001
 
@@ -36,7 +36,7 @@ FEES = 0.001
 def walk(seed: int, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
     """A seeded geometric random walk and random signals (+1, -1, 0 and mostly NaN)."""
     rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    close = geometric_walk(rng, n, 0.01)
     signal = rng.choice([1.0, -1.0, 0.0, np.nan], size=n, p=[0.03, 0.03, 0.02, 0.92])
     return close, signal
 
@@ -94,9 +94,7 @@ def test_random_walks_with_close_fills(seed, direction):
     assert (result.trades["direction"] == "short").any() == (direction == "both")
 
 
-GOOG_BARS = BarArrays(GOOG.index.to_numpy().astype("datetime64[us]"), ("GOOG",),
-                      *(np.ascontiguousarray(GOOG[c].to_numpy(float))[:, None]
-                        for c in ("Open", "High", "Low", "Close", "Volume")))
+GOOG_BARS = frame_bars(GOOG, "GOOG")
 GOOG_SIGNAL = sma_cross.signals(GOOG_BARS, sma_cross.Params(fast=10, slow=20))[:, 0]
 
 

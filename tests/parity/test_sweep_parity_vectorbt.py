@@ -14,18 +14,18 @@ import pandas as pd
 import pytest
 
 from backtest.engine.simulate import EngineConfig
-from backtest.feed import BarArrays
 from backtest.sweep.local import sweep
 from backtest.sweep.spec import SweepSpec
 
 vbt = pytest.importorskip("vectorbt")
+from support.data import close_bars, geometric_walk  # noqa: E402
 
 WINDOWS = list(range(5, 55, 5))
 
 
 def test_total_return_per_set_equals_vectorbt():
     n = 20_000
-    close = 100 * np.exp(np.cumsum(np.random.default_rng(7).normal(0, 1e-3, n)))
+    close = geometric_walk(np.random.default_rng(7), n, 1e-3)
     index = pd.date_range("2024-01-01", periods=n, freq="1min")
     price = pd.Series(close, index=index)
     fast, slow = vbt.MA.run_combs(price, window=WINDOWS, r=2, short_names=["fast", "slow"])
@@ -33,8 +33,7 @@ def test_total_return_per_set_equals_vectorbt():
                                            fees=0.001, freq="1min")
     theirs = {(int(f), int(s)): r for (f, s), r in portfolio.total_return().items()}
 
-    column = close[:, None]
-    bars = BarArrays(index.values.astype("datetime64[us]"), ("X",), column, column, column, column, column)
+    bars = close_bars(close, index.values)
     spec = SweepSpec(params={"fast": WINDOWS, "slow": WINDOWS}, metric="total_return")
     engine = EngineConfig(fill="close", fees_bps=10, direction="long_only", close_at_end=False)
     result = sweep(bars, "sma_cross", spec, engine)

@@ -4,22 +4,18 @@ a small parameter grid over them (``sweep.csv`` rows), and a walk-forward stitch
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
-from pathlib import Path
 
-import backtesting
 import polars as pl
 
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import Feed
 from backtest.runner import DataSpec, RunResult, run_backtest
 from reports.run_files import equity_frame, metrics_frame
+from support.data import load_goog
 from warehouse.client import connect
 from warehouse.schema.migrate import migrate
-from warehouse.ingest.ohlcv import load_ohlcv
 
-GOOG = Path(backtesting.__file__).parent / "test" / "GOOG.csv"
 ENGINE = EngineConfig(fees_bps=5, size=0.9)
 
 
@@ -27,7 +23,7 @@ def goog_feed() -> Feed:
     """A feed on a new database holding GOOG 1d bars (2004-08-19 to 2013-03-01)."""
     client = connect(database=f"rep_{uuid.uuid4().hex[:10]}")
     migrate(client)
-    load_ohlcv(client, os.fspath(GOOG))
+    load_goog(client)
     return Feed(client)
 
 

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from support.data import demo_ticks
 from warehouse.demo.generate import CLOSE_MINUTE, OPEN_MINUTE, SCHEMA, DemoSpec, generate, parse_count, write_parquet
 from warehouse.errors import WarehouseError
 
@@ -16,14 +17,10 @@ SPEC = DemoSpec(ticks=600_000, batch_rows=100_000)
 IDENTITY = ["symbol", "ts", "trade_id"]
 
 
-def _table(spec: DemoSpec) -> pa.Table:
-    return pa.Table.from_batches(list(generate(spec)), schema=SCHEMA)
-
-
 @pytest.fixture(scope="module")
 def ticks() -> pl.DataFrame:
     """The stream of SPEC with its position (``pos``) and each row's first position (``first``)."""
-    frame = pl.from_arrow(_table(SPEC)).with_row_index("pos")
+    frame = pl.from_arrow(demo_ticks(SPEC)).with_row_index("pos")
     return frame.with_columns(first=pl.col("pos").min().over(SCHEMA.names))
 
 
@@ -42,16 +39,16 @@ def test_exact_row_count_batch_sizes_and_schema(ticks: pl.DataFrame) -> None:
 
 
 def test_deterministic_and_independent_of_batch_rows(ticks: pl.DataFrame) -> None:
-    again = pl.from_arrow(_table(DemoSpec(ticks=SPEC.ticks, batch_rows=77_777)))
+    again = pl.from_arrow(demo_ticks(DemoSpec(ticks=SPEC.ticks, batch_rows=77_777)))
     assert again.equals(ticks.drop("pos", "first"))
-    other_seed = pl.from_arrow(_table(DemoSpec(ticks=10_000, seed=7)))
-    assert not other_seed.equals(pl.from_arrow(_table(DemoSpec(ticks=10_000))))
+    other_seed = pl.from_arrow(demo_ticks(DemoSpec(ticks=10_000, seed=7)))
+    assert not other_seed.equals(pl.from_arrow(demo_ticks(DemoSpec(ticks=10_000))))
 
 
 @pytest.mark.parametrize(("duplicate_rate", "correction_rate"), [(0.05, 0.01), (0.3, 0.1), (0.0, 0.0)])
 def test_fault_fractions_match_the_requested_rates(duplicate_rate: float, correction_rate: float) -> None:
     spec = DemoSpec(ticks=200_000, duplicate_rate=duplicate_rate, correction_rate=correction_rate)
-    frame = pl.from_arrow(_table(spec))
+    frame = pl.from_arrow(demo_ticks(spec))
     distinct = frame.unique()
     redelivered = (frame.height - distinct.height) / frame.height
     corrected = distinct.filter(pl.col("version") > 0).height / frame.height
@@ -157,7 +154,7 @@ def test_spec_validation_names_field_and_value(fields: dict, message: str) -> No
 
 def test_spec_accepts_a_list_of_symbols_and_a_weekend_start() -> None:
     spec = DemoSpec(ticks=2_000, symbols=["ABC", "XYZ"], start="2024-01-06")
-    frame = pl.from_arrow(_table(spec))
+    frame = pl.from_arrow(demo_ticks(spec))
     assert spec.symbols == ("ABC", "XYZ") and set(frame["symbol"]) == {"ABC", "XYZ"}
     assert frame["ts"].min().date().isoformat() == "2024-01-08"
 
@@ -167,6 +164,6 @@ def test_write_parquet_round_trip(tmp_path) -> None:
     path = tmp_path / "ticks.parquet"
     assert write_parquet(spec, str(path)) == 5_000
     assert pq.read_metadata(path).num_rows == 5_000
-    assert pq.read_table(path).equals(_table(spec))
+    assert pq.read_table(path).equals(demo_ticks(spec))
     with pytest.raises(WarehouseError, match="^path: directory .* does not exist$"):
         write_parquet(spec, tmp_path / "missing" / "ticks.parquet")

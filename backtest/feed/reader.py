@@ -1,0 +1,178 @@
+"""The :class:`Feed`: checks a request, runs its query (:mod:`warehouse.feed_sql`), records the cost,
+and shapes the result (:mod:`backtest.feed.frames`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from clickhouse_connect.driver.client import Client
+
+from backtest.feed.frames import align, in_tz
+from backtest.feed.request import FeedError, Interval, request, use_rollup
+from warehouse import feed_sql
+from warehouse.client import connect
+from warehouse.feed_sql import QueryCost
+from warehouse.schema.ddl import TICK_COLUMNS
+
+
+class Feed:
+    """Reads bars, ticks and imported OHLCV from a warehouse; records each query's cost.
+
+    ``client_or_dsn`` is a clickhouse-connect client, a DSN, or None for
+    ``$TICKHOUSE_DSN``/the default embedded warehouse. ``stats`` lists a
+    :class:`~warehouse.feed_sql.QueryCost` per query (``pl.DataFrame(feed.stats)``
+    tabulates them).
+
+    >>> feed = Feed()
+    >>> feed.stats
+    []
+    """
+
+    def __init__(self, client_or_dsn: Client | str | None = None, database: str | None = None) -> None:
+        if client_or_dsn is None or isinstance(client_or_dsn, str):
+            self.client = connect(client_or_dsn, database)
+        else:
+            self.client = client_or_dsn
+        self.stats: list[QueryCost] = []
+
+    def bars(
+        self,
+        symbols: str | Iterable[str],
+        start: datetime | date | str,
+        end: datetime | date | str,
+        interval: str = "1m",
+        source: str = "auto",
+        tz: str | None = None,
+    ) -> pl.DataFrame:
+        """OHLCV bars (plus vwap and trades) of ``interval`` in ``[start, end)``.
+
+        ``source="auto"`` reads ``bars_1m`` when the interval is whole minutes and
+        start/end are whole minutes, else deduplicated ticks; ``"rollup"`` and
+        ``"raw"`` force one (the rollup cannot split a minute). Both give the same
+        bars (``bars_1m`` is kept exact by the ingest path; rows inserted around it
+        need ``python -m warehouse rebuild-bars``). Columns: ts, symbol, open,
+        high, low, close, volume, vwap, trades.
+
+        >>> Feed().bars("AAA", "2024-01-02", "2024-01-01")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: start: 2024-01-02T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
+        >>> Feed().bars("AAA", "2024-01-01", "2024-01-02", "90s", source="rollup")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: interval: '90s' is not whole minutes, which source='rollup' needs; use 'raw' or 'auto'
+        """
+        names, t0, t1 = request(symbols, start, end, tz)
+        step = Interval.parse(interval)
+        rollup = use_rollup(step, t0, t1, source)
+        count, unit = step.sql_step(rollup)
+        fetch = feed_sql.bars_from_rollup if rollup else feed_sql.bars_from_ticks
+        table = self._run(f"bars {step}", names, t0, t1, fetch(self.client, names, t0, t1, count, unit))
+        self._require_known(names, table)
+        return in_tz(align(pl.from_arrow(table), names), tz)
+
+    def ticks(
+        self,
+        symbols: str | Iterable[str],
+        start: datetime | date | str,
+        end: datetime | date | str,
+        columns: Sequence[str] | None = None,
+        tz: str | None = None,
+        dedup: bool = True,
+    ) -> pl.DataFrame:
+        """Trades in ``[start, end)`` ordered by ts, symbol, trade_id.
+
+        ``symbol`` and ``ts`` always come first; ``columns`` picks others (default
+        all of price, size, side, trade_id, version). ``dedup=True`` reads each
+        trade once at its latest version; ``dedup=False`` reads raw ``ticks``
+        with redeliveries and superseded versions as they were stored.
+
+        >>> Feed().ticks("AAA", "2024-01-01", "2024-01-02", columns=["bid"])
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: columns: 'bid' is not a tick column (symbol, ts, price, size, side, trade_id, version)
+        """
+        names, t0, t1 = request(symbols, start, end, tz)
+        chosen = TICK_COLUMNS if columns is None else ([columns] if isinstance(columns, str) else list(columns))
+        for column in chosen:
+            if column not in TICK_COLUMNS:
+                raise FeedError(f"columns: {column!r} is not a tick column ({', '.join(TICK_COLUMNS)})")
+        fetched = feed_sql.ticks(self.client, names, t0, t1, chosen, dedup)
+        table = self._run("ticks", names, t0, t1, fetched)
+        self._require_known(names, table)
+        return in_tz(pl.from_arrow(table), tz)
+
+    def ohlcv(
+        self,
+        symbols: str | Iterable[str],
+        start: datetime | date | str,
+        end: datetime | date | str,
+        interval: str = "1d",
+        tz: str | None = None,
+    ) -> pl.DataFrame:
+        """Imported bars labelled ``interval`` (as loaded, e.g. ``1d``, ``1h``) in ``[start, end)``.
+
+        Aligned like :meth:`bars` (same missing-bar rule); columns: ts, symbol,
+        open, high, low, close, volume.
+
+        >>> Feed().ohlcv("GOOG", "2024-01-01", "2024-02-01", tz="Mars/Olympus")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: tz: 'Mars/Olympus' is not a known time zone
+        """
+        names, t0, t1 = request(symbols, start, end, tz)
+        if not isinstance(interval, str) or not interval:
+            raise FeedError(f"interval: {interval!r} is not an interval label like 1d")
+        fetched = feed_sql.ohlcv(self.client, names, t0, t1, interval)
+        table = self._run(f"ohlcv {interval}", names, t0, t1, fetched)
+        self._require_ohlcv(names, table, interval)
+        return in_tz(align(pl.from_arrow(table), names), tz)
+
+    def symbols(self) -> list[str]:
+        """Symbols with ticks in the warehouse, sorted (reads the whole symbol column).
+
+        >>> from warehouse.client import connect
+        >>> from warehouse.schema.migrate import migrate
+        >>> client = connect(database="feed_empty_example")
+        >>> _ = migrate(client)
+        >>> Feed(client).symbols()
+        []
+        """
+        fetched = feed_sql.known_symbols(self.client)
+        self.stats.append(fetched.cost)
+        return fetched.table.column("symbol").to_pylist()
+
+    def _run(self, what: str, names: list[str], t0: datetime, t1: datetime, fetched: feed_sql.Fetched) -> pa.Table:
+        shown = ",".join(names[:3]) + (f"+{len(names) - 3}" if len(names) > 3 else "")
+        call = f"{what} {shown} {t0:%Y-%m-%dT%H:%M:%S}Z/{t1:%Y-%m-%dT%H:%M:%S}Z"
+        self.stats.append(replace(fetched.cost, call=call))
+        return fetched.table
+
+    def _missing(self, names: list[str], table: pa.Table) -> list[str]:
+        present = set(pc.unique(table.column("symbol")).to_pylist())
+        return [name for name in names if name not in present]
+
+    def _require_known(self, names: list[str], table: pa.Table) -> None:
+        missing = self._missing(names, table)
+        if not missing:
+            return
+        fetched = feed_sql.known_symbols(self.client, missing)
+        self.stats.append(fetched.cost)
+        known = set(fetched.table.column("symbol").to_pylist())
+        unknown = [name for name in missing if name not in known]
+        if unknown:
+            raise FeedError(f"symbols: {', '.join(map(repr, unknown))} not in the warehouse (no ticks)")
+
+    def _require_ohlcv(self, names: list[str], table: pa.Table, interval: str) -> None:
+        missing = self._missing(names, table)
+        if not missing:
+            return
+        fetched = feed_sql.known_symbols(self.client, missing, table="ohlcv")
+        self.stats.append(fetched.cost)
+        imported = dict(zip(fetched.table.column("symbol").to_pylist(), fetched.table.column("intervals").to_pylist()))
+        for name in missing:
+            if name not in imported:
+                raise FeedError(f"symbols: {name!r} has no imported bars (ohlcv)")
+            if interval not in imported[name]:
+                raise FeedError(f"interval: {interval!r} is not imported for {name} (has {', '.join(imported[name])})")
