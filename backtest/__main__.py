@@ -1,4 +1,4 @@
-"""``python -m backtest``: see :mod:`backtest.cli`."""
+"""``python -m backtest``: see :mod:`backtest.cli` (``--help`` lists the config groups)."""
 
 import sys
 

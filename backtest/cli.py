@@ -1,21 +1,31 @@
-"""``python -m backtest +strategy=<name> [overrides]``: one Hydra-configured backtest.
+"""``python -m backtest +strategy=<name> [overrides]``: one Hydra-configured backtest (or sweep).
 
-Reads ``conf/`` (groups ``warehouse``, ``data``, ``engine``, ``strategy``),
-runs the strategy on the warehouse's bars, prints a summary and writes the
-run's files into Hydra's output folder (with the saved config in ``.hydra/``).
-Bad input -- an unknown strategy, symbol or setting, fast >= slow, a negative
-fee, an empty range -- prints one ``error: ...`` line and exits 2.
+Hydra composes ``conf/`` once (groups ``warehouse``, ``data``, ``engine``,
+``strategy``, ``sweep``; schemas in :mod:`backtest.config`), runs
+:func:`backtest_job` in its output folder (config saved in ``.hydra/``), and
+``-m`` runs one job per combination through Hydra's launcher. ``--help`` lists
+the groups and their options.
+
+Errors: Hydra refuses an unknown key or a mistyped value while composing; a job
+refuses what its settings' classes refuse (``fast >= slow``, a negative fee, an
+unknown symbol). Either way :func:`main` prints one ``error: ...`` line and
+returns 2. In a multirun a failed job prints its line, is recorded in
+``multirun.csv`` (:class:`reports.multirun.CombineJobs`) and the others go on;
+the command then returns 1. ``HYDRA_FULL_ERROR=1`` shows the full traceback.
+
+>>> main(["+strategy=sma_cross", "engine.fee=1"])
+2
 """
 
 from __future__ import annotations
 
-import re
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
-from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
@@ -23,61 +33,27 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import strategies
+from backtest.config import CONF_DIR, DataSpec, error_line
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
-from strategies.errors import StrategyError
 from backtest.feed import Feed
-from backtest.runner import DataSpec, RunResult, run_backtest
+from backtest.runner import RunResult, run_backtest
 from backtest.sweep.cli import execute_sweep
 from backtest.sweep.spec import quote_param_args
 from reports import write_failed_report
-from reports.multirun import write_job_error
+from reports.multirun import JobError, combine_jobs, write_job_error
 from reports.run_files import write_run_files
+from strategies.errors import StrategyError
 from warehouse.errors import WarehouseError
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
-_STRATEGY_ARG = re.compile(r"^\+{0,2}strategy=(.*)$")
-_FAILED_JOBS: list[str] = []  # output folders of multirun jobs that failed with a user error
+USER_ERRORS = (BacktestError, StrategyError, WarehouseError)
+CONFIG_ERRORS = (HydraException, OmegaConfBaseException)
 SUMMARY_STATS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "trades",
                  "win_rate", "profit_factor", "exposure", "final_equity")
 
 
-def check_strategy_args(argv: Sequence[str]) -> None:
-    """Fail fast, in one line, on a missing or unknown ``+strategy=`` choice (before Hydra composes).
-
-    >>> check_strategy_args(["+strategy=sma_cross,nope"])
-    Traceback (most recent call last):
-    strategies.errors.StrategyError: strategy: 'nope' is not a strategy (available: bollinger_breakout, ..., vwap_reversion)
-    """
-    chosen = [m.group(1) for arg in argv if (m := _STRATEGY_ARG.match(arg))]
-    if not chosen:
-        raise BacktestError(f"strategy: none chosen; pass +strategy=<name> (available: "
-                            f"{', '.join(strategies.available())})")
-    for value in chosen:
-        for name in value.split(","):
-            if name not in strategies.available():
-                strategies.load(name)
-
-
-def check_overrides(overrides: Sequence[str]) -> None:
-    """Compose the config once so a bad override is one line, not Hydra's multi-line report.
-
-    >>> check_overrides(["+strategy=sma_cross", "strategy.fsat=3"])
-    Traceback (most recent call last):
-    backtest.errors.BacktestError: overrides: Could not override 'strategy.fsat' (Key 'fsat' is not in struct)
-    """
-    try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            compose(config_name="config", overrides=list(overrides))
-    except (HydraException, OmegaConfBaseException) as exc:
-        message = str(exc).splitlines()[0].rstrip(".")
-        if exc.__cause__ is not None:
-            message += f" ({str(exc.__cause__).splitlines()[0]})"
-        raise BacktestError(f"overrides: {message}") from None
-
-
-def execute(cfg: DictConfig, out_dir: Path) -> RunResult:
-    """Run the composed config and write its files into ``out_dir``."""
+def execute(cfg: DictConfig, out_dir: str | Path) -> RunResult:
+    """Run the composed config (no ``sweep``) and write its files into ``out_dir``."""
     container = OmegaConf.to_container(cfg, resolve=True)
     data = DataSpec.from_mapping(container["data"])
     engine = EngineConfig.from_mapping(container["engine"])
@@ -88,7 +64,7 @@ def execute(cfg: DictConfig, out_dir: Path) -> RunResult:
 
 
 def format_summary(result: RunResult) -> str:
-    """A short text table of the run's main statistics."""
+    """A short text table of the run's main statistics (first line: what ran, on which bars)."""
     lines = [f"{result.strategy} {result.params} on {','.join(result.data.symbols)} "
              f"{result.data.interval} [{result.data.start}, {result.data.end}) - {result.fingerprint}"]
     for key in SUMMARY_STATS:
@@ -103,47 +79,105 @@ def format_summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
-def _hydra_task(cfg: DictConfig) -> None:
-    """One job (a run, or a sweep with ``+sweep=``): print a summary, or a one-line error and exit 2.
+def run_job(cfg: DictConfig, out_dir: str | Path) -> tuple[str, Path]:
+    """One job of a composed config: a run, or a sweep when ``+sweep=`` chose one; (summary, report path).
 
-    In a multirun (``-m``) a failed job records its error (``error.txt``, then
-    ``multirun.csv``) and the others go on; the command then exits 1.
+    >>> from hydra import compose, initialize_config_dir
+    >>> with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    ...     cfg = compose(config_name="config")
+    >>> run_job(cfg, "unused")
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: strategy: none chosen; pass +strategy=<name> (available: bollinger_breakout, ..., vwap_reversion)
     """
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    if OmegaConf.is_missing(cfg, "strategy"):
+        raise BacktestError(f"strategy: none chosen; pass +strategy=<name> (available: "
+                            f"{', '.join(strategies.available())})")
+    out = Path(out_dir)
+    if cfg.sweep is not None:
+        return execute_sweep(OmegaConf.to_container(cfg, resolve=True), out), out / "sweep.html"
+    return format_summary(execute(cfg, out)), out / "report.html"
+
+
+@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+def backtest_job(cfg: DictConfig) -> None:
+    """Hydra's task: run one job, print its summary, output folder and report.
+
+    A user error prints one ``error: ...`` line and writes the failed run's
+    ``report.html``; a single run then exits 2, while a multirun job records
+    the line in its ``error.txt`` and raises :class:`~reports.multirun.JobError`:
+    Hydra marks the job failed, the other jobs go on, and :func:`main` returns 1.
+    """
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        if "sweep" in cfg:
-            summary = execute_sweep(OmegaConf.to_container(cfg, resolve=True), out_dir)
-        else:
-            summary = format_summary(execute(cfg, out_dir))
-    except (BacktestError, StrategyError, WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        write_failed_report(out_dir, OmegaConf.to_container(cfg), str(exc))
-        if HydraConfig.get().mode == RunMode.MULTIRUN:  # the other jobs go on; multirun.csv records this one
-            write_job_error(out_dir, str(exc))
-            _FAILED_JOBS.append(str(out_dir))
-            return
-        sys.exit(2)
+        summary, report = run_job(cfg, out_dir)
+    except USER_ERRORS + (OmegaConfBaseException,) as exc:  # OmegaConf: a value that does not resolve
+        message = error_line(exc)
+        print(f"error: {message}", file=sys.stderr)
+        write_failed_report(out_dir, OmegaConf.to_container(cfg, enum_to_str=True), message)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            sys.exit(2)
+        write_job_error(out_dir, message)
+        raise JobError(message, Path(hydra_cfg.sweep.dir)) from exc
     print(summary)
     print(f"output: {out_dir}")
-    report = out_dir / ("sweep.html" if "sweep" in cfg else "report.html")
     if report.exists():
         print(f"report: {report}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m backtest``; returns the exit code."""
-    args = quote_param_args(sys.argv[1:] if argv is None else argv)
-    hydra_flags = any(a.startswith("-") for a in args)  # Hydra's own flags (help, info, ...) skip the checks
+@contextmanager
+def _hydra_command_line(args: Sequence[str]) -> Iterator[None]:
+    """Hand ``args`` to Hydra and let its errors reach :func:`main` (both restored afterwards).
+
+    ``hydra.main`` takes its command line from ``sys.argv`` only, so a call
+    with other arguments (tests, ``sweep.params`` quoted by
+    :func:`~backtest.sweep.spec.quote_param_args`) lends them for the call.
+    ``HYDRA_FULL_ERROR=1`` makes Hydra raise instead of printing a report and
+    exiting 1; :func:`main` then prints the one line.
+    """
+    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    if list(args) != sys.argv[1:]:
+        sys.argv = [sys.argv[0], *args]
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        if not hydra_flags or any(a in ("-m", "--multirun") for a in args):
-            check_strategy_args(args)
-        if not hydra_flags:
-            check_overrides(args)
-    except (BacktestError, StrategyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        yield
+    finally:
+        sys.argv = saved_argv
+        if saved_env is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m backtest``: run Hydra on ``argv`` (default: the command line); the exit code.
+
+    0 when every job succeeded; 2 after one ``error: ...`` line (an unknown key,
+    a bad value, a failed run); 1 when some multirun jobs failed (each printed
+    its line and is in ``multirun.csv``). ``HYDRA_FULL_ERROR=1`` re-raises instead.
+
+    >>> main(["+strategy=sma_cross", "strategy.fsat=3"])
+    2
+    >>> main(["+strategy=nope"])
+    2
+    """
+    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    args = quote_param_args(sys.argv[1:] if argv is None else argv)
+    try:
+        with _hydra_command_line(args):
+            backtest_job()
+    except JobError as exc:
+        if full_error:
+            raise
+        jobs = combine_jobs(exc.sweep_dir)
+        failed = jobs.filter(jobs["status"] == "error").height
+        print(f"error: {failed} of {jobs.height} jobs failed; see {exc.sweep_dir / 'multirun.csv'}", file=sys.stderr)
+        return 1
+    except CONFIG_ERRORS as exc:
+        if full_error:
+            raise
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return 2
-    sys.argv = [sys.argv[0], *args]
-    _FAILED_JOBS.clear()
-    _hydra_task()
-    return 1 if _FAILED_JOBS else 0
+    except SystemExit as exc:  # --help, --cfg and Hydra's other flags end this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

@@ -26,55 +26,13 @@ from typing import Any
 import numpy as np
 
 import strategies
+from backtest.config import DATA_SOURCES, DataSpec  # noqa: F401 (DATA_SOURCES, DataSpec: public here too)
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
 from backtest.stats import summarize
 from warehouse.feed_sql import QueryCost
 from warehouse.schema.migrate import current_version
-
-DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Which bars a run reads: ``source`` is a feed source or ``ohlcv`` for imported bars.
-
-    >>> DataSpec(symbols=())
-    Traceback (most recent call last):
-    backtest.errors.BacktestError: data.symbols: () is empty; name at least one symbol
-    """
-
-    symbols: tuple[str, ...] = ("AAPL",)
-    start: str = "2024-01-02"
-    end: str = "2024-02-15"
-    interval: str = "1m"
-    source: str = "auto"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.symbols, str):
-            object.__setattr__(self, "symbols", (self.symbols,))
-        object.__setattr__(self, "symbols", tuple(self.symbols))
-        if not self.symbols:
-            raise BacktestError(f"data.symbols: {self.symbols!r} is empty; name at least one symbol")
-        if self.source not in DATA_SOURCES:
-            raise BacktestError(f"data.source: {self.source!r} is not one of {', '.join(DATA_SOURCES)}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> DataSpec:
-        """Build from a Hydra/dict node; values are kept as given (times as text)."""
-        known = ("symbols", "start", "end", "interval", "source")
-        for key in values:
-            if key not in known:
-                raise BacktestError(f"data.{key}: unknown setting (known: {', '.join(known)})")
-        given = dict(values)
-        for key in ("start", "end", "interval"):
-            if key in given:
-                given[key] = str(given[key])
-        if "symbols" in given and not isinstance(given["symbols"], str):
-            given["symbols"] = tuple(str(s) for s in given["symbols"])
-        return cls(**given)
-
 
 @dataclass(frozen=True)
 class RunResult:

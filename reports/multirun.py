@@ -2,10 +2,17 @@
 
 Registered in ``conf/config.yaml`` as a Hydra callback, so
 ``python -m backtest -m +strategy=sma_cross,rsi_reversion data.symbols=[AAPL],[MSFT]``
-ends by combining the jobs' results: ``job`` (the job folder), ``status``
+combines the jobs' results as each job ends: ``job`` (the job folder), ``status``
 (``ok`` / ``error``), ``error`` (the one-line message), ``overrides`` (the
 job's own command-line choices), then the job's ``metrics.csv`` row -- or,
 for a sweep job, its best ``sweep.csv`` row.
+
+A job fails by raising: Hydra marks its return ``FAILED``. A job that failed
+with a user error has written its ``error.txt`` (:func:`write_job_error`) and
+raises :class:`JobError`; for any other exception the callback writes
+``<Type>: <message>``. ``multirun.csv`` is rewritten after every job, because
+Hydra's sweeper raises the first failure once the batch has run, before
+``on_multirun_end``.
 
 >>> import tempfile, polars as pl
 >>> from pathlib import Path
@@ -22,14 +29,29 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 ERROR_FILE = "error.txt"
+COMBINED_FILE = "multirun.csv"
+
+
+class JobError(Exception):
+    """A multirun job failed with a one-line user error, already recorded; ``sweep_dir`` is the multirun's folder.
+
+    >>> str(JobError("strategy.fast: 50 must be < strategy.slow (30)", Path("out")))
+    'strategy.fast: 50 must be < strategy.slow (30)'
+    """
+
+    def __init__(self, message: str, sweep_dir: str | Path) -> None:
+        super().__init__(message)
+        self.sweep_dir = Path(sweep_dir)
 
 
 def write_job_error(job_dir: str | Path, message: str) -> None:
-    """Record that the job in ``job_dir`` failed with ``message`` (one line)."""
+    """Record that the job in ``job_dir`` failed with ``message`` (its first line)."""
     path = Path(job_dir)
     path.mkdir(parents=True, exist_ok=True)
     (path / ERROR_FILE).write_text(message.splitlines()[0] + "\n", encoding="utf-8")
@@ -39,6 +61,26 @@ def _overrides(job: Path) -> str:
     """The job's own overrides, space-separated, from ``.hydra/overrides.yaml``."""
     saved = job / ".hydra" / "overrides.yaml"
     return " ".join(OmegaConf.load(saved)) if saved.exists() else ""
+
+
+def job_error_message(job_return: JobReturn) -> str | None:
+    """The one-line error of a failed job (None when it completed).
+
+    >>> from hydra.core.utils import JobReturn, JobStatus
+    >>> job_error_message(JobReturn(_return_value=KeyError("x"), status=JobStatus.FAILED))
+    "KeyError: 'x'"
+    >>> job_error_message(JobReturn(_return_value=JobError("data: no bars", "out"), status=JobStatus.FAILED))
+    'data: no bars'
+    """
+    if job_return.status != JobStatus.FAILED:
+        return None
+    try:
+        job_return.return_value  # a failed job's return value raises its exception
+    except JobError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 -- any failure is recorded, with its type
+        return f"{type(exc).__name__}: {exc}"
+    return "failed"
 
 
 def combine_jobs(sweep_dir: str | Path) -> pl.DataFrame:
@@ -63,10 +105,21 @@ def combine_jobs(sweep_dir: str | Path) -> pl.DataFrame:
 
 
 class CombineJobs(Callback):
-    """Hydra callback: write ``multirun.csv`` into the sweep folder when a multirun ends."""
+    """Hydra callback: record each multirun job's outcome and keep ``multirun.csv`` up to date."""
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        """A failed job gets its ``error.txt``; then ``multirun.csv`` is rewritten (multirun only)."""
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        job_dir = Path(config.hydra.runtime.output_dir)
+        if job_return.status == JobStatus.FAILED and not (job_dir / ERROR_FILE).exists():
+            write_job_error(job_dir, job_error_message(job_return) or "failed")
+        sweep_dir = Path(config.hydra.sweep.dir)
+        combine_jobs(sweep_dir).write_csv(sweep_dir / COMBINED_FILE)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Every job ran without failing: say where the combined table is."""
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.is_dir():
-            combine_jobs(sweep_dir).write_csv(sweep_dir / "multirun.csv")
-            print(f"multirun.csv: {sweep_dir / 'multirun.csv'}")
+            combine_jobs(sweep_dir).write_csv(sweep_dir / COMBINED_FILE)
+            print(f"{COMBINED_FILE}: {sweep_dir / COMBINED_FILE}")

@@ -1,7 +1,7 @@
 """The ``+sweep=grid|random`` branch of ``python -m backtest``: sweep or walk forward, write files, summarize.
 
 >>> import os, tempfile
->>> from backtest.cli import CONF_DIR
+>>> from backtest.config import CONF_DIR
 >>> from hydra import compose, initialize_config_dir
 >>> from omegaconf import OmegaConf
 >>> from backtest.sweep.spec import quote_param_args
@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from backtest.config import DataSpec
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import Feed
-from backtest.runner import DataSpec, read_bars
+from backtest.runner import read_bars
 from backtest.sweep.local import format_sweep, sweep
 from backtest.sweep.spec import ParamSpace, SweepSpec, enumerate_sets
 from backtest.sweep.walk_forward import walk_forward
 from reports.sweep_files import write_sweep_files, write_walk_forward_files
+
 
 def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
     """Run the sweep (or walk-forward) of a composed config, write its files into ``out_dir``, return a summary.

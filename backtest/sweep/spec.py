@@ -90,7 +90,7 @@ class SweepSpec:
     """
 
     mode: str = "grid"
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     n: int = 100
     seed: int = 0
     metric: str = "sharpe"
