@@ -1,5 +1,6 @@
 # make run  - set up .venv, load demo data into the embedded warehouse, run a backtest on it
 # make test - set up .venv with the test extra and run the test suite
+# (both install every extra: `pip install .` alone is the core, see pyproject.toml)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[all,test]'
 	touch $(STAMP)
 
 run: $(STAMP)

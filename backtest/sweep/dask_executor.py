@@ -1,6 +1,10 @@
 """Sweep chunks on Dask workers (``sweep.executor=dask``).
 
-Why Dask rather than Ray: it is pure pip (already a dependency), needs no
+Dask is the ``dask`` extra (``pip install 'tickhouse[dask]'``): it is imported only
+here, when a sweep asks for it, and without it the sweep stops with
+:data:`MISSING_EXTRA` as its one-line error.
+
+Why Dask rather than Ray: it is pure pip, needs no
 daemon or head node for a local run (``LocalCluster`` in-process, which the
 tests use), and its scheduler ships numpy arrays to workers directly -- which
 is what the embedded warehouse needs, since a chDB directory can be opened by
@@ -26,6 +30,7 @@ from backtest.feed import BarArrays
 from backtest.sweep.spec import SweepSpec
 from strategies.indicators import IndicatorCache
 
+MISSING_EXTRA = "sweep.executor=dask needs the dask extra: pip install 'tickhouse[dask]'"
 _WORKER_CACHE: dict[str, Any] = {}
 
 
@@ -42,7 +47,10 @@ def _evaluate_task(bars: BarArrays, strategy: str, params: Sequence[Any], engine
 def evaluate_on_dask(bars: BarArrays, strategy: str, chunks: Sequence[Sequence[Any]], engine: EngineConfig,
                      spec: SweepSpec) -> np.ndarray:
     """Statistics of every chunk's sets, in order, computed on Dask workers."""
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BacktestError(MISSING_EXTRA) from None
 
     cluster = None
     try:

@@ -9,7 +9,7 @@ import pytest
 from warehouse.stream.produce import feed
 from warehouse.demo.generate import DemoSpec
 from warehouse.stream.decode import parse_messages
-from warehouse.stream.kernels import resp_bulk_args_nb, resp_entries_nb
+from warehouse.stream.resp_kernels import resp_bulk_args_nb, resp_entries_nb
 from warehouse.stream.messages import Messages
 
 _FIELD = np.frombuffer(b"tick", np.uint8)

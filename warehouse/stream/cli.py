@@ -17,19 +17,24 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from warehouse.stream import kafka_prejoin
 from warehouse.client import connect
-from warehouse.stream.kafka_consumer import DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_TOPIC, KafkaSource
 from warehouse.demo.generate import DemoSpec, parse_count
 from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
-from warehouse.stream.produce import check_rate, feed, kafka_sender, publish, redis_sender
+from warehouse.stream import kafka_prejoin
+from warehouse.stream.batch import Source
+from warehouse.stream.broker_defaults import (DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_REDIS_URL, DEFAULT_STREAM,
+                                              DEFAULT_TOPIC)
 from warehouse.stream.decode import warm_up
-from warehouse.stream.sink import RunOptions, Source, StreamSink, log_line, run
+from warehouse.stream.extras import require
+from warehouse.stream.produce import check_rate, feed, kafka_sender, publish, redis_sender
+from warehouse.stream.runner import run
+from warehouse.stream.sink import RunOptions, StreamSink, log_line
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
     """Publish the simulated feed to Kafka or Redis."""
+    require(args.broker, f"produce {args.broker}")
     check_rate(args.rate)
     spec = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
                     start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
@@ -49,6 +54,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Consume a Kafka topic or a Redis stream into the warehouse."""
+    require(args.broker, f"ingest {args.broker}")
     options = RunOptions(batch=args.batch, linger=args.linger, until_idle=args.until_idle,
                          status_every=args.status_every)
     log = log_line
@@ -72,7 +78,11 @@ def _source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], 
     if args.broker == "kafka":
         unacknowledged_max = options.batch * (options.rebuild_batches + 1)
         early = kafka_prejoin.adopt(args.brokers, args.topic, args.group, unacknowledged_max, log)
-        return early or KafkaSource(args.brokers, args.topic, args.group, unacknowledged_max, log)
+        if early is not None:
+            return early
+        from warehouse.stream.kafka_consumer import KafkaSource
+
+        return KafkaSource(args.brokers, args.topic, args.group, unacknowledged_max, log)
     from warehouse.stream.redis_consumer import RedisSource
     if args.claim_idle < 0:
         raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
@@ -102,8 +112,8 @@ def _broker_args(parser: argparse.ArgumentParser, broker: str) -> None:
         parser.add_argument("--brokers", default=DEFAULT_BROKERS, help="host:port[,host:port] (default %(default)s)")
         parser.add_argument("--topic", default=DEFAULT_TOPIC, help="topic (default %(default)s)")
     else:
-        parser.add_argument("--url", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s)")
-        parser.add_argument("--stream", default="ticks:stream", help="stream key (default %(default)s)")
+        parser.add_argument("--url", default=DEFAULT_REDIS_URL, help="Redis URL (default %(default)s)")
+        parser.add_argument("--stream", default=DEFAULT_STREAM, help="stream key (default %(default)s)")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

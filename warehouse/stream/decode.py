@@ -4,7 +4,7 @@ A message is one JSON object with the tick fields (or their aliases, see
 :mod:`warehouse.ingest.validate`); unknown keys are ignored. Three paths, same results:
 
 * **layout** (the producer's own messages): a numba kernel
-  (:func:`warehouse.stream.kernels.decode_ticks_nb`) decodes messages laid out exactly
+  (:func:`warehouse.stream.json_kernels.decode_ticks_nb`) decodes messages laid out exactly
   as :mod:`warehouse.stream.produce` writes them straight from the batch's buffer into typed
   columns; every other message takes the next path;
 * **typed**: the whole batch is joined with newlines and read by
@@ -31,8 +31,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from warehouse.stream.kernels import decode_ticks_nb, gather_nb, resp_bulk_args_nb, resp_entries_nb
-from warehouse.stream.messages import Messages
+from warehouse.stream.json_kernels import decode_ticks_nb
+from warehouse.stream.messages import Messages, gather_nb
+from warehouse.stream.resp_kernels import resp_bulk_args_nb, resp_entries_nb
 from warehouse.ingest.validate import ALIASES, REJECTS_SCHEMA, TICKS_SCHEMA, CleanBatch, clean_ticks
 
 # JSON that polars' text decoder is certain to accept: one flat object of strings, small

@@ -1,7 +1,7 @@
 """Kafka -> warehouse: a confluent-kafka consumer that commits offsets only after the insert.
 
 ``python -m warehouse ingest kafka --brokers HOST:PORT --topic ticks --group G``.
-Auto-commit is off; after :func:`warehouse.stream.sink.run` has written a batch,
+Auto-commit is off; after :func:`warehouse.stream.runner.run` has written a batch,
 the next offset of every partition in it is committed synchronously, with metadata
 ``inflight<=0``. Before the batch is written, its first offset of every partition is
 committed with ``inflight<=K`` (K = its messages from that partition): a write-ahead
@@ -10,7 +10,7 @@ offset in replay mode (a crashed predecessor may have half-written them); K = 0 
 a clean commit or with no commit at all (nothing was written: the mark comes first),
 and the most messages a consumer leaves unacknowledged (``unacknowledged_max``: the
 batch being written plus those waiting for a deferred bar rebuild, see
-:mod:`warehouse.stream.sink`) for a commit without this metadata (another tool's, or
+:mod:`warehouse.stream.runner`) for a commit without this metadata (another tool's, or
 a broker that keeps none: tansu 0.1.2 answers OffsetFetch with null metadata, so there
 every restart after a crash replays that many messages per partition; a group's first
 start replays nothing, because the mark's offset commit alone shows that a write began).
@@ -31,12 +31,9 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException
 
 from warehouse.errors import WarehouseError
 
-if TYPE_CHECKING:  # stream_sink imports polars and numba: not needed to join the group (warehouse.stream.kafka_prejoin)
-    from warehouse.stream.sink import Batch
+if TYPE_CHECKING:  # batch imports numba: not needed to join the group (warehouse.stream.kafka_prejoin)
+    from warehouse.stream.batch import Batch
 
-DEFAULT_BROKERS = "127.0.0.1:9092"
-DEFAULT_TOPIC = "ticks"
-DEFAULT_GROUP = "tickhouse"
 PREFETCH_KBYTES = 32 * 1024
 FETCH_WAIT_MAX_MS = 50  # librdkafka's default 500: the first fetch after an assignment returned ~0.9 s later on tansu
 SESSION_TIMEOUT_MS = 6000  # tansu delays a group join by half of it; Kafka's own default is 45000
@@ -65,7 +62,7 @@ def consumer_config(brokers: str, group: str, **overrides: object) -> dict[str, 
 
 
 class KafkaSource:
-    """A :class:`warehouse.stream.sink.Source` over one topic of a consumer group."""
+    """A :class:`warehouse.stream.batch.Source` over one topic of a consumer group."""
 
     def __init__(self, brokers: str, topic: str, group: str, unacknowledged_max: int,
                  log: Callable[[str], None], config: dict[str, object] | None = None) -> None:

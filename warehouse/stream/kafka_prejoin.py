@@ -9,9 +9,10 @@ ingest kafka ...`` therefore creates and subscribes its
 it over (:func:`adopt`) when its parsed arguments name the same brokers, topic and group.
 Nothing is delivered or committed before the command runs: librdkafka joins the group on
 its own threads, while assignments and messages arrive only inside ``consume``. Anything
-unusual (help, no ``ingest kafka``) starts nothing here; an unreachable broker or a
-missing topic is kept and raised by :func:`adopt`, so the command reports it without
-waiting for the broker a second time.
+unusual (help, no ``ingest kafka``) starts nothing here; an unreachable broker, a
+missing topic or a missing kafka extra is kept and raised by :func:`adopt`, so the
+command reports it without waiting for the broker a second time. Nothing here imports
+confluent-kafka unless the command is ``ingest kafka``.
 
 >>> start(["status"]) is None, adopt("127.0.0.1:9092", "ticks", "tickhouse", 10, print)
 (True, None)
@@ -21,12 +22,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from warehouse.stream.kafka_consumer import DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_TOPIC, KafkaSource
 from warehouse.errors import WarehouseError
+from warehouse.stream.broker_defaults import DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_TOPIC
+from warehouse.stream.extras import require
+
+if TYPE_CHECKING:  # confluent-kafka is the kafka extra: imported only for `ingest kafka`
+    from warehouse.stream.kafka_consumer import KafkaSource
 
 # the early consumer, or why it could not start (the command reports that instead of trying again)
-_early: tuple[tuple[str, str, str], KafkaSource | WarehouseError] | None = None
+_early: tuple[tuple[str, str, str], "KafkaSource | WarehouseError"] | None = None
 
 
 def start(argv: Sequence[str]) -> None:
@@ -47,6 +53,9 @@ def start(argv: Sequence[str]) -> None:
     known, _ = parser.parse_known_args(args[i + 2:])
     key = (known.brokers, known.topic, known.group)
     try:  # the real bound and log are set by adopt(), before the first consume
+        require("kafka", "ingest kafka")  # without the extra: the command reports the hint
+        from warehouse.stream.kafka_consumer import KafkaSource
+
         _early = key, KafkaSource(known.brokers, known.topic, known.group, 0, lambda line: None)
     except WarehouseError as error:
         _early = key, error
@@ -63,7 +72,7 @@ def adopt(brokers: str, topic: str, group: str, unacknowledged_max: int,
         return None
     (key, source), _early = _early, None
     if key != (brokers, topic, group):
-        if isinstance(source, KafkaSource):
+        if not isinstance(source, WarehouseError):
             source.close()
         return None
     if isinstance(source, WarehouseError):  # an unreachable broker or a missing topic: no second wait

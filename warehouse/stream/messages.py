@@ -3,6 +3,7 @@
 A stream consumer hands its batch to the decoder (:mod:`warehouse.stream.decode`) and
 its ids to ``XACK`` as :class:`Messages`; single messages become ``bytes`` only where
 one is needed (a reject's raw payload, a message the fast decoder does not take).
+:func:`gather_nb` copies slices into a buffer of their own (:meth:`Messages.compact`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
+from numba import njit
 
-from warehouse.stream.kernels import gather_nb
+from warehouse.stream.numba_options import KERNEL
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,3 +77,29 @@ class Messages(Sequence[bytes]):
         if isinstance(i, slice):
             return Messages(self.data, self.starts[i], self.ends[i])
         return self.data[self.starts[i]:self.ends[i]].tobytes()
+
+
+@njit(**KERNEL)
+def gather_nb(data, starts, ends):
+    """``(buffer, starts, ends)``: the slices copied, in order, into a buffer holding only them.
+
+    >>> import numpy as np
+    >>> out, starts, ends = gather_nb(np.frombuffer(b"abcdef", np.uint8), np.array([4, 0]), np.array([6, 1]))
+    >>> bytes(out), starts.tolist(), ends.tolist()
+    (b'efa', [0, 2], [2, 3])
+    """
+    n = starts.size
+    new_starts = np.empty(n, np.int64)
+    new_ends = np.empty(n, np.int64)
+    total = 0
+    for i in range(n):
+        new_starts[i] = total
+        total += ends[i] - starts[i]
+        new_ends[i] = total
+    out = np.empty(total, np.uint8)
+    pos = 0
+    for i in range(n):
+        for k in range(starts[i], ends[i]):
+            out[pos] = data[k]
+            pos += 1
+    return out, new_starts, new_ends

@@ -15,8 +15,10 @@
   while the batch is written: memory is bounded by two batches. Entries of that
   prefetch are delivered (pending) before the batch is acknowledged; on stop they go
   into the last batch.
-* Replies are read off the socket into one buffer and parsed by a numba kernel
-  (:func:`warehouse.stream.kernels.resp_entries_nb`): payloads and entry ids stay
+* ``XREADGROUP`` goes over a socket of our own (:class:`~warehouse.stream.redis_socket.RedisSocket`:
+  redis-py has no public API for raw replies); its replies are read into one buffer
+  and parsed by a numba kernel
+  (:func:`warehouse.stream.resp_kernels.resp_entries_nb`): payloads and entry ids stay
   slices of that buffer (:class:`~warehouse.stream.messages.Messages`), and the
   ``XACK`` of a batch is written from the id slices by another kernel; no Python
   object per entry. A reply in any other shape (an error, entries with other
@@ -38,14 +40,15 @@ import threading
 import time
 from collections.abc import Callable
 
-import hiredis
 import numpy as np
 import redis
 
 from warehouse.errors import WarehouseError
-from warehouse.stream.kernels import resp_bulk_args_nb, resp_entries_nb
+from warehouse.stream.batch import Batch
 from warehouse.stream.messages import Messages
-from warehouse.stream.sink import Batch, RunOptions
+from warehouse.stream.redis_socket import RedisSocket
+from warehouse.stream.resp_kernels import resp_bulk_args_nb, resp_entries_nb
+from warehouse.stream.sink import RunOptions
 
 FIELD = b"tick"
 _FIELD = np.frombuffer(FIELD, np.uint8)
@@ -53,7 +56,7 @@ _NONE = Messages.of([])
 
 
 class RedisSource:
-    """A :class:`warehouse.stream.sink.Source` over one stream of a consumer group.
+    """A :class:`warehouse.stream.batch.Source` over one stream of a consumer group.
 
     ``count`` is the most entries one ``XREADGROUP`` asks for (the batch size).
     """
@@ -75,7 +78,11 @@ class RedisSource:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise WarehouseError(f"stream: cannot create group {group!r} on {stream!r} ({exc})") from None
-        self.reader = self.redis.connection_pool.get_connection()  # raw replies, one request in flight
+        try:
+            self.reader = RedisSocket(url, timeout=30)  # raw replies, one request in flight
+        except (redis.RedisError, ValueError) as exc:
+            self.redis.close()
+            raise WarehouseError(f"url: cannot open a second connection to Redis at {url!r} ({exc})") from None
         self.in_flight = False
         self.acker = self.redis.connection_pool.get_connection()  # XACKs in flight
         self.acks_in_flight = 0  # XACKs queued or sent whose replies are not read yet
@@ -139,7 +146,7 @@ class RedisSource:
 
     def _send(self, start: str, block_ms: int | None) -> None:
         block = ("BLOCK", block_ms) if block_ms is not None else ()
-        self.reader.send_command("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.count, *block,
+        self.reader.send("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.count, *block,
                                  "STREAMS", self.stream, start)
         self.in_flight = True
 
@@ -152,7 +159,7 @@ class RedisSource:
         try:
             payloads, ids = self._read_reply()
         except BaseException:
-            self.reader.disconnect()
+            self.reader.close()
             raise
         finally:
             self.in_flight = False
@@ -172,9 +179,6 @@ class RedisSource:
 
     def _read_reply(self) -> tuple[Messages, Messages]:
         """(payloads, entry ids) of the ``XREADGROUP`` reply in flight; a deleted entry's payload slice is (-1, -1)."""
-        sock = self.reader._sock  # redis-py keeps no API for raw reads; this connection is ours alone
-        if sock is None:
-            raise redis.ConnectionError("connection to Redis lost")
         buffer = np.empty(1 << 16, np.uint8)
         received = 0
         state = np.array([0, -1, 0], np.int64)
@@ -189,33 +193,19 @@ class RedisSource:
                     buffer = _grown(buffer, received, int(state[1]) * 160)
                 continue
             if status == 3:
-                return self._read_other(buffer[:received], sock)
+                return self._read_other(buffer[:received])
             if received == buffer.size:
                 buffer = _grown(buffer, received, 2 * buffer.size)
-            got = sock.recv_into(memoryview(buffer)[received:])
-            if not got:
-                raise redis.ConnectionError("Redis closed the connection")
-            received += got
+            received += self.reader.recv_into(memoryview(buffer)[received:])
         count = int(state[1])
         if state[0] != received:
             raise redis.ConnectionError(f"unexpected bytes after a reply ({received - state[0]:,})")
         id_starts, id_ends, payload_starts, payload_ends = slices[:, :count]
         return Messages(buffer, payload_starts, payload_ends), Messages(buffer, id_starts, id_ends)
 
-    def _read_other(self, start: np.ndarray, sock) -> tuple[Messages, Messages]:
+    def _read_other(self, start: np.ndarray) -> tuple[Messages, Messages]:
         """Parse a reply of another shape with hiredis (``start``: its bytes received so far)."""
-        reader = hiredis.Reader()
-        reader.feed(start.tobytes())
-        reply = reader.gets()
-        while reply is False:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                raise redis.ConnectionError("Redis closed the connection")
-            reader.feed(chunk)
-            reply = reader.gets()
-        if isinstance(reply, hiredis.ReplyError):
-            raise redis.ResponseError(str(reply))
-        entries = _entries(reply)
+        entries = _entries(self.reader.read_reply(start.tobytes()))
         payloads = [fields[1] if fields is not None and len(fields) == 2 and fields[0] == FIELD else _payload(fields)
                     for _, fields in entries]
         kept = Messages.of([p or b"" for p in payloads])
@@ -293,9 +283,9 @@ class RedisSource:
             self._acknowledged()
         finally:
             self.acks.put(None)
-            for connection in (self.reader, self.acker):
-                connection.disconnect()
-                self.redis.connection_pool.release(connection)
+            self.reader.close()
+            self.acker.disconnect()
+            self.redis.connection_pool.release(self.acker)
             self.redis.close()
 
     def _claim(self) -> int:

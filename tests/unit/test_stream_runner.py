@@ -1,4 +1,4 @@
-"""The read/write loop of the stream consumers (warehouse.stream.sink.run) against a scripted source and sink.
+"""The read/write loop of the stream consumers (warehouse.stream.runner.run) against a scripted source and sink.
 
 What matters is the order of events: a batch is acknowledged only after it was written
 and after the rebuild of the bars its corrections (and those of the batches before it)
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 
-from warehouse.stream.sink import Batch, RunOptions, SinkStats, run
+from warehouse.stream.batch import Batch
+from warehouse.stream.runner import run
+from warehouse.stream.sink import RunOptions, SinkStats
 
 
 class _Source:
