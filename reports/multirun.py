@@ -54,7 +54,7 @@ def write_job_error(job_dir: str | Path, message: str) -> None:
     """Record that the job in ``job_dir`` failed with ``message`` (its first line)."""
     path = Path(job_dir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / ERROR_FILE).write_text(message.splitlines()[0] + "\n", encoding="utf-8")
+    (path / ERROR_FILE).write_text((message.splitlines() or ["failed"])[0] + "\n", encoding="utf-8")
 
 
 def _overrides(job: Path) -> str:
