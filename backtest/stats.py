@@ -33,13 +33,10 @@ from datetime import timedelta
 
 import numpy as np
 
-from backtest.engine import kernels as nb
+from backtest.engine.kernels import stats_nb
+from backtest.engine.kernels.records import STAT_NAMES
 
-STAT_NAMES = (
-    "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_bars",
-    "win_rate", "profit_factor", "expectancy", "avg_trade_return", "best_trade_return", "worst_trade_return",
-    "exposure", "trades", "sqn", "final_equity",
-)
+__all__ = ["STAT_NAMES", "calendar", "longest_drawdown", "summarize"]
 _YEAR = np.timedelta64(int(365.25 * 86400 * 1_000_000), "us")
 
 
@@ -57,12 +54,16 @@ def calendar(index: np.ndarray) -> tuple[float, float]:
 
 def summarize(equity: np.ndarray, init_cash: float, trade_pnl: np.ndarray, trade_return: np.ndarray,
               exposure_bars: int, index: np.ndarray) -> dict[str, float]:
-    """Every statistic of :data:`STAT_NAMES` plus ``max_drawdown_duration`` (a ``timedelta``)."""
+    """Every statistic of :data:`STAT_NAMES` plus ``max_drawdown_duration`` (a ``timedelta``).
+
+    ``STAT_NAMES`` is defined once, beside the kernel that fills a row of them
+    (:mod:`backtest.engine.kernels.records`).
+    """
     periods_per_year, years = calendar(index)
-    values = nb.stats_nb(np.ascontiguousarray(equity, dtype=np.float64), float(init_cash),
-                         np.ascontiguousarray(trade_pnl, dtype=np.float64),
-                         np.ascontiguousarray(trade_return, dtype=np.float64), int(exposure_bars),
-                         periods_per_year, years)
+    values = stats_nb(np.ascontiguousarray(equity, dtype=np.float64), float(init_cash),
+                      np.ascontiguousarray(trade_pnl, dtype=np.float64),
+                      np.ascontiguousarray(trade_return, dtype=np.float64), int(exposure_bars),
+                      periods_per_year, years)
     stats: dict[str, float] = dict(zip(STAT_NAMES, values.tolist()))
     stats["trades"] = int(stats["trades"])
     stats["max_drawdown_bars"] = int(stats["max_drawdown_bars"])

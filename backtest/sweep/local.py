@@ -51,13 +51,14 @@ import numpy as np
 import polars as pl
 
 import strategies
-from backtest.engine.simulate import EngineConfig, SimulationResult, kernel_arguments, run
+from backtest.engine.rules import kernel_rules
+from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
-from backtest.feed import BarArrays, Feed
-from backtest.runner import DataSpec, read_bars
+from backtest.feed import BarArrays
+from backtest.runner import DataSpec
 from strategies.signal_events import SignalEvents
 from backtest.stats import STAT_NAMES, calendar
-from backtest.sweep.kernels import sweep_stats_nb
+from backtest.sweep.kernels import Calendar, Prices, sweep_stats_nb
 from backtest.sweep.spec import ParamSet, ParamSpace, SweepSpec, enumerate_sets
 from strategies.indicators import IndicatorCache
 
@@ -104,10 +105,10 @@ def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine
     k = bars.close.shape[1]
     periods_per_year, years = calendar(bars.index)
     return sweep_stats_nb(
-        bars.open, bars.high, bars.low, bars.close,
+        Prices(bars.open, bars.high, bars.low, bars.close),
         np.concatenate(event_bars) if event_bars else np.zeros(0, dtype=np.int64),
         np.concatenate(event_rows) if event_rows else np.zeros((0, k)),
-        np.asarray(offsets, dtype=np.int64), *kernel_arguments(engine), periods_per_year, years,
+        np.asarray(offsets, dtype=np.int64), kernel_rules(engine), Calendar(periods_per_year, years),
         numba.get_num_threads())
 
 
@@ -154,13 +155,6 @@ def _frame(space: ParamSpace, values: Sequence[Mapping[str, Any]], stats: np.nda
         column = stats[:, i]
         columns[name] = column.astype(np.int64) if name in _INT_STATS else column
     return pl.DataFrame(columns)
-
-
-def run_sweep(feed: Feed, strategy: str, strategy_values: Mapping[str, Any], data: DataSpec, engine: EngineConfig,
-              spec: SweepSpec) -> SweepResult:
-    """Read ``data`` through ``feed`` and sweep ``strategy`` over it (the sets are checked before reading)."""
-    ParamSpace.parse(spec.params, strategy)
-    return sweep(read_bars(feed, data), strategy, spec, engine, strategy_values, data)
 
 
 def rerun(result: SweepResult, rank: int) -> SimulationResult:

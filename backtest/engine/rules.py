@@ -1,0 +1,170 @@
+"""The engine's rules: one frozen, documented record, :class:`EngineConfig` (Hydra group ``conf/engine/``).
+
+* **Fill timing** (``fill``, :class:`~backtest.engine.modes.Fill`) -- ``next_open``
+  (default): a signal read at bar t's close fills at bar t+1's open; a column
+  whose next open is missing fills at its next bar that has one. ``close``: it
+  fills at bar t's close.
+* **Costs** -- a fill at price p of u units pays ``|u| * p' * fees_bps / 1e4 +
+  fee_fixed`` where ``p' = p * (1 +- slippage_bps / 1e4)`` (buys pay more,
+  sells get less). Fees are charged on entries and exits.
+* **Signals** (``signals``, :class:`~backtest.engine.modes.Signals`) --
+  ``direction``: per bar and column +1 go/stay long, -1 go/stay short, 0 go
+  flat, NaN keep whatever is held; a position is never resized while the side
+  is unchanged, and a reversal closes then reopens. ``target``: the signal is
+  the signed fraction of equity to hold (rebalanced whenever it is not NaN).
+  ``direction`` (:class:`~backtest.engine.modes.Direction`) turns forbidden
+  sides into flat (``long_only``, ``short_only``, ``both``).
+* **Sizing** (direction signals; ``size_type``, :class:`~backtest.engine.modes.SizeType`)
+  -- ``equity_fraction``: spend ``size x equity``; ``cash``: spend ``size`` in
+  cash; ``units``: buy ``size`` units. Fees come out of the budget, orders are
+  capped by buying power (equity not already tied up in positions: no
+  leverage), and ``whole_units`` rounds down to whole units. An order that
+  affords nothing is skipped. Exits always fill in full, so a short that has
+  lost more than the equity leaves cash and equity negative (there is no
+  margin call).
+* **Several columns, one cash pool** -- at each fill time every column's
+  reductions fill before any column's additions, in column order.
+* **Stops** -- ``stop_loss``, ``take_profit``, ``trailing_stop`` are fractions
+  of the entry price (trailing: of the best high/low of completed bars since
+  entry). They are checked on each bar's high and low, from the entry bar on
+  for next-open fills and from the bar after the entry for close fills. A gap
+  through a level fills at the open. When one bar touches a loss-side stop and
+  the take-profit, the loss side wins (the pessimistic reading of an OHLC bar).
+* **End** -- ``close_at_end=True`` closes what is open at the last close
+  (reason ``end``); otherwise open trades are listed with ``is_open`` and
+  marked to the last price, and the stats count only closed trades.
+
+The modes are enums whose member names are the config words: ``engine.fill=close``
+on the command line, ``fill: next_open`` in YAML and ``EngineConfig(fill="close")``
+in Python all give :attr:`Fill.close <backtest.engine.modes.Fill.close>`.
+
+>>> config = EngineConfig(fill="close", fees_bps=5)
+>>> config.fill, str(config.fill)
+(<Fill.close: 1>, 'close')
+>>> kernel_rules(config).fee_rate
+0.0005
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Optional
+
+from backtest.engine.kernels.records import Rules
+from backtest.engine.modes import Direction, Fill, Mode, Signals, SizeType
+from backtest.errors import BacktestError
+
+__all__ = ["Direction", "EngineConfig", "Fill", "Signals", "SizeType", "kernel_rules"]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Simulation rules (see :mod:`backtest.engine.rules`); every field is checked on construction.
+
+    Modes given as their names are stored as enum members.
+
+    >>> EngineConfig(direction="long_only").direction
+    <Direction.long_only: 0>
+    >>> EngineConfig(fees_bps=-1)
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: engine.fees_bps: -1 must be >= 0
+    >>> EngineConfig(fill="open")
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: engine.fill: 'open' is not one of next_open, close
+    """
+
+    init_cash: float = 10_000.0
+    fill: Fill = Fill.next_open
+    fees_bps: float = 0.0
+    fee_fixed: float = 0.0
+    slippage_bps: float = 0.0
+    signals: Signals = Signals.direction
+    direction: Direction = Direction.both
+    size_type: SizeType = SizeType.equity_fraction
+    size: float = 1.0
+    whole_units: bool = False
+    stop_loss: Optional[float] = None
+    take_profit: Optional[float] = None
+    trailing_stop: Optional[float] = None
+    close_at_end: bool = True
+
+    def __post_init__(self) -> None:
+        for name, mode in (("fill", Fill), ("signals", Signals), ("direction", Direction), ("size_type", SizeType)):
+            object.__setattr__(self, name, _as_mode(name, mode, getattr(self, name)))
+        for name in ("whole_units", "close_at_end"):
+            if not isinstance(getattr(self, name), bool):
+                raise BacktestError(f"engine.{name}: {getattr(self, name)!r} is not true or false")
+        _check_number("init_cash", self.init_cash, positive=True)
+        _check_number("size", self.size, positive=True)
+        for name in ("fees_bps", "fee_fixed", "slippage_bps"):
+            _check_number(name, getattr(self, name))
+        for name in ("stop_loss", "take_profit", "trailing_stop"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), positive=True)
+        if self.stop_loss is not None and self.stop_loss >= 1:
+            raise BacktestError(f"engine.stop_loss: {self.stop_loss} must be a fraction below 1 (0.02 = 2%)")
+        if self.signals is Signals.direction and self.size_type is SizeType.equity_fraction and self.size > 1:
+            raise BacktestError(f"engine.size: {self.size} is above 1 (no leverage) for size_type equity_fraction")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> EngineConfig:
+        """Build from a Hydra/dict node; unknown keys are an error naming them.
+
+        >>> EngineConfig.from_mapping({"fees_bps": 2, "fill": "close"}).fees_bps
+        2
+        >>> EngineConfig.from_mapping({"fee": 2})
+        Traceback (most recent call last):
+        backtest.errors.BacktestError: engine.fee: unknown setting (known: init_cash, fill, fees_bps, fee_fixed, slippage_bps, signals, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop, close_at_end)
+        """
+        known = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in known:
+                raise BacktestError(f"engine.{key}: unknown setting (known: {', '.join(known)})")
+        return cls(**dict(values))
+
+
+def kernel_rules(config: EngineConfig) -> Rules:
+    """The rules as the kernels read them: numbers only, fractions divided out, unset stops NaN.
+
+    >>> rules = kernel_rules(EngineConfig(direction="long_only", stop_loss=0.02))
+    >>> rules.direction, rules.stop_loss, rules.take_profit
+    (0, 0.02, nan)
+    """
+    nan = float("nan")
+    return Rules(
+        init_cash=float(config.init_cash),
+        fill_at_close=config.fill is Fill.close,
+        fee_rate=config.fees_bps / 1e4,
+        fee_fixed=float(config.fee_fixed),
+        slippage=config.slippage_bps / 1e4,
+        signals=config.signals.value,
+        direction=config.direction.value,
+        size_type=config.size_type.value,
+        size=float(config.size),
+        whole_units=config.whole_units,
+        stop_loss=nan if config.stop_loss is None else float(config.stop_loss),
+        take_profit=nan if config.take_profit is None else float(config.take_profit),
+        trailing_stop=nan if config.trailing_stop is None else float(config.trailing_stop),
+        close_at_end=config.close_at_end,
+    )
+
+
+def _as_mode(name: str, mode: type[Mode], value: object) -> Mode:
+    """``value`` as a member of ``mode``: a member, or its name; anything else is an error naming the choices."""
+    if isinstance(value, mode):
+        return value
+    if isinstance(value, str) and value in mode.__members__:
+        return mode[value]
+    raise BacktestError(f"engine.{name}: {value!r} is not one of {mode.choices()}")
+
+
+def _check_number(name: str, value: object, *, positive: bool = False) -> None:
+    """Raise unless ``value`` is a finite number, >= 0 (or > 0 with ``positive``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BacktestError(f"engine.{name}: {value!r} is not a finite number")
+    if positive and value <= 0:
+        raise BacktestError(f"engine.{name}: {value!r} must be > 0")
+    if value < 0:
+        raise BacktestError(f"engine.{name}: {value!r} must be >= 0")
