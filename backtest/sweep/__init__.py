@@ -1,1 +1,9 @@
-"""TODO."""
+"""Parameter sweeps: many parameter sets of one strategy evaluated in one compiled pass per chunk.
+
+- :mod:`backtest.sweep.spec` -- ``sweep.*`` settings and the sets they name (grid or random);
+- :mod:`backtest.sweep.chunk` -- one chunk of sets through :mod:`backtest.sweep.kernels`;
+- :mod:`backtest.sweep.local` -- :func:`~backtest.sweep.local.sweep` on this machine's cores;
+- :mod:`backtest.sweep.dask_executor` -- the same chunks on Dask workers;
+- :mod:`backtest.sweep.walk_forward` -- train/test windows rolled over the bars;
+- :mod:`backtest.sweep.cli` -- what ``python -m backtest +sweep=...`` runs.
+"""

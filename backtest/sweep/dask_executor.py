@@ -27,6 +27,7 @@ import numpy as np
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
+from backtest.sweep.chunk import evaluate_chunk
 from backtest.sweep.spec import SweepSpec
 from strategies.indicators import IndicatorCache
 
@@ -36,8 +37,6 @@ _WORKER_CACHE: dict[str, Any] = {}
 
 def _evaluate_task(bars: BarArrays, strategy: str, params: Sequence[Any], engine: EngineConfig) -> np.ndarray:
     """One chunk on a worker; indicators are reused across the chunks of the same bars object."""
-    from backtest.sweep.local import evaluate_chunk
-
     if _WORKER_CACHE.get("bars") is not bars:  # holding the bars keeps the cache's array identities valid
         _WORKER_CACHE.clear()
         _WORKER_CACHE.update(bars=bars, cache=IndicatorCache())

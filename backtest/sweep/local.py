@@ -41,24 +41,20 @@ True
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import polars as pl
 
 import strategies
-from backtest.engine.rules import kernel_rules
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
 from backtest.runner import DataSpec
-from strategies.signal_events import SignalEvents
-from backtest.stats import STAT_NAMES, calendar
-from backtest.sweep.kernels import Calendar, Prices, sweep_stats_nb
+from backtest.stats import STAT_NAMES
+from backtest.sweep.chunk import evaluate_chunk
 from backtest.sweep.spec import ParamSet, ParamSpace, SweepSpec, enumerate_sets
 from strategies.indicators import IndicatorCache
 
@@ -86,30 +82,6 @@ class SweepResult:
     def bar_sets_per_second(self) -> float:
         """Bars x sets simulated per second of the whole evaluation."""
         return self.bars.close.shape[0] * self.frame.height / self.seconds if self.seconds > 0 else float("nan")
-
-
-def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine: EngineConfig,
-                   cache: IndicatorCache) -> np.ndarray:
-    """Statistics (``STAT_*`` columns) of ``params`` (strategy ``Params``) over ``bars``, one row each."""
-    module = strategies.load(strategy)
-
-    def events(p: Any) -> SignalEvents:
-        return strategies.signal_events(module, bars, p, cache)
-
-    # signal kernels release the GIL: the sets' signals are computed on numba's thread count
-    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
-        found = list(pool.map(events, params))
-    event_bars = [e.bars for e in found]
-    event_rows = [e.rows for e in found]
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in event_bars])]).tolist()
-    k = bars.close.shape[1]
-    periods_per_year, years = calendar(bars.index)
-    return sweep_stats_nb(
-        Prices(bars.open, bars.high, bars.low, bars.close),
-        np.concatenate(event_bars) if event_bars else np.zeros(0, dtype=np.int64),
-        np.concatenate(event_rows) if event_rows else np.zeros((0, k)),
-        np.asarray(offsets, dtype=np.int64), kernel_rules(engine), Calendar(periods_per_year, years),
-        numba.get_num_threads())
 
 
 def evaluate(bars: BarArrays, strategy: str, sets: Sequence[ParamSet], engine: EngineConfig,
