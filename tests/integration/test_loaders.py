@@ -118,8 +118,9 @@ def test_bad_bars_land_in_rejects(fresh_client, tmp_path):
     report = load_ohlcv(fresh_client, path, symbol="BAD", interval="1d")
     assert (report.loaded, report.rejected) == (1, 3)
     reasons = {r for _, r in _rejects(fresh_client, str(path))}
-    assert reasons == {"high: 9.0 is below low 11.0", "open: missing or unparseable",
-                       "volume: -1.0 is negative or missing"}
+    assert reasons == {"high: 9.0 is below low 11.0", "open: 'x' is not a number",
+                       "volume: -1.0 is negative or not finite"}
+    assert {p for p, _ in _rejects(fresh_client, str(path))} == {"line 3", "line 4", "line 5"}
 
 
 def test_wrong_field_count_rejects_name_the_line_in_a_large_gzipped_csv(fresh_client, tmp_path):
