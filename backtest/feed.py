@@ -324,7 +324,8 @@ class Feed:
         """Imported bars labelled ``interval`` (as loaded, e.g. ``1d``, ``1h``) in ``[start, end)``.
 
         Aligned like :meth:`bars` (same missing-bar rule); columns: ts, symbol,
-        open, high, low, close, volume.
+        open, high, low, close, volume, oi (open interest, null where the file had none;
+        carried forward over a missing bar like close).
 
         >>> Feed().ohlcv("GOOG", "2024-01-01", "2024-02-01", tz="Mars/Olympus")
         Traceback (most recent call last):
@@ -436,6 +437,8 @@ def _align(frame: pl.DataFrame, symbols: list[str]) -> pl.DataFrame:
     carried = pl.col("close").forward_fill().over("symbol")
     fills = [pl.when(missing).then(carried).otherwise(pl.col(name)).alias(name) for name in PRICES]
     fills.append(pl.col("volume").fill_null(0.0))
+    if "oi" in aligned.columns:  # imported bars: open interest stands until the next bar
+        fills.append(pl.when(missing).then(pl.col("oi").forward_fill().over("symbol")).otherwise(pl.col("oi")))
     if "trades" in aligned.columns:
         fills.append(pl.col("trades").fill_null(0))
     return aligned.with_columns(fills)
