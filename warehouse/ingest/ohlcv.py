@@ -81,7 +81,9 @@ class OhlcvReport:
         >>> OhlcvReport("x.csv", (SymbolBars("A", "1d", 3), SymbolBars("B", "1h", 2)), 1, "epoch seconds").summary()
         'x.csv: loaded 5 bars of 2 symbols (A 1d 3, B 1h 2), rejected 1; epoch seconds'
         """
-        if len(self.symbols) == 1:
+        if not self.symbols:
+            head = f"{Path(self.source).name}: loaded 0 bars"
+        elif len(self.symbols) == 1:
             one = self.symbols[0]
             head = f"{one.symbol} {one.interval}: loaded {one.loaded:,} bars"
         else:
@@ -161,8 +163,6 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
         client.insert_arrow("ohlcv", table.to_arrow())
     counts = table.group_by("symbol", maintain_order=True).len().sort("symbol").rows()
     loaded = tuple(SymbolBars(s, intervals[s], n) for s, n in counts)
-    if not loaded:
-        loaded = (SymbolBars(symbol or path.name.split(".")[0].upper(), interval or "?", 0),)
     return OhlcvReport(str(path), loaded, rejected, times.how, bars.format)
 
 
