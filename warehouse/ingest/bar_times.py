@@ -90,13 +90,15 @@ def parse_times(values: pl.Series, symbols: pl.Series | None = None, *, tz: str 
     numeric = text.str.contains(_NUMBER).fill_null(False)
     if numeric.sum() * 2 > text.drop_nulls().len() and not text.str.contains(r"^\d{8}$").fill_null(False).all():
         return _epoch(text, numeric, ceiling)
-    iso = (text.str.replace(r"^(\d{4})[./](\d{2})[./](\d{2})", "${1}-${2}-${3}")
-           .str.replace(r"^(\d{4}-\d{2}-\d{2})(?:T|\s+)", "${1} "))
+    iso = text  # to "YYYY-MM-DD HH:MM...": each rewrite only when some text needs it (a regex pass is costly)
+    if text.str.contains(r"^\d{4}[./]\d", literal=False).any():
+        iso = iso.str.replace(r"^(\d{4})[./](\d{2})[./](\d{2})", "${1}-${2}-${3}")
+    if iso.str.contains(r"^\d{4}-\d{2}-\d{2}(?:T|\s\s)").any():
+        iso = iso.str.replace(r"^(\d{4}-\d{2}-\d{2})(?:T|\s+)", "${1} ")
     offset = iso.str.extract(_OFFSET, 1)
     local = pl.select(pl.when(offset.is_not_null()).then(iso.str.replace(r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$", ""))
                       .otherwise(iso)).to_series()
-    naive = pl.select(pl.coalesce([local.str.to_datetime(f, strict=False, time_unit="ms") for f in _FORMATS]))
-    naive = naive.to_series()
+    naive = _first_format(local)
     sign = offset.str.slice(0, 1).replace_strict({"+": 1, "-": -1}, default=0, return_dtype=pl.Int64)
     minutes = sign * (offset.str.slice(1, 2).cast(pl.Int64, strict=False) * 60
                       + offset.str.slice(-2).cast(pl.Int64, strict=False)).fill_null(0)
@@ -105,8 +107,9 @@ def parse_times(values: pl.Series, symbols: pl.Series | None = None, *, tz: str 
     local_part = _naive(naive.filter(~has_offset), text.filter(~has_offset),
                         None if symbols is None else symbols.filter(~has_offset), tz, zones, ceiling)
     ts = exact.scatter(has_offset.not_().arg_true(), local_part.ts) if local_part.ts.len() else exact
-    error = pl.Series([None] * ts.len(), dtype=pl.String).scatter(has_offset.not_().arg_true(), local_part.error) \
-        if local_part.ts.len() else pl.Series([None] * ts.len(), dtype=pl.String)
+    error = _full(None, ts.len(), pl.String)
+    if local_part.ts.len():
+        error = error.scatter(has_offset.not_().arg_true(), local_part.error)
     offset_part = _in_window(exact.filter(has_offset), text.filter(has_offset), naive.filter(has_offset),
                              _TEXT_FLOOR, ceiling, "")
     if offset_part.ts.len():
@@ -114,8 +117,22 @@ def parse_times(values: pl.Series, symbols: pl.Series | None = None, *, tz: str 
         error = error.scatter(has_offset.arg_true(), offset_part.error)
     kinds = [("times carried offsets", int(has_offset.sum())), (local_part.how, local_part.ts.len())]
     kinds = [(how, n) for how, n in kinds if n]
-    how = "; ".join(how if len(kinds) == 1 else f"{how} ({n:,} row{'s' * (n != 1)})" for how, n in kinds) or "no times"
+    how = "; ".join(how if len(kinds) == 1 else f"{how} ({n:,} row{'s' * (n != 1)})" for how, n in kinds) or "no rows"
     return ParsedTimes(ts.rename("ts"), error.rename("error"), how)
+
+
+def _full(value: object, length: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(value, length, dtype=dtype, eager=True)
+
+
+def _first_format(local: pl.Series) -> pl.Series:
+    """Each text parsed by the first of :data:`_FORMATS` that reads it; later formats see only the rest."""
+    parsed = local.str.to_datetime(_FORMATS[0], strict=False, time_unit="ms")
+    for fmt in _FORMATS[1:]:
+        missing = (parsed.is_null() & local.is_not_null()).arg_true()
+        if missing.len():
+            parsed = parsed.scatter(missing, local.gather(missing).str.to_datetime(fmt, strict=False, time_unit="ms"))
+    return parsed
 
 
 def _naive(naive: pl.Series, text: pl.Series, symbols: pl.Series | None, tz: str | None,
@@ -123,8 +140,8 @@ def _naive(naive: pl.Series, text: pl.Series, symbols: pl.Series | None, tz: str
     """Naive times read in each row's zone: the symbol's, else ``tz``, else UTC."""
     fallback = tz or "UTC"
     zone = (symbols.replace_strict(zones, default=fallback, return_dtype=pl.String) if symbols is not None and zones
-            else pl.Series([fallback] * naive.len(), dtype=pl.String))
-    ts = pl.Series([None] * naive.len(), dtype=pl.Datetime("ms", "UTC"))
+            else _full(fallback, naive.len(), pl.String))
+    ts = _full(None, naive.len(), pl.Datetime("ms", "UTC"))
     used = zone.unique().to_list()
     for name in used:
         rows = (zone == name).arg_true()
@@ -169,7 +186,7 @@ def _epoch(text: pl.Series, numeric: pl.Series, ceiling: datetime) -> ParsedTime
     whole = text.cast(pl.Int64, strict=False)
     ms = pl.select(pl.when(pl.lit(integral) & pl.lit(whole).is_not_null())
                    .then(pl.lit(whole) * int(per_ms) if per_ms >= 1 else pl.lit(whole) // int(1 / per_ms))
-                   .otherwise((pl.lit(number) * per_ms).round(0).cast(pl.Int64))).to_series()
+                   .otherwise((pl.lit(number) * per_ms).round(0).cast(pl.Int64, strict=False))).to_series()
     ts = pl.select(pl.when(pl.lit(good).fill_null(False)).then(pl.lit(ms))).to_series().cast(pl.Datetime("ms", "UTC"))
     error = pl.select(
         pl.when(pl.lit(text).is_null() | (pl.lit(text) == "")).then(pl.lit("ts: missing"))

@@ -154,7 +154,8 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
     values = values.with_columns(_duplicates())
     good = values.filter(pl.col("reason").is_null())
     intervals = _intervals(good, interval, str(path))
-    bad = values.filter(pl.col("reason").is_not_null()).select("position", "reason", "raw").to_arrow()
+    bad = values.filter(pl.col("reason").is_not_null()).select(
+        "position", "reason", pl.col("raw").struct.json_encode()).to_arrow()
     rejects = pa.concat_tables([bars.malformed, bad.cast(bars.malformed.schema)])
     rejected = write_rejects(client, rejects, target="ohlcv", source=str(path))
     table = good.select("symbol", pl.col("symbol").replace_strict(intervals, return_dtype=pl.String).alias("interval"),
@@ -169,7 +170,7 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
 def _symbols(frame: pl.DataFrame, has_symbols: bool, symbol: str | None, path: Path) -> pl.Series:
     """The symbol of each row: the file's column, else ``symbol``, else the file name's stem."""
     if not has_symbols:
-        return pl.Series("symbol", [symbol or path.name.split(".")[0].upper()] * frame.height, dtype=pl.String)
+        return pl.repeat(symbol or path.name.split(".")[0].upper(), frame.height, dtype=pl.String, eager=True).alias("symbol")
     column = frame["symbol"]
     if symbol is not None:
         others = sorted(set(column.drop_nulls().filter(column.drop_nulls() != "").unique().to_list()) - {symbol})

@@ -47,7 +47,8 @@ _CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 @dataclass(frozen=True)
 class VendorBars:
     """Rows of one file: ``frame`` has text columns ``time``, open/high/low/close, ``volume``,
-    ``oi`` and ``symbol`` (null when the file has none), plus ``position`` and ``raw``."""
+    ``oi`` and ``symbol`` (null when the file has none), plus ``position`` and ``raw`` (the
+    input row as a struct of its columns)."""
 
     frame: pl.DataFrame
     malformed: pa.Table
@@ -72,7 +73,7 @@ def read_vendor_bars(path: str | Path) -> VendorBars:
     if suffix in (".parquet", ".pq"):
         return _parquet(path)
     head = path.open("rb").read(1 << 16)
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+    if suffix == ".json" or head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         return _kite_json(path)
     return _text(path, head)
 
@@ -115,8 +116,8 @@ def _volume_column(frame: pl.DataFrame, by_name: dict[str, str]) -> pl.Expr | No
 
 
 def _with_position(frame: pl.DataFrame, positions: pl.Series) -> pl.DataFrame:
-    raw = frame.select(pl.struct(pl.all()).struct.json_encode()).to_series()
-    return frame.with_columns(positions.alias("position"), raw.alias("raw"))
+    """Add ``position`` and ``raw``: the input row as a struct (encoded to JSON only for rejects)."""
+    return frame.with_columns(positions.alias("position"), pl.struct(pl.all()).alias("raw"))
 
 
 def _parquet(path: Path) -> VendorBars:
@@ -128,7 +129,7 @@ def _parquet(path: Path) -> VendorBars:
     assert isinstance(frame, pl.DataFrame)
     times = [c for c in frame.columns if frame[c].dtype in (pl.Date,) or isinstance(frame[c].dtype, pl.Datetime)]
     text = frame.select(pl.all().cast(pl.String))
-    positions = pl.Series([f"row {i}" for i in range(1, frame.height + 1)], dtype=pl.String)
+    positions = _numbered("row", frame.height)
     bars = _canonical(_with_position(text, positions), str(path), "parquet", REJECTS_SCHEMA.empty_table())
     if times:  # keep typed time columns typed (a zone in the type is exact)
         lowered = {c.strip().lower(): c for c in times}
@@ -152,7 +153,7 @@ def _kite_json(path: Path) -> VendorBars:
     frame = pl.DataFrame({"row": shaped}, schema={"row": pl.List(pl.String)}, strict=False) if shaped else \
         pl.DataFrame({"row": []}, schema={"row": pl.List(pl.String)})
     frame = frame.select(pl.col("row").list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names))
-    positions = pl.Series([f"candle {i}" for i in range(1, len(candles) + 1)], dtype=pl.String)
+    positions = _numbered("candle", len(candles))
     bad = np.flatnonzero([c is None for c in shaped])
     malformed = pa.table({"position": [f"candle {i + 1}" for i in bad],
                           "reason": [f"json: a candle is [ts, open, high, low, close, volume{', oi' * (width == 7)}]"]
@@ -171,7 +172,8 @@ def _text(path: Path, head: bytes) -> VendorBars:
     cells = [c.strip() for c in first.split(delimiter)]
     fmt, skip, names = "csv", 0, None
     if len(cells) >= 6 and _DATE.match(cells[0]) and _CLOCK.match(cells[1]):
-        fmt, names = "metatrader", ["date", "time", *FIELDS, "volume", *(f"extra{i}" for i in range(len(cells) - 7))]
+        names = ["date", "time", *FIELDS, "volume", *(f"extra{i}" for i in range(1, len(cells) - 6))]
+        fmt, names = "metatrader", names[:len(cells)]
     elif len(lines) >= 3 and {cells[0].lower(), lines[1].split(delimiter)[0].strip().lower()} == {"price", "ticker"}:
         return _yfinance(path, lines, delimiter, encoding)
     elif "<date>" in first.lower():
@@ -208,9 +210,22 @@ def _read_csv(path: Path, read: pacsv.ReadOptions, delimiter: str) -> tuple[pa.T
 
 def _line_positions(rows: int, malformed: list[tuple[int, str]], first_line: int) -> pl.Series:
     """``line N`` of each parsed row: the file's lines from ``first_line`` minus the lines Arrow refused."""
-    refused = np.array(sorted(n for n, _ in malformed), dtype=np.int64)
-    lines = np.setdiff1d(np.arange(first_line, first_line + rows + len(refused), dtype=np.int64), refused)[:rows]
-    return pl.Series("position", lines).cast(pl.String).str.replace(r"^", "line ")
+    refused = np.array([n for n, _ in malformed], dtype=np.int64) - first_line
+    lines = np.arange(first_line, first_line + rows + len(refused), dtype=np.int64)
+    if len(refused):
+        kept = np.ones(len(lines), dtype=bool)
+        kept[refused[(refused >= 0) & (refused < len(lines))]] = False
+        lines = lines[kept]
+    return pl.select(pl.format("line {}", pl.lit(pl.Series(lines[:rows])))).to_series().rename("position")
+
+
+def _numbered(word: str, count: int, first: int = 1) -> pl.Series:
+    """``word 1``, ``word 2``, ... (vectorised).
+
+    >>> _numbered("row", 2).to_list()
+    ['row 1', 'row 2']
+    """
+    return pl.select(pl.format(f"{word} {{}}", pl.int_range(first, first + count, dtype=pl.Int64))).to_series()
 
 
 def _malformed_rejects(malformed: list[tuple[int, str]]) -> pa.Table:
@@ -222,7 +237,7 @@ def _malformed_rejects(malformed: list[tuple[int, str]]) -> pa.Table:
 def _not_blank(frame: pl.DataFrame) -> pl.Series:
     """False for rows that were blank lines (every field empty or null)."""
     if not frame.width:
-        return pl.Series([True] * frame.height)
+        return pl.repeat(True, frame.height, eager=True)
     return frame.select(pl.any_horizontal(pl.all().fill_null("").str.strip_chars() != "")).to_series()
 
 
