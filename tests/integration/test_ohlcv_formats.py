@@ -1,4 +1,4 @@
-"""Vendor bar files in the vendors' own shapes: every symbol kept, every time read as stated, every bad row in rejects."""
+"""Vendor bar files in the vendors' own shapes: every symbol kept, times read as stated, bad rows in rejects."""
 
 from __future__ import annotations
 
@@ -163,7 +163,8 @@ def test_metatrader5_export_with_angle_bracket_headers(fresh_client, tmp_path, e
                     "2024.01.02\t01:15:00\t2063.92\t2065.10\t2063.01\t2064.75\t389\t0\t25\n"
                     "2024.01.02\t01:30\t2064.75\t2065.10\n", encoding=encoding)
     report = load_ohlcv(fresh_client, path)
-    assert report.summary() == "XAUUSD_M15 15m: loaded 2 bars, rejected 1; metatrader, naive times read as UTC (no --tz)"
+    assert report.summary() == ("XAUUSD_M15 15m: loaded 2 bars, rejected 1; metatrader, "
+                                "naive times read as UTC (no --tz)")
     assert [row[7] for row in _bars(fresh_client)] == [412.0, 389.0]  # <VOL> all 0: tick volume
     assert _rejects(fresh_client, path)[0][:2] == ("line 4", "csv: wrong number of fields")
 
@@ -202,7 +203,8 @@ def test_zone_for_symbol_hook_wins_over_tz(fresh_client, tmp_path):
     path.write_text("symbol,date,open,high,low,close\nINFY,2024-01-02 09:15,1500,1510,1495,1505\n"
                     "INFY,2024-01-02 09:16,1505,1511,1500,1509\nIBM,2024-01-02 09:30,162,163,161,162.5\n"
                     "IBM,2024-01-02 09:31,162.5,163,162,162.8\n")
-    report = load_ohlcv(fresh_client, path, tz="America/New_York", zone_for_symbol={"INFY": "Asia/Kolkata"})
+    zones = {"INFY": "Asia/Kolkata", "TCS": "Asia/Kolkata", "SAP": "Europe/Berlin"}  # TCS, SAP: not in the file
+    report = load_ohlcv(fresh_client, path, tz="America/New_York", zone_for_symbol=zones)
     assert report.summary().endswith("; naive times read in exchange zones (INFY Asia/Kolkata), "
                                      "others as America/New_York (--tz)")
     assert [(r[0], r[2]) for r in _bars(fresh_client)][::2] == [("IBM", _ts(2024, 1, 2, 14, 30)),

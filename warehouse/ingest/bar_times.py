@@ -149,9 +149,11 @@ def _naive(naive: pl.Series, text: pl.Series, symbols: pl.Series | None, tz: str
                         .dt.convert_time_zone("UTC"))
     lost = naive.is_not_null() & ts.is_null()
     how = (f"naive times read as {tz} (--tz)" if tz else "naive times read as UTC (no --tz)")
-    by_symbol = sorted({s: z for s, z in zones.items() if symbols is not None and z in used}.items())
+    present = set() if symbols is None or not zones else set(symbols.unique().to_list())
+    by_symbol = sorted((s, z) for s, z in zones.items() if s in present)
     if by_symbol:
-        shown = ", ".join(f"{s} {z}" for s, z in by_symbol[:3]) + (f", +{len(by_symbol) - 3}" if len(by_symbol) > 3 else "")
+        shown = ", ".join(f"{s} {z}" for s, z in by_symbol[:3])
+        shown += f", +{len(by_symbol) - 3}" if len(by_symbol) > 3 else ""
         how = f"naive times read in exchange zones ({shown}), others {how.removeprefix('naive times read ')}"
     parsed = _in_window(ts, text, naive, _TEXT_FLOOR, ceiling, how)
     gap = pl.format("ts: '{}' does not exist or is ambiguous in {} (a DST change)", text, zone)

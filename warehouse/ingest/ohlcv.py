@@ -92,7 +92,8 @@ class OhlcvReport:
             more = len(parts) - _SHOWN_SYMBOLS
             listed = ", ".join(parts[:_SHOWN_SYMBOLS]) + (f", +{more} more" if more > 0 else "")
             shared = f" {self.symbols[0].interval}" if same and self.symbols else ""
-            head = f"{Path(self.source).name}: loaded {self.loaded:,} bars of {len(self.symbols)} symbols{shared} ({listed})"
+            count = f"{len(self.symbols)} symbols{shared}"
+            head = f"{Path(self.source).name}: loaded {self.loaded:,} bars of {count} ({listed})"
         kind = "" if self.format == "csv" else f"{self.format}, "
         return f"{head}, rejected {self.rejected:,}; {kind}{self.times}"
 
@@ -170,7 +171,8 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
 def _symbols(frame: pl.DataFrame, has_symbols: bool, symbol: str | None, path: Path) -> pl.Series:
     """The symbol of each row: the file's column, else ``symbol``, else the file name's stem."""
     if not has_symbols:
-        return pl.repeat(symbol or path.name.split(".")[0].upper(), frame.height, dtype=pl.String, eager=True).alias("symbol")
+        name = symbol or path.name.split(".")[0].upper()
+        return pl.repeat(name, frame.height, dtype=pl.String, eager=True).alias("symbol")
     column = frame["symbol"]
     if symbol is not None:
         others = sorted(set(column.drop_nulls().filter(column.drop_nulls() != "").unique().to_list()) - {symbol})
@@ -193,7 +195,8 @@ def _reasons(frame: pl.DataFrame, values: pl.DataFrame, ts_error: pl.Series) -> 
                       pl.format(f"{c}: {{}} is not a positive finite number", pl.col(c))))
     rules += [
         (pl.col("high") < pl.col("low"), pl.format("high: {} is below low {}", pl.col("high"), pl.col("low"))),
-        (pl.col("volume").is_null(), pl.format("volume: '{}' is missing or not a number", text["volume"].fill_null(""))),
+        (pl.col("volume").is_null(),
+         pl.format("volume: '{}' is missing or not a number", text["volume"].fill_null(""))),
         (~pl.col("volume").is_finite() | (pl.col("volume") < 0),
          pl.format("volume: {} is negative or not finite", pl.col("volume"))),
         (pl.col("oi").is_null() & (text["oi"].str.strip_chars() != ""),
