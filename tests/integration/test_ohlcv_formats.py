@@ -76,7 +76,7 @@ def test_symbol_option_names_a_one_symbol_file_and_must_agree_with_a_symbol_colu
     path = tmp_path / "us_daily.csv"
     path.write_text(MULTI)
     with pytest.raises(WarehouseError, match=r"^symbol: --symbol 'AAPL' disagrees with the symbol column of .*"
-                                             r"\(also holds GOOG, MSFT\)") as error:
+                                             r"\(holds AAPL, GOOG, MSFT\)") as error:
         load_ohlcv(fresh_client, path, symbol="AAPL")
     assert "\n" not in str(error.value)
     assert fresh_client.command("SELECT count() FROM ohlcv") == 0
@@ -110,6 +110,17 @@ def test_yfinance_download_of_several_tickers(fresh_client, tmp_path):
     assert report.counts == {"AAPL": 3, "MSFT": 2} and report.rejected == 0
     assert report.summary().endswith("; yfinance, naive times read as UTC (no --tz)")
     assert _bars(fresh_client, "AAPL")[0][3:8] == (185.79, 186.9, 182.73, 184.29, 82488700.0)
+
+
+def test_yfinance_download_of_one_ticker_names_its_lines(fresh_client, tmp_path):
+    path = tmp_path / "aapl.csv"  # yf.download("AAPL", auto_adjust=False).to_csv()
+    path.write_text("Price,Adj Close,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,,\n"
+                    "2024-01-02,183.9,185.64,188.44,183.89,187.15,82488700\n2024-01-03,182.5\n"
+                    "2024-01-04,180.0,181.91,183.09,180.88,182.15,71983600\n")
+    report = load_ohlcv(fresh_client, path)
+    assert (report.counts, report.rejected) == ({"AAPL": 2}, 1)
+    assert _rejects(fresh_client, path) == [("line 5", "csv: wrong number of fields", "2024-01-03,182.5")]
+    assert [row[6] for row in _bars(fresh_client)] == [185.64, 181.91]  # Close, not Adj Close
 
 
 def test_iso_z_times(fresh_client, tmp_path):

@@ -175,11 +175,11 @@ def _symbols(frame: pl.DataFrame, has_symbols: bool, symbol: str | None, path: P
         return pl.repeat(name, frame.height, dtype=pl.String, eager=True).alias("symbol")
     column = frame["symbol"]
     if symbol is not None:
-        others = sorted(set(column.drop_nulls().filter(column.drop_nulls() != "").unique().to_list()) - {symbol})
-        if others:
-            shown = ", ".join(others[:5]) + (f" (+{len(others) - 5} more)" if len(others) > 5 else "")
+        held = sorted(set(column.drop_nulls().unique().to_list()) - {""})
+        if set(held) - {symbol}:
+            shown = ", ".join(held[:5]) + (f" +{len(held) - 5} more" if len(held) > 5 else "")
             raise WarehouseError(f"symbol: --symbol {symbol!r} disagrees with the symbol column of {path} "
-                                 f"(also holds {shown}); leave --symbol out to load every symbol")
+                                 f"(holds {shown}); leave --symbol out to load every symbol")
     return column
 
 

@@ -170,7 +170,7 @@ def _text(path: Path, head: bytes) -> VendorBars:
     first = lines[0]
     delimiter = "\t" if "\t" in first else ";" if first.count(";") > first.count(",") else ","
     cells = [c.strip() for c in first.split(delimiter)]
-    fmt, skip, names = "csv", 0, None
+    fmt, names = "csv", None
     if len(cells) >= 6 and _DATE.match(cells[0]) and _CLOCK.match(cells[1]):
         names = ["date", "time", *FIELDS, "volume", *(f"extra{i}" for i in range(1, len(cells) - 6))]
         fmt, names = "metatrader", names[:len(cells)]
@@ -178,7 +178,7 @@ def _text(path: Path, head: bytes) -> VendorBars:
         return _yfinance(path, lines, delimiter, encoding)
     elif "<date>" in first.lower():
         fmt = "metatrader"
-    read = pacsv.ReadOptions(use_threads=False, encoding=encoding, column_names=names, skip_rows=skip)
+    read = pacsv.ReadOptions(use_threads=False, encoding=encoding, column_names=names)
     bars, malformed = _read_csv(path, read, delimiter)
     first_line = 1 if names else 2
     positions = _line_positions(bars.num_rows, malformed, first_line)
