@@ -283,3 +283,28 @@ def test_feed_reads_open_interest_back(fresh_client, tmp_path):
     bars = Feed(fresh_client).ohlcv("NIFTY24JANFUT", "2024-01-02", "2024-01-03", "1m")
     assert bars["oi"].to_list() == [12513050.0, 12519400.0]
     assert bars.schema["oi"] == pl.Float64
+
+
+@pytest.mark.parametrize("name, content, options, message", [
+    ("missing.csv", None, {}, r"path: .* is not a readable file"),
+    ("dup.csv", "Date,Open,Open,High,Low,Close\n2024-01-02,1,1,2,0.5,1.5\n", {},
+     r"columns: .* has the column 'Open' more than once"),
+    ("noopen.csv", "Date,High,Low,Close\n2024-01-02,2,0.5,1.5\n", {},
+     r"columns: .* has no 'open' column \(found: Date, High, Low, Close\)"),
+    ("other.json", '{"data": {"rows": []}}', {}, r"format: .* is JSON without data.candles"),
+    ("broken.json", "not json", {}, r"path: .* is not valid JSON"),
+    ("broken.parquet", "not parquet", {}, r"path: .* could not be read"),
+    ("ok.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,1.5\n", {"interval": "7q"},
+     r"interval: '7q' is not like 30s, 5m, 1h, 1d or 1w"),
+    ("ok.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,1.5\n", {"tz": "EST5EDT6"},
+     r"tz: 'EST5EDT6' is not a known time zone"),
+    ("ok.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,1.5\n", {"zone_for_symbol": {"OK": "Nowhere/X"}},
+     r"zone_for_symbol: 'Nowhere/X' is not a known time zone"),
+])
+def test_unusable_bar_files_give_one_line_errors(fresh_client, tmp_path, name, content, options, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(WarehouseError, match="^" + message) as error:
+        load_ohlcv(fresh_client, path, **options)
+    assert "\n" not in str(error.value)

@@ -85,7 +85,7 @@ class OhlcvReport:
             head = f"{Path(self.source).name}: loaded 0 bars"
         elif len(self.symbols) == 1:
             one = self.symbols[0]
-            head = f"{one.symbol} {one.interval}: loaded {one.loaded:,} bars"
+            head = f"{one.symbol} {one.interval}: loaded {_bars(one.loaded)}"
         else:
             same = len({s.interval for s in self.symbols}) == 1
             parts = [f"{s.symbol} {'' if same else s.interval + ' '}{s.loaded:,}" for s in self.symbols]
@@ -93,9 +93,13 @@ class OhlcvReport:
             listed = ", ".join(parts[:_SHOWN_SYMBOLS]) + (f", +{more} more" if more > 0 else "")
             shared = f" {self.symbols[0].interval}" if same and self.symbols else ""
             count = f"{len(self.symbols)} symbols{shared}"
-            head = f"{Path(self.source).name}: loaded {self.loaded:,} bars of {count} ({listed})"
+            head = f"{Path(self.source).name}: loaded {_bars(self.loaded)} of {count} ({listed})"
         kind = "" if self.format == "csv" else f"{self.format}, "
         return f"{head}, rejected {self.rejected:,}; {kind}{self.times}"
+
+
+def _bars(count: int) -> str:
+    return f"{count:,} bar{'s' * (count != 1)}"
 
 
 def interval_seconds(interval: str) -> int:

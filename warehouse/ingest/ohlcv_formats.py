@@ -125,6 +125,7 @@ def _parquet(path: Path) -> VendorBars:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise WarehouseError(f"path: {str(path)!r} could not be read ({str(exc).splitlines()[0]})") from None
+    _unique_columns(table.column_names, path)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     times = [c for c in frame.columns if frame[c].dtype in (pl.Date,) or isinstance(frame[c].dtype, pl.Datetime)]
@@ -205,7 +206,15 @@ def _read_csv(path: Path, read: pacsv.ReadOptions, delimiter: str) -> tuple[pa.T
             column_types={n: pa.string() for n in columns}, strings_can_be_null=False))
     except (pa.ArrowInvalid, OSError) as exc:
         raise WarehouseError(f"path: {str(path)!r} could not be read ({str(exc).splitlines()[0]})") from None
+    _unique_columns(table.column_names, path)
     return table, malformed
+
+
+def _unique_columns(names: list[str], path: Path) -> None:
+    """A column named twice is ambiguous (which ``Open`` is the open?): a one-line error."""
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise WarehouseError(f"columns: {path} has the column {twice!r} more than once")
 
 
 def _line_positions(rows: int, malformed: list[tuple[int, str]], first_line: int) -> pl.Series:
