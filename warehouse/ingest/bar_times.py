@@ -53,7 +53,8 @@ def check_zone(zone: str, field: str = "tz") -> str:
     """
     try:
         zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        pl.Series([], dtype=pl.Datetime("ms")).dt.replace_time_zone(zone)  # polars' own zone database too
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, pl.exceptions.PolarsError):
         raise WarehouseError(f"{field}: {zone!r} is not a known time zone "
                              "(e.g. Asia/Kolkata, America/New_York, UTC)") from None
     return zone
