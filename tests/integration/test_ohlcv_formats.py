@@ -209,6 +209,23 @@ def test_naive_times_read_in_the_given_zone(fresh_client, tmp_path):
         load_ohlcv(fresh_client, path, tz="Asia/Bombay2")
 
 
+def test_a_local_hour_repeated_by_a_dst_change_is_read_in_order(fresh_client, tmp_path):
+    path = tmp_path / "SPY.csv"  # naive New York half-hours across the end of daylight saving time
+    times = ["00:30", "01:00", "01:30", "01:00", "01:30", "02:00"]
+    path.write_text("Date,Open,High,Low,Close\n" + "".join(f"2024-11-03 {t},1,2,0.5,1.5\n" for t in times)
+                    + "2024-11-04 01:15,1,2,0.5,1.5\n")
+    report = load_ohlcv(fresh_client, path, tz="America/New_York", interval="30m")
+    assert (report.loaded, report.rejected) == (7, 0)
+    assert [row[2].strftime("%d %H:%M") for row in _bars(fresh_client)] == [
+        "03 04:30", "03 05:00", "03 05:30", "03 06:00", "03 06:30", "03 07:00", "04 06:15"]
+    alone = tmp_path / "QQQ.csv"
+    alone.write_text("Date,Open,High,Low,Close\n2024-11-03 00:30,1,2,0.5,1.5\n2024-11-03 01:15,1,2,0.5,1.5\n")
+    load_ohlcv(fresh_client, alone, tz="America/New_York", interval="30m")
+    assert [r[:2] for r in _rejects(fresh_client, alone)] == [
+        ("line 3", "ts: '2024-11-03 01:15' is ambiguous in America/New_York (repeated by a DST change; "
+                   "give times with offsets)")]
+
+
 def test_zone_for_symbol_hook_wins_over_tz(fresh_client, tmp_path):
     path = tmp_path / "two.csv"
     path.write_text("symbol,date,open,high,low,close\nINFY,2024-01-02 09:15,1500,1510,1495,1505\n"
@@ -249,7 +266,7 @@ def test_rejects_name_the_real_line_and_value(fresh_client, tmp_path):
     report = load_ohlcv(fresh_client, path, symbol="BAD", interval="1d", tz="America/New_York")
     assert (report.loaded, report.rejected) == (2, 6)
     assert [r[:2] for r in _rejects(fresh_client, path)] == [
-        ("line 10", "ts: '2024-03-10 02:30' does not exist or is ambiguous in America/New_York (a DST change)"),
+        ("line 10", "ts: '2024-03-10 02:30' does not exist in America/New_York (skipped by a DST change)"),
         ("line 4", "csv: wrong number of fields"),
         ("line 6", "close: 'abc' is not a number"),
         ("line 7", "ts: '2024-13-45' is not a date/time"),

@@ -142,13 +142,28 @@ def _naive(naive: pl.Series, text: pl.Series, symbols: pl.Series | None, tz: str
     fallback = tz or "UTC"
     zone = (symbols.replace_strict(zones, default=fallback, return_dtype=pl.String) if symbols is not None and zones
             else _full(fallback, naive.len(), pl.String))
-    ts = _full(None, naive.len(), pl.Datetime("ms", "UTC"))
-    used = zone.unique().to_list()
-    for name in used:
+    early, late = (_full(None, naive.len(), pl.Datetime("ms", "UTC")) for _ in range(2))
+    for name in zone.unique().to_list():
         rows = (zone == name).arg_true()
-        ts = ts.scatter(rows, naive.gather(rows).dt.replace_time_zone(name, ambiguous="null", non_existent="null")
-                        .dt.convert_time_zone("UTC"))
-    lost = naive.is_not_null() & ts.is_null()
+        local = naive.gather(rows)
+        for choice, into in (("earliest", early), ("latest", late)):  # scatter writes in place
+            into.scatter(rows, local.dt.replace_time_zone(name, ambiguous=choice, non_existent="null")
+                         .dt.convert_time_zone("UTC"))
+    # A local time a DST change repeats: the first bar of a symbol at it is the earlier instant, the
+    # second the later one (as the clock read them); one alone cannot be placed and is a reject.
+    repeated = (early != late).fill_null(False)
+    lone = repeated & False
+    ts = early
+    if repeated.any():
+        key = pl.DataFrame({"symbol": symbols if symbols is not None else _full("", naive.len(), pl.String),
+                            "naive": naive, "repeated": repeated})
+        seen = key.select(pl.col("repeated"), pl.int_range(pl.len()).over("symbol", "naive").alias("n"),
+                          pl.len().over("symbol", "naive").alias("of"))
+        lone = seen.select(pl.col("repeated") & (pl.col("of") != 2)).to_series()
+        second = seen.select(pl.col("repeated") & (pl.col("of") == 2) & (pl.col("n") == 1)).to_series()
+        ts = pl.select(pl.when(pl.lit(lone)).then(None).when(pl.lit(second)).then(pl.lit(late))
+                       .otherwise(pl.lit(early))).to_series()
+    missing_local = naive.is_not_null() & early.is_null()
     how = (f"naive times read as {tz} (--tz)" if tz else "naive times read as UTC (no --tz)")
     present = set() if symbols is None or not zones else set(symbols.unique().to_list())
     by_symbol = sorted((s, z) for s, z in zones.items() if s in present)
@@ -157,8 +172,12 @@ def _naive(naive: pl.Series, text: pl.Series, symbols: pl.Series | None, tz: str
         shown += f", +{len(by_symbol) - 3}" if len(by_symbol) > 3 else ""
         how = f"naive times read in exchange zones ({shown}), others {how.removeprefix('naive times read ')}"
     parsed = _in_window(ts, text, naive, _TEXT_FLOOR, ceiling, how)
-    gap = pl.format("ts: '{}' does not exist or is ambiguous in {} (a DST change)", text, zone)
-    error = pl.select(pl.when(pl.lit(lost)).then(gap).otherwise(pl.lit(parsed.error))).to_series()
+    error = pl.select(
+        pl.when(pl.lit(missing_local)).then(pl.format("ts: '{}' does not exist in {} (skipped by a DST change)",
+                                                      pl.lit(text), pl.lit(zone)))
+        .when(pl.lit(lone)).then(pl.format("ts: '{}' is ambiguous in {} (repeated by a DST change; "
+                                           "give times with offsets)", pl.lit(text), pl.lit(zone)))
+        .otherwise(pl.lit(parsed.error))).to_series()
     return ParsedTimes(parsed.ts, error, how)
 
 
