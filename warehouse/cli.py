@@ -74,10 +74,11 @@ def cmd_load_ohlcv(args: argparse.Namespace) -> int:
     migrate(client)
     worst = 0
     for path in args.paths:
-        report = load_ohlcv(client, path, symbol=args.symbol, interval=args.interval)
+        report = load_ohlcv(client, path, symbol=args.symbol, interval=args.interval, tz=args.tz)
         print(report.summary())
         if report.rejected and not report.loaded:
-            print(f"error: every row of {path} was rejected (see the rejects table)", file=sys.stderr)
+            print(f"error: every row of {path} was rejected; see: SELECT position, reason, raw FROM rejects "
+                  f"WHERE source = '{path}'", file=sys.stderr)
             worst = 1
     return worst
 
@@ -142,10 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per insert batch")
     load.set_defaults(run=cmd_load)
 
-    bars = commands.add_parser("load-ohlcv", help="import bar files (CSV/Parquet) of any interval into ohlcv")
+    bars = commands.add_parser("load-ohlcv", help="import bar files (CSV/TSV, MetaTrader, yfinance, Kite JSON, "
+                               "Parquet) of any interval into ohlcv")
     bars.add_argument("paths", nargs="+", metavar="PATH")
-    bars.add_argument("--symbol", help="symbol name (default: the file name's stem, upper-cased)")
-    bars.add_argument("--interval", help="e.g. 1d, 1h, 5m (default: inferred from the timestamps)")
+    bars.add_argument("--symbol", help="symbol of a one-symbol file (default: the file name's stem, upper-cased); "
+                      "a file with a symbol/ticker column keeps its symbols")
+    bars.add_argument("--interval", help="e.g. 1d, 1h, 5m (default: inferred per symbol from the timestamps)")
+    bars.add_argument("--tz", help="zone of naive timestamps, e.g. Asia/Kolkata (default: UTC; "
+                      "times with an offset and epoch times are exact)")
     bars.set_defaults(run=cmd_load_ohlcv)
 
     demo = commands.add_parser("demo", help="generate and load seeded synthetic ticks")

@@ -52,7 +52,8 @@ BAR_SCHEMA = pa.schema([
     ("low", pa.float64()), ("close", pa.float64()), ("volume", pa.float64()),
     ("vwap", pa.float64()), ("trades", pa.uint64()),
 ])
-OHLCV_SCHEMA = pa.schema([field for field in BAR_SCHEMA if field.name not in ("vwap", "trades")])
+OHLCV_SCHEMA = pa.schema([field for field in BAR_SCHEMA if field.name not in ("vwap", "trades")]
+                         + [pa.field("oi", pa.float64())])  # open interest; null where the vendor gave none
 
 INTERVAL_FUNCTIONS = {"second": "toIntervalSecond", "minute": "toIntervalMinute",
                       "hour": "toIntervalHour", "day": "toIntervalDay"}
@@ -210,9 +211,9 @@ def ohlcv(client: Client, symbols: Sequence[str], start: datetime, end: datetime
     >>> _ = migrate(client)
     >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
     >>> ohlcv(client, ["GOOG"], day, day.replace(month=2), "1d").table.column_names
-    ['ts', 'symbol', 'open', 'high', 'low', 'close', 'volume']
+    ['ts', 'symbol', 'open', 'high', 'low', 'close', 'volume', 'oi']
     """
-    sql = f"""SELECT toDateTime64(ts, 6, 'UTC') AS bar_ts, symbol, open, high, low, close, volume
+    sql = f"""SELECT toDateTime64(ts, 6, 'UTC') AS bar_ts, symbol, open, high, low, close, volume, oi
 FROM ohlcv FINAL
 WHERE {_RANGE.format(col="ts", type=_TS64)} AND interval = {{interval:String}}
 ORDER BY ts, symbol"""

@@ -82,6 +82,8 @@ def align(frame: pl.DataFrame, symbols: list[str]) -> pl.DataFrame:
     carried = pl.col("close").forward_fill().over("symbol")
     fills = [pl.when(missing).then(carried).otherwise(pl.col(name)).alias(name) for name in PRICES]
     fills.append(pl.col("volume").fill_null(0.0))
+    if "oi" in aligned.columns:  # imported bars: open interest stands until the next bar
+        fills.append(pl.when(missing).then(pl.col("oi").forward_fill().over("symbol")).otherwise(pl.col("oi")))
     if "trades" in aligned.columns:
         fills.append(pl.col("trades").fill_null(0))
     return aligned.with_columns(fills)

@@ -115,7 +115,8 @@ class Feed:
         """Imported bars labelled ``interval`` (as loaded, e.g. ``1d``, ``1h``) in ``[start, end)``.
 
         Aligned like :meth:`bars` (same missing-bar rule); columns: ts, symbol,
-        open, high, low, close, volume.
+        open, high, low, close, volume, oi (open interest, null where the file had none;
+        carried forward over a missing bar like close).
 
         >>> Feed().ohlcv("GOOG", "2024-01-01", "2024-02-01", tz="Mars/Olympus")
         Traceback (most recent call last):

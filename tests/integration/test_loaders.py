@@ -45,6 +45,7 @@ def test_bad_csv_rows_land_in_rejects_with_reason(fresh_client, tmp_path):
         "ts: 1960-01-02 14:30:05.000000+00:00 is outside [1971-01-01, now + 1 day]", "symbol: missing",
         "price: 0.0 is not a positive finite number", "side: unparseable 'hold'",
     ])
+    assert ("line 4", "csv: wrong number of fields") in _rejects(fresh_client, str(path))
     raw = fresh_client.command("SELECT raw FROM rejects WHERE reason = 'symbol: missing'")
     assert '"trade_id":"7"' in raw
     assert fresh_client.query("SELECT symbol, side FROM ticks ORDER BY ts").result_rows == [("AAPL", 1), ("MSFT", -1)]
@@ -115,5 +116,19 @@ def test_bad_bars_land_in_rejects(fresh_client, tmp_path):
     report = load_ohlcv(fresh_client, path, symbol="BAD", interval="1d")
     assert (report.loaded, report.rejected) == (1, 3)
     reasons = {r for _, r in _rejects(fresh_client, str(path))}
-    assert reasons == {"high: 9.0 is below low 11.0", "open: missing or unparseable",
-                       "volume: -1.0 is negative or missing"}
+    assert reasons == {"high: 9.0 is below low 11.0", "open: 'x' is not a number",
+                       "volume: -1.0 is negative or not finite"}
+    assert {p for p, _ in _rejects(fresh_client, str(path))} == {"line 3", "line 4", "line 5"}
+
+
+def test_wrong_field_count_rejects_name_the_line_in_a_large_gzipped_csv(fresh_client, tmp_path):
+    lines = ["symbol,ts,price,size"] + [f"A,2024-01-02T14:{i // 60 % 60:02d}:{i % 60:02d}.{i:06d}Z,10,1"
+                                        for i in range(60_000)]
+    lines[2], lines[45_001] = "A,2024-01-02", "A,2024-01-02T15:00:00Z,10,1,extra"
+    path = tmp_path / "ticks.csv.gz"
+    with gzip.open(path, "wt") as out:
+        out.write("\n".join(lines) + "\n")
+    report = load_ticks(fresh_client, path, batch_rows=7_000)
+    assert report.rejected == 2
+    assert _rejects(fresh_client, str(path)) == [("line 3", "csv: wrong number of fields"),
+                                                 ("line 45002", "csv: wrong number of fields")]

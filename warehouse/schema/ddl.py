@@ -201,11 +201,21 @@ def _v4_write_cheap_raw_ticks(target: Target) -> list[str]:
     return [f"ALTER TABLE ticks{oc} MODIFY COLUMN {column} CODEC({codec})" for column, codec in codecs.items()]
 
 
+def _v5_ohlcv_open_interest(target: Target) -> list[str]:
+    """``ohlcv.oi``: open interest at the bar's close (Kite's historical candles carry it as their
+    7th value); null where the file had none, so "not reported" differs from 0. A cluster's
+    ``ohlcv_all`` gets the column too (a ``Distributed`` table reads only the columns it declares)."""
+    oc = _on_cluster(target)
+    column = "ADD COLUMN IF NOT EXISTS oi Nullable(Float64) CODEC(ZSTD(1)) AFTER volume"
+    return [f"ALTER TABLE ohlcv{oc} {column}"] + ([f"ALTER TABLE ohlcv_all{oc} {column}"] if target.cluster else [])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticks, ticks_dedup, bars_1m and their materialized views", _v1_ticks_dedup_bars),
     Migration(2, "ticks_buffer, ohlcv, rejects", _v2_buffer_ohlcv_rejects),
     Migration(3, "ts codec T64+ZSTD(1) in ticks and ticks_dedup (faster writes)", _v3_faster_ts_codec),
     Migration(4, "write-cheap codecs for ts, size, side in raw ticks", _v4_write_cheap_raw_ticks),
+    Migration(5, "ohlcv.oi: open interest of imported bars", _v5_ohlcv_open_interest),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
