@@ -74,6 +74,12 @@ def test_core_commands_and_a_backtest_run_without_the_extras(core_env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "sma_cross" in done.stdout
 
+    done = _run(core_env, "-m", "backtest", "+strategy=sma_cross", "+sweep=grid", "sweep.executor=dask",
+                "sweep.params.fast=5,10", f"warehouse.dsn={dsn}", "data.symbols=[AAPL]",
+                f"hydra.run.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "error: sweep.executor=dask needs the dask extra: pip install 'tickhouse[dask]'\n"
+
 
 def test_a_dask_sweep_without_the_extra_raises_the_hint_as_a_backtest_error(core_env):
     """The backtest CLI prints a BacktestError as its one-line ``error: ...`` and exits 2."""

@@ -147,7 +147,7 @@ class RedisSource:
     def _send(self, start: str, block_ms: int | None) -> None:
         block = ("BLOCK", block_ms) if block_ms is not None else ()
         self.reader.send("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.count, *block,
-                                 "STREAMS", self.stream, start)
+                         "STREAMS", self.stream, start)
         self.in_flight = True
 
     def _receive(self, prefetch: bool = True) -> bytes | None:
