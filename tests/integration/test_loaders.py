@@ -132,3 +132,30 @@ def test_wrong_field_count_rejects_name_the_line_in_a_large_gzipped_csv(fresh_cl
     assert report.rejected == 2
     assert _rejects(fresh_client, str(path)) == [("line 3", "csv: wrong number of fields"),
                                                  ("line 45002", "csv: wrong number of fields")]
+
+
+def test_epoch_times_keep_one_unit_per_file_and_out_of_range_values_are_rejects(fresh_client, tmp_path):
+    # 253402300799 is 9999-12-31 in seconds; read per value by magnitude it was stored as 1978-01-11 (ms)
+    lines = ["symbol,ts,price,size,trade_id", "EPOCH,1704205800,10,1,1", "EPOCH,1704205801,10,1,2",
+             "EPOCH,253402300799,10,1,3", "EPOCH,1704205802,10,1,4", "EPOCH,1704205803500,10,1,5"]
+    path = tmp_path / "epoch.csv"
+    path.write_text("\n".join(lines) + "\n")
+    report = load_ticks(fresh_client, path, batch_rows=3)  # the second batch keeps the first's unit
+    assert (report.loaded, report.rejected, report.epoch_unit) == (3, 2, "seconds")
+    assert report.summary().endswith("; times as epoch seconds")
+    assert sorted(_rejects(fresh_client, str(path))) == [
+        ("row 3", "ts: 253402300799 is outside [1971-01-01, now + 1 day] as epoch seconds"),
+        ("row 5", "ts: 1704205803500 is outside [1971-01-01, now + 1 day] as epoch seconds"),
+    ]
+    stored = fresh_client.query("SELECT toString(ts) FROM ticks WHERE symbol = 'EPOCH' ORDER BY ts").result_rows
+    assert [row[0] for row in stored] == ["2024-01-02 14:30:00.000000", "2024-01-02 14:30:01.000000",
+                                          "2024-01-02 14:30:02.000000"]
+
+
+def test_epoch_milliseconds_and_nanoseconds_read_exactly(fresh_client):
+    frame = pl.DataFrame({"symbol": ["NS", "NS"], "ts": [1704205800123456789, 1704205800987654321],
+                          "price": [1.0, 1.0], "size": [1.0, 1.0]})
+    report = load_ticks(fresh_client, frame, name="ns-frame")
+    assert (report.loaded, report.epoch_unit) == (2, "nanoseconds")
+    stored = fresh_client.query("SELECT toString(ts) FROM ticks WHERE symbol = 'NS' ORDER BY ts").result_rows
+    assert [row[0] for row in stored] == ["2024-01-02 14:30:00.123456", "2024-01-02 14:30:00.987654"]

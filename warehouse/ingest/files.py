@@ -46,6 +46,7 @@ class LoadReport:
     rejected: int = 0
     seconds: float = 0.0
     written: WriteStats = field(default_factory=WriteStats)
+    epoch_unit: str | None = None  # the unit the source's epoch times were read in (None: it had none)
 
     @property
     def loaded(self) -> int:
@@ -58,7 +59,8 @@ class LoadReport:
         w = self.written
         return (f"{self.source}: loaded {self.loaded:,} ticks, rejected {self.rejected:,} "
                 f"(new trades {w.new_trades:,}, redeliveries {w.redeliveries:,}, corrections {w.corrections:,}, "
-                f"bars rebuilt {w.rebuilt_bars:,}) in {self.seconds:.2f} s ({rate:,.0f} rows/s)")
+                f"bars rebuilt {w.rebuilt_bars:,}) in {self.seconds:.2f} s ({rate:,.0f} rows/s)"
+                + (f"; times as epoch {self.epoch_unit}" if self.epoch_unit else ""))
 
 
 def write_rejects(client: Client, rejects: pa.Table, *, target: str, source: str) -> int:
@@ -105,7 +107,8 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = N
     batches, total = _batches(source, batch_rows)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
               desc=f"loading {Path(label).name}", leave=False) as bar:
-        for read, rejects, ticks in _one_ahead(_prepared(batches, label)):
+        for read, rejects, ticks, epoch_unit in _one_ahead(_prepared(batches, label)):
+            report.epoch_unit = epoch_unit
             report.rejected += write_rejects(client, rejects, target="ticks", source=label)
             writer.write_sorted(ticks)
             report.read += read
@@ -120,11 +123,16 @@ _DONE = object()
 T = TypeVar("T")
 
 
-def _prepared(batches: Numbered, source: str) -> Iterator[tuple[int, pa.Table, SortedBatch]]:
-    """(rows read, rejected rows, clean rows in identity order) per batch: the warehouse-free work."""
+def _prepared(batches: Numbered, source: str) -> Iterator[tuple[int, pa.Table, SortedBatch, str | None]]:
+    """(rows read, rejected rows, clean rows in identity order, epoch unit so far) per batch: the warehouse-free work.
+
+    The first batch with epoch times decides their unit for the whole source.
+    """
+    epoch_unit = None
     for first_row, batch, unreadable in batches:
-        clean = clean_ticks(batch, source=source, first_row=first_row)
-        yield batch.num_rows, pa.concat_tables([unreadable, clean.rejects]), sort_batch(clean.ticks)
+        clean = clean_ticks(batch, source=source, first_row=first_row, epoch_unit=epoch_unit)
+        epoch_unit = epoch_unit or clean.epoch_unit
+        yield batch.num_rows, pa.concat_tables([unreadable, clean.rejects]), sort_batch(clean.ticks), epoch_unit
 
 
 def _one_ahead(items: Iterator[T]) -> Iterator[T]:

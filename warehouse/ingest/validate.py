@@ -4,7 +4,10 @@ of the ``ticks`` schema plus rejected rows with their reason.
 Accepted input: columns ``symbol, ts, price, size`` (aliases such as
 ``timestamp``, ``qty``, ``ticker`` work) and optionally ``side``, ``trade_id``,
 ``version``. Timestamps may be Arrow timestamps (naive = UTC), ISO-8601
-strings, or epoch numbers (each value's unit picked from its magnitude: s, ms, us, ns).
+strings, or epoch numbers in one unit (s, ms, us or ns) per batch -- the unit under which
+most of its numbers fall in [1971-01-01, now + 1 day], or the one a caller passes (a file
+keeps its first batch's unit). A number out of range for that unit is a reject; it is never
+read in another unit.
 A row is rejected when a field is missing or unparseable, the price is not
 finite or not positive, the size is negative or not finite, the side is not
 buy/sell, or the timestamp lies outside [1971-01-01, now + 1 day].
@@ -47,6 +50,8 @@ ALIASES = {
 }
 REQUIRED = ("symbol", "ts", "price", "size")
 MIN_TS = datetime(1971, 1, 1, tzinfo=timezone.utc)
+EPOCH_UNITS = {"seconds": 1_000_000_000, "milliseconds": 1_000_000, "microseconds": 1_000, "nanoseconds": 1}
+"""Epoch units, coarse to fine, with their length in nanoseconds."""
 _SIDES = {"buy": 1, "b": 1, "1": 1, "+1": 1, "sell": -1, "s": -1, "-1": -1, "unknown": 0, "0": 0, "": 0}
 
 
@@ -56,6 +61,7 @@ class CleanBatch:
 
     ticks: pa.Table  # TICKS_SCHEMA
     rejects: pa.Table  # REJECTS_SCHEMA
+    epoch_unit: str | None = None  # the unit epoch numbers were read in (None: there were none)
 
 
 def map_columns(names: list[str], source: str) -> dict[str, str]:
@@ -80,26 +86,34 @@ def map_columns(names: list[str], source: str) -> dict[str, str]:
 
 
 def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int = 1,
-                now: datetime | None = None) -> CleanBatch:
+                now: datetime | None = None, epoch_unit: str | None = None) -> CleanBatch:
     """Validate and convert one batch; rows keep their input order.
 
     ``first_row`` is the 1-based row number of the batch's first row in its
-    source, used in each reject's ``position``.
+    source, used in each reject's ``position``. ``epoch_unit`` (one of
+    :data:`EPOCH_UNITS`) reads epoch numbers in that unit; by default the batch's
+    numbers decide it (:func:`epoch_unit_of`).
 
     >>> t = pa.table({"symbol": ["A", "B"], "ts": ["2024-01-02T14:30:00Z", "soon"],
     ...               "price": [10.5, 11.0], "size": [100, 5]})
     >>> out = clean_ticks(t, source="example")
     >>> out.ticks.num_rows, out.rejects.to_pylist()[0]["reason"]
     (1, "ts: unparseable 'soon'")
+    >>> epochs = pa.table({"symbol": ["A", "A"], "ts": [1704205800, 253402300799], "price": [1.0, 1.0], "size": [1, 1]})
+    >>> out = clean_ticks(epochs, source="example")
+    >>> out.epoch_unit, out.rejects.to_pylist()[0]["reason"]
+    ('seconds', 'ts: 253402300799 is outside [1971-01-01, now + 1 day] as epoch seconds')
     """
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     mapping = map_columns(table.column_names, source)
     frame = pl.from_arrow(table.select(list(mapping.values())).rename_columns(list(mapping)))
     assert isinstance(frame, pl.DataFrame)
     n = frame.height
+    now = now or datetime.now(timezone.utc)
+    ts, epoch_unit = _parse_ts(frame["ts"], epoch_unit, now + timedelta(days=1))
     parsed = {
         "symbol": _stripped_symbols(frame["symbol"]),
-        "ts": _parse_ts(frame["ts"]),
+        "ts": ts,
         "price": _parse_float(frame["price"]),
         "size": _parse_float(frame["size"]),
         "side": _parse_side(frame["side"]) if "side" in frame.columns else pl.Series("side", np.zeros(n, np.int8)),
@@ -108,18 +122,18 @@ def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int
     }
     parsed["trade_id"] = (_parse_trade_id(frame["trade_id"]) if "trade_id" in frame.columns
                           else _derived_trade_id(parsed))
-    now = now or datetime.now(timezone.utc)
-    reason = _first_failure(frame, parsed, now + timedelta(days=1))
+    reason = _first_failure(frame, parsed, now + timedelta(days=1), epoch_unit)
     ticks = pl.DataFrame([parsed[name].alias(name) for name in TICKS_SCHEMA.names])
     if reason.null_count() == n:  # all good: no copies
-        return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), REJECTS_SCHEMA.empty_table())
+        return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), REJECTS_SCHEMA.empty_table(), epoch_unit)
     good = reason.is_null()
     rejects = _rejects(frame.filter(~good), reason.filter(~good),
                        np.flatnonzero(~good.to_numpy()) + first_row)
-    return CleanBatch(ticks.filter(good).to_arrow().cast(TICKS_SCHEMA), rejects)
+    return CleanBatch(ticks.filter(good).to_arrow().cast(TICKS_SCHEMA), rejects, epoch_unit)
 
 
-def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime) -> pl.Series:
+def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
+                   epoch_unit: str | None) -> pl.Series:
     """Per row: the first reason it is invalid, or null when it is valid.
 
     Masks are computed for every row; messages only for the (few) bad rows.
@@ -140,7 +154,7 @@ def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: date
     checks += [
         (~price.is_finite() | (price <= 0), _formatted("price: {} is not a positive finite number", price)),
         (~size.is_finite() | (size < 0), _formatted("size: {} is not a non-negative finite number", size)),
-        ((ts < MIN_TS) | (ts > max_ts), _formatted("ts: {} is outside [1971-01-01, now + 1 day]", ts)),
+        ((ts < MIN_TS) | (ts > max_ts), _outside(ts, raw["ts"], epoch_unit)),
     ]
     masks = [mask.fill_null(False) for mask, _ in checks]
     bad = pl.select(pl.any_horizontal(masks)).to_series() if masks else pl.Series([False] * raw.height)
@@ -160,6 +174,16 @@ def _constant(message: str) -> Callable[[pl.Series], pl.Expr]:
 
 def _unparseable(field: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
     return lambda rows: pl.format("{}: unparseable '{}'", pl.lit(field), pl.lit(_as_text(value.gather(rows))))
+
+
+def _outside(ts: pl.Series, raw: pl.Series, epoch_unit: str | None) -> Callable[[pl.Series], pl.Expr]:
+    """The reason of a time outside the window: the number as given when it was read as epoch time."""
+    if epoch_unit is None:
+        return _formatted("ts: {} is outside [1971-01-01, now + 1 day]", ts)
+    number = _as_text(raw).str.strip_chars().str.contains(r"^-?\d+(\.\d+)?$").fill_null(False)
+    given = pl.select(pl.when(pl.lit(number)).then(pl.lit(_as_text(raw).str.strip_chars()))
+                      .otherwise(pl.lit(ts).cast(pl.String))).to_series()
+    return _formatted(f"ts: {{}} is outside [1971-01-01, now + 1 day] as epoch {epoch_unit}", given)
 
 
 def _formatted(template: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
@@ -242,23 +266,44 @@ def _mix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-def _parse_ts(series: pl.Series) -> pl.Series:
+def _parse_ts(series: pl.Series, epoch_unit: str | None, ceiling: datetime) -> tuple[pl.Series, str | None]:
+    """UTC timestamps of ``series``, and the unit its epoch numbers were read in (None: none were)."""
     dtype = series.dtype
     if isinstance(dtype, pl.Datetime):
         out = series if dtype.time_zone else series.dt.replace_time_zone("UTC")
-        return out.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        return out.dt.convert_time_zone("UTC").dt.cast_time_unit("us"), None
     if isinstance(dtype, pl.Date):
-        return series.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        return series.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), None
     if dtype.is_numeric():
-        return _epoch_to_ts(series.cast(pl.Float64))
+        unit = epoch_unit or epoch_unit_of(series.cast(pl.Float64), ceiling=ceiling)
+        return _epoch_to_ts(series, unit), unit
     text = _as_text(series).str.strip_chars()
     epoch = text.str.contains(r"^-?\d+(\.\d+)?$").fill_null(False)
-    if epoch.all():
-        return _epoch_to_ts(text.cast(pl.Float64, strict=False))
-    iso = _iso_to_ts(text)
     if not epoch.any():
-        return iso
-    return _epoch_to_ts(text.cast(pl.Float64, strict=False)).zip_with(epoch, iso)  # epoch numbers and ISO text
+        return _iso_to_ts(text), None
+    integral = text.str.contains(r"^-?\d+$").fill_null(False)
+    numbers = text.cast(pl.Int64 if integral.all() else pl.Float64, strict=False)
+    unit = epoch_unit or epoch_unit_of(numbers.filter(epoch).cast(pl.Float64), ceiling=ceiling)
+    if epoch.all():
+        return _epoch_to_ts(numbers, unit), unit
+    return _epoch_to_ts(numbers, unit).zip_with(epoch, _iso_to_ts(text)), unit  # epoch numbers and ISO text
+
+
+def epoch_unit_of(numbers: pl.Series, *, ceiling: datetime) -> str:
+    """The unit of :data:`EPOCH_UNITS` under which most ``numbers`` fall in [1971-01-01, ``ceiling``].
+
+    Ties go to the coarser unit.
+
+    >>> epoch_unit_of(pl.Series([1704205800250.0, 253402300799.0]), ceiling=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    'milliseconds'
+    >>> epoch_unit_of(pl.Series([1704205800.0, 253402300799.0]), ceiling=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    'seconds'
+    """
+    def fitting(unit: str) -> int:
+        scale = 1e9 / EPOCH_UNITS[unit]  # numbers per second
+        return int(((numbers >= MIN_TS.timestamp() * scale) & (numbers <= ceiling.timestamp() * scale)).sum())
+
+    return max(EPOCH_UNITS, key=fitting)
 
 
 def _iso_to_ts(text: pl.Series) -> pl.Series:
@@ -271,20 +316,23 @@ def _iso_to_ts(text: pl.Series) -> pl.Series:
     return pl.select(pl.when(has_offset).then(aware).otherwise(naive)).to_series().alias("ts")
 
 
-def _epoch_to_ts(seconds_or_finer: pl.Series) -> pl.Series:
-    """Epoch numbers to UTC timestamps; each value's unit is picked from its magnitude (s, ms, us, ns).
+def _epoch_to_ts(numbers: pl.Series, unit: str) -> pl.Series:
+    """Epoch ``numbers`` in ``unit`` to UTC timestamps (integers exactly); beyond what a timestamp holds: its limit.
 
-    >>> _epoch_to_ts(pl.Series([1704205800, 1704205800250, 1704205800250000])).dt.to_string().to_list()
-    ['2024-01-02 14:30:00.000000+00:00', '2024-01-02 14:30:00.250000+00:00', '2024-01-02 14:30:00.250000+00:00']
+    >>> _epoch_to_ts(pl.Series([1704205800.0, 1704205800.25]), "seconds").dt.to_string().to_list()
+    ['2024-01-02 14:30:00.000000+00:00', '2024-01-02 14:30:00.250000+00:00']
+    >>> _epoch_to_ts(pl.Series([1704205800123456789]), "nanoseconds").dt.to_string().to_list()
+    ['2024-01-02 14:30:00.123456+00:00']
     """
-    value = pl.lit(seconds_or_finer.cast(pl.Float64))
-    magnitude = value.abs()
-    per_us = (pl.when(magnitude < 1e11).then(1e6).when(magnitude < 1e14).then(1e3)
-              .when(magnitude < 1e17).then(1.0).otherwise(1e-3))
-    micros = (value * per_us).round(0)
-    in_range = micros.is_finite() & (micros.abs() < 9.2e18)
-    return pl.select(pl.when(in_range).then(micros).otherwise(None)
-                     .cast(pl.Int64).cast(pl.Datetime("us", "UTC"))).to_series().alias("ts")
+    per_micro = EPOCH_UNITS[unit] / 1000  # microseconds in one unit
+    limit = 9.2e18 / max(per_micro, 1.0)  # far out of range, still a time (the window check rejects it)
+    if numbers.dtype.is_integer():
+        held = pl.lit(numbers.cast(pl.Int64)).clip(-int(limit), int(limit))
+        micros = held * int(per_micro) if per_micro >= 1 else held // int(1 / per_micro)
+    else:
+        value = pl.lit(numbers.cast(pl.Float64))
+        micros = pl.when(value.is_nan()).then(None).otherwise((value.clip(-limit, limit) * per_micro).round(0))
+    return pl.select(micros.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))).to_series().alias("ts")
 
 
 def _rejects(raw: pl.DataFrame, reasons: pl.Series, rows: np.ndarray) -> pa.Table:
