@@ -24,9 +24,8 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 
 from warehouse.errors import WarehouseError
+from warehouse.ingest.validate import EPOCH_UNITS, MIN_TS, epoch_unit_of
 
-EPOCH_UNITS = {"seconds": 1_000_000_000, "milliseconds": 1_000_000, "microseconds": 1_000, "nanoseconds": 1}
-_EPOCH_FLOOR = datetime(1971, 1, 1, tzinfo=timezone.utc)
 _TEXT_FLOOR = datetime(1900, 1, 1, tzinfo=timezone.utc)
 _NUMBER = r"^-?\d+(\.\d+)?$"
 _OFFSET = r"(?:\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
@@ -197,11 +196,8 @@ def _in_window(ts: pl.Series, text: pl.Series, parsed: pl.Series | None, floor: 
 def _epoch(text: pl.Series, numeric: pl.Series, ceiling: datetime) -> ParsedTimes:
     """Numbers as epoch time in the one unit under which most of them are in range."""
     number = pl.select(pl.when(pl.lit(numeric)).then(pl.lit(text))).to_series().cast(pl.Float64)
-    bounds = {unit: (_EPOCH_FLOOR.timestamp() * 1e9 / ns, ceiling.timestamp() * 1e9 / ns)
-              for unit, ns in EPOCH_UNITS.items()}
-    fits = {unit: int(((number >= lo) & (number <= hi)).sum()) for unit, (lo, hi) in bounds.items()}
-    unit = max(EPOCH_UNITS, key=lambda u: fits[u])  # ties: the coarser unit (dict order)
-    lo, hi = bounds[unit]
+    unit = epoch_unit_of(number, ceiling=ceiling)
+    lo, hi = (moment.timestamp() * 1e9 / EPOCH_UNITS[unit] for moment in (MIN_TS, ceiling))
     good = (number >= lo) & (number <= hi)
     per_ms = EPOCH_UNITS[unit] / 1_000_000
     integral = ~text.str.contains(r"\.").fill_null(False)

@@ -52,6 +52,7 @@ REQUIRED = ("symbol", "ts", "price", "size")
 MIN_TS = datetime(1971, 1, 1, tzinfo=timezone.utc)
 EPOCH_UNITS = {"seconds": 1_000_000_000, "milliseconds": 1_000_000, "microseconds": 1_000, "nanoseconds": 1}
 """Epoch units, coarse to fine, with their length in nanoseconds."""
+_EPOCH_TEXT = r"^-?\d+(\.\d+)?$"  # a number written as text: an epoch time
 _SIDES = {"buy": 1, "b": 1, "1": 1, "+1": 1, "sell": -1, "s": -1, "-1": -1, "unknown": 0, "0": 0, "": 0}
 
 
@@ -177,13 +178,19 @@ def _unparseable(field: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]
 
 
 def _outside(ts: pl.Series, raw: pl.Series, epoch_unit: str | None) -> Callable[[pl.Series], pl.Expr]:
-    """The reason of a time outside the window: the number as given when it was read as epoch time."""
+    """The reason of a time outside the window: the number as given when it was read as epoch time.
+
+    Like every message, it is built only for the rejected rows.
+    """
     if epoch_unit is None:
         return _formatted("ts: {} is outside [1971-01-01, now + 1 day]", ts)
-    number = _as_text(raw).str.strip_chars().str.contains(r"^-?\d+(\.\d+)?$").fill_null(False)
-    given = pl.select(pl.when(pl.lit(number)).then(pl.lit(_as_text(raw).str.strip_chars()))
-                      .otherwise(pl.lit(ts).cast(pl.String))).to_series()
-    return _formatted(f"ts: {{}} is outside [1971-01-01, now + 1 day] as epoch {epoch_unit}", given)
+
+    def message(rows: pl.Series) -> pl.Expr:
+        given = _as_text(raw.gather(rows)).str.strip_chars()
+        shown = given.zip_with(given.str.contains(_EPOCH_TEXT).fill_null(False), ts.gather(rows).cast(pl.String))
+        return pl.format(f"ts: {{}} is outside [1971-01-01, now + 1 day] as epoch {epoch_unit}", pl.lit(shown))
+
+    return message
 
 
 def _formatted(template: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
@@ -278,7 +285,7 @@ def _parse_ts(series: pl.Series, epoch_unit: str | None, ceiling: datetime) -> t
         unit = epoch_unit or epoch_unit_of(series.cast(pl.Float64), ceiling=ceiling)
         return _epoch_to_ts(series, unit), unit
     text = _as_text(series).str.strip_chars()
-    epoch = text.str.contains(r"^-?\d+(\.\d+)?$").fill_null(False)
+    epoch = text.str.contains(_EPOCH_TEXT).fill_null(False)
     if not epoch.any():
         return _iso_to_ts(text), None
     integral = text.str.contains(r"^-?\d+$").fill_null(False)
