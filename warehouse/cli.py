@@ -1,4 +1,4 @@
-"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, status, rebuild-bars.
+"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, status, repair, rebuild-bars.
 
 Every command takes ``--dsn`` (default ``$TICKHOUSE_DSN`` or the embedded
 ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
@@ -20,6 +20,7 @@ from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
+from warehouse.ingest.journal import repair
 from warehouse.ingest.ohlcv import load_ohlcv
 from warehouse.ingest.rollup import rebuild_range
 from warehouse.errors import WarehouseError
@@ -119,8 +120,18 @@ def _time_arg(text: str | None, field: str) -> datetime | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print tables, sizes and per-symbol time spans."""
-    print(format_status(connect(args.dsn)))
+    """Print tables, sizes, trades per symbol and the bars check; exit 1 when bars disagree with the ticks."""
+    exact, report = format_status(connect(args.dsn))
+    print(report)
+    return 0 if exact else 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Rebuild the bars of the tick batches a killed writer left open (every writer does it when it starts)."""
+    client = connect(args.dsn)
+    migrate(client)
+    repaired = repair(client)
+    print(f"repaired {len(repaired):,} open tick batches" if repaired else "nothing to repair: no open tick batches")
     return 0
 
 
@@ -169,8 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--end", help="UTC end, exclusive (default: end)")
     rebuild.set_defaults(run=cmd_rebuild_bars)
 
-    status = commands.add_parser("status", help="tables, rows, bytes, parts, time span per symbol")
+    status = commands.add_parser("status", help="tables, rows, bytes, parts, trades per symbol, bars check "
+                                 "(exit 1 when bars disagree with the ticks)")
     status.set_defaults(run=cmd_status)
+
+    fix = commands.add_parser("repair", help="rebuild the bars of tick batches a killed writer left open")
+    fix.set_defaults(run=cmd_repair)
     for module in (bench_cli, stream_cli):
         module.add_commands(commands)
     return parser

@@ -150,8 +150,6 @@ def _embedded_client(path: str, database: str) -> Client:
     # Arrow results stay in this process: lz4 (the default) is wasted work. Set once per client:
     # a per-query setting costs chDB about 7 ms of setup on every query.
     client.set_client_setting("output_format_arrow_compression_method", "none")
-    # reads see a bar rebuild's delete before its mutation is written (warehouse.ingest.rollup)
-    client.set_client_setting("apply_mutations_on_fly", "1")
     return client
 
 

@@ -1,4 +1,10 @@
-"""What is in the warehouse: tables, rows, bytes, parts, and time span per symbol."""
+"""What is in the warehouse: tables, rows, bytes, parts, trades per symbol, and whether bars are exact.
+
+The bars check compares, per symbol and month, the trades and volume ``bars_1m``
+counts with those of the deduplicated ticks (``ticks_dedup FINAL``), and lists the
+batches a killed writer left open (:mod:`warehouse.ingest.journal`); where they
+disagree it names the command that repairs them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from warehouse.ingest import journal
 from warehouse.schema.migrate import current_version
 
 _TABLES_SQL = """
@@ -22,9 +29,22 @@ ORDER BY t.name
 """
 
 _SYMBOLS_SQL = """
-SELECT symbol, count() AS rows, min(ts) AS first, max(ts) AS last
-FROM ticks GROUP BY symbol ORDER BY symbol
+SELECT symbol, trades, raw, first, last
+FROM (SELECT symbol, count() AS trades, min(ts) AS first, max(ts) AS last FROM ticks_dedup FINAL GROUP BY symbol) AS d
+LEFT JOIN (SELECT symbol, count() AS raw FROM ticks GROUP BY symbol) AS r USING symbol
+ORDER BY symbol
 """
+
+# trades and volume per symbol and month, from the deduplicated ticks and from the bars
+_BARS_CHECK_SQL = """
+SELECT symbol, month, t.trades, b.trades, t.volume, b.volume
+FROM (SELECT symbol, toYYYYMM(ts) AS month, count() AS trades, sum(size) AS volume
+      FROM ticks_dedup FINAL GROUP BY symbol, month) AS t
+FULL OUTER JOIN (SELECT symbol, toYYYYMM(minute) AS month, sum(trades) AS trades, sum(volume) AS volume
+      FROM bars_1m GROUP BY symbol, month) AS b USING (symbol, month)
+ORDER BY symbol, month
+"""
+_FINAL_BY_MONTH = {"do_not_merge_across_partitions_select_final": 1, "join_use_nulls": 0}
 
 
 @dataclass(frozen=True)
@@ -52,15 +72,69 @@ def table_status(client: Client) -> list[TableStatus]:
 
 
 def symbol_spans(client: Client) -> list[tuple]:
-    """``(symbol, rows, first ts, last ts)`` for every symbol in ``ticks``."""
-    return client.query(_SYMBOLS_SQL).result_rows
+    """``(symbol, distinct trades, raw rows, first ts, last ts)`` for every symbol in ``ticks_dedup``."""
+    return client.query(_SYMBOLS_SQL, settings=_FINAL_BY_MONTH).result_rows
 
 
-def format_status(client: Client) -> str:
-    """The ``python -m warehouse status`` report as text.
+@dataclass(frozen=True)
+class BarMismatch:
+    """A symbol's month where ``bars_1m`` and the deduplicated ticks disagree."""
+
+    symbol: str
+    month: int  # YYYYMM
+    tick_trades: int
+    bar_trades: int
+    tick_volume: float
+    bar_volume: float
+
+    def repair_command(self) -> str:
+        """The command that rebuilds this month's bars of this symbol."""
+        year, month = divmod(self.month, 100)
+        after = f"{year + month // 12}-{month % 12 + 1:02d}-01"
+        return f"python -m warehouse rebuild-bars --symbols {self.symbol} --start {year}-{month:02d}-01 --end {after}"
+
+
+def bar_mismatches(client: Client) -> list[BarMismatch]:
+    """Symbol-months whose bars count other trades or volume than ``ticks_dedup FINAL``.
+
+    Volumes are sums of floats added in another order: they agree within 1e-9 relative.
 
     >>> from warehouse.client import connect
-    >>> "schema version" in format_status(connect())
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(); _ = migrate(client)
+    >>> bar_mismatches(client)
+    []
+    """
+    mismatches = []
+    for symbol, month, tick_trades, bar_trades, tick_volume, bar_volume in client.query(
+            _BARS_CHECK_SQL, settings=_FINAL_BY_MONTH).result_rows:
+        if tick_trades != bar_trades or abs(tick_volume - bar_volume) > 1e-9 * max(abs(tick_volume), 1.0):
+            mismatches.append(BarMismatch(symbol, int(month), int(tick_trades), int(bar_trades),
+                                          float(tick_volume), float(bar_volume)))
+    return mismatches
+
+
+def bars_report(client: Client) -> tuple[bool, list[str]]:
+    """(bars exact?, report lines): the bars check of ``python -m warehouse status``."""
+    open_batches = journal.open_batches(client)
+    mismatches = bar_mismatches(client)
+    if not open_batches and not mismatches:
+        return True, ["bars check: bars_1m equals ticks_dedup (trades and volume per symbol and month)"]
+    lines = ["bars check: FAILED"]
+    if open_batches:
+        lines.append(f"  {len(open_batches):,} tick batches were left open by a writer that stopped mid-batch "
+                     "(or one is writing now); run: python -m warehouse repair")
+    for bad in mismatches:
+        lines.append(f"  {bad.symbol} {bad.month}: ticks {bad.tick_trades:,} trades / {bad.tick_volume:,.2f} volume, "
+                     f"bars {bad.bar_trades:,} / {bad.bar_volume:,.2f}; run: {bad.repair_command()}")
+    return False, lines
+
+
+def format_status(client: Client) -> tuple[bool, str]:
+    """(bars exact?, the ``python -m warehouse status`` report as text).
+
+    >>> from warehouse.client import connect
+    >>> "schema version" in format_status(connect())[1]
     True
     """
     lines = [f"schema version {current_version(client)}", ""]
@@ -70,11 +144,14 @@ def format_status(client: Client) -> str:
             f"{t.name:<24}{t.engine:<24}{t.rows:>14,}{_size(t.compressed_bytes):>14}"
             f"{_size(t.uncompressed_bytes):>14}{t.parts:>7}"
         )
-    if client.command("EXISTS TABLE ticks"):
-        lines += ["", f"{'symbol':<12}{'ticks':>14}  {'first (UTC)':<28}{'last (UTC)':<28}"]
-        for symbol, rows, first, last in symbol_spans(client):
-            lines.append(f"{symbol:<12}{rows:>14,}  {first!s:<28}{last!s:<28}")
-    return "\n".join(lines)
+    exact = True
+    if client.command("EXISTS TABLE load_journal"):
+        lines += ["", f"{'symbol':<12}{'trades':>14}{'raw rows':>14}  {'first (UTC)':<28}{'last (UTC)':<28}"]
+        for symbol, trades, raw, first, last in symbol_spans(client):
+            lines.append(f"{symbol:<12}{trades:>14,}{raw:>14,}  {first!s:<28}{last!s:<28}")
+        exact, check = bars_report(client)
+        lines += ["", *check]
+    return exact, "\n".join(lines)
 
 
 def _size(n: int) -> str:

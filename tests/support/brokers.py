@@ -125,17 +125,24 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.1):
 
 _QUERY = """
 import sys
+import clickhouse_connect
 import pyarrow as pa
 from warehouse.client import connect
-table = connect(sys.argv[1]).query_arrow(sys.argv[2])
+dsn, sql, plain = sys.argv[1:]
+client = clickhouse_connect.get_client(dsn=dsn) if plain == "plain" else connect(dsn)
+table = client.query_arrow(sql)
 with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as out:
     out.write_table(table)
 """
 
 
-def query(dsn: str, sql: str) -> pl.DataFrame:
-    """Run one SELECT on an embedded warehouse from a subprocess (the test process holds another)."""
-    done = subprocess.run([sys.executable, "-c", _QUERY, dsn, sql], cwd=REPO, capture_output=True, timeout=120)
+def query(dsn: str, sql: str, *, plain: bool = False) -> pl.DataFrame:
+    """Run one SELECT on an embedded warehouse from a subprocess (the test process holds another).
+
+    ``plain``: through a bare ``clickhouse_connect.get_client(dsn=...)``, none of our settings.
+    """
+    done = subprocess.run([sys.executable, "-c", _QUERY, dsn, sql, "plain" if plain else "ours"], cwd=REPO,
+                          capture_output=True, timeout=120)
     if done.returncode:
         raise RuntimeError(done.stderr.decode()[-2000:])
     import pyarrow as pa

@@ -102,7 +102,7 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = N
     """
     label = name or (str(source) if isinstance(source, str | Path) else type(source).__name__)
     report = LoadReport(label)
-    writer = TickWriter(client)
+    writer = TickWriter(client, source=label)
     started = time.perf_counter()
     batches, total = _batches(source, batch_rows)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,

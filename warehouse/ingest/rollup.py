@@ -1,45 +1,56 @@
-"""Exact rebuilds of ``bars_1m`` from the deduplicated ticks.
+"""Exact rebuilds of ``bars_1m`` from the deduplicated ticks, swapped in a month at a time.
 
 ``bars_1m`` is filled incrementally by its materialized view. When a correction
-changes a trade that a bar already counted, the affected minutes are deleted
-and recomputed from ``ticks_dedup FINAL`` (:func:`rebuild_minutes`). A whole
-range can be rebuilt too (:func:`rebuild_range`, ``python -m warehouse
-rebuild-bars``), e.g. after rows were inserted around the ingest layer.
+changes a trade that a bar already counted, or a writer died between its inserts
+(:mod:`warehouse.ingest.journal`), the bars concerned are recomputed from
+``ticks_dedup FINAL``: :func:`rebuild_minutes` for given (symbol, minute) bars,
+:func:`rebuild_range` for symbols and a time range (``python -m warehouse rebuild-bars``).
 
-On the embedded warehouse a minute's delete does not wait for its mutation to
-be written into the parts (``lightweight_deletes_sync = 0``): the embedded
-client reads with ``apply_mutations_on_fly`` (:func:`warehouse.client.connect`),
-so every read sees the deleted rows gone and the rebuilt ones in place at once,
-and a mutation cut short by a crash resumes when the warehouse is opened again.
-Waiting cost 0.5-3 s per rebuild behind chDB's merges of ``bars_1m``; not
-waiting costs ~0.07 s. A server waits as before.
+A rebuild never deletes rows of ``bars_1m``. Per month (its partition) the bars
+that stay are copied into ``bars_1m_staging``, the recomputed ones are added, and
+``ALTER TABLE bars_1m REPLACE PARTITION`` swaps the whole month in one step. Every
+reader (our client, a plain clickhouse-connect client, ``clickhouse client``,
+Grafana) sees a month's old bars or its new ones, never a gap and never a bar
+counted twice, with no setting and no mutation to wait for. A rebuild killed
+before its swap leaves the old month in place; the journal has it redone.
+
+Like :class:`warehouse.ingest.writer.TickWriter`, one writer per warehouse at a
+time: bars another writer adds to a month between its copy and its swap would be
+replaced by the copy.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.client import is_embedded
 from warehouse.schema.ddl import BAR_STATES
 
-_DIRTY = """(symbol, minute) IN (
-    SELECT tupleElement(p, 1), tupleElement(p, 2)
+_PAIRS = """(SELECT tupleElement(p, 1), tupleElement(p, 2)
     FROM (SELECT arrayJoin(arrayZip({symbols:Array(String)}, {minutes:Array(DateTime('UTC'))})) AS p))"""
+_FINAL_BY_MONTH = {"do_not_merge_across_partitions_select_final": 1}
 
 
-# The same pairs as a predicate without a subquery (a mutation read on the fly must be deterministic),
-# led by the key's range so that parts outside it are skipped.
-_DIRTY_BARS = """symbol IN {symbols:Array(String)}
-    AND minute >= {lo:DateTime('UTC')} AND minute <= {hi:DateTime('UTC')}
-    AND has(arrayZip({symbols:Array(String)}, {minutes:Array(DateTime('UTC'))}), (toString(symbol), minute))"""
+def _month(moment: datetime) -> int:
+    return moment.year * 100 + moment.month
 
 
-def _delete_bars(client: Client, where: str, params: dict) -> None:
-    """Delete the ``bars_1m`` rows matching ``where``; embedded: without waiting (see the module's notes)."""
-    settings = {"lightweight_deletes_sync": 0} if is_embedded(client) else None
-    client.command(f"DELETE FROM bars_1m WHERE {where}", parameters=params, settings=settings)
+def _swap_month(client: Client, month: int, bars: str, ticks: str, params: dict) -> None:
+    """Rebuild the bars of ``month`` matching ``bars`` from the ticks matching ``ticks``; swap the month in."""
+    params = {**params, "month": month}
+    client.command("TRUNCATE TABLE bars_1m_staging")
+    client.command(f"INSERT INTO bars_1m_staging SELECT * FROM bars_1m "
+                   f"WHERE toYYYYMM(minute) = {{month:UInt32}} AND NOT ({bars})", parameters=params)
+    client.command(f"INSERT INTO bars_1m_staging SELECT {BAR_STATES} FROM ticks_dedup FINAL "
+                   f"WHERE toYYYYMM(ts) = {{month:UInt32}} AND ({ticks}) GROUP BY symbol, minute",
+                   parameters=params, settings=_FINAL_BY_MONTH)
+    # the partition value is our own integer (YYYYMM), not user input
+    if int(client.command("SELECT count() FROM bars_1m_staging")):
+        client.command(f"ALTER TABLE bars_1m REPLACE PARTITION {int(month)} FROM bars_1m_staging")
+    else:  # nothing left in the month: REPLACE refuses an empty source
+        client.command(f"ALTER TABLE bars_1m DROP PARTITION {int(month)}")
+    client.command("TRUNCATE TABLE bars_1m_staging")  # the swap copied its parts
 
 
 def rebuild_minutes(client: Client, symbols: list[str], minutes: list[datetime]) -> int:
@@ -53,25 +64,19 @@ def rebuild_minutes(client: Client, symbols: list[str], minutes: list[datetime])
     >>> rebuild_minutes(client, ["NONE"], [datetime(2024, 1, 2, 14, 30)])
     1
     """
-    if not symbols:
-        return 0
-    params = {"symbols": symbols, "minutes": minutes, "lo": min(minutes), "hi": max(minutes)}
-    _delete_bars(client, _DIRTY_BARS, params)
-    client.command(
-        f"""INSERT INTO bars_1m SELECT {BAR_STATES}
-        FROM ticks_dedup FINAL
-        WHERE symbol IN {{symbols:Array(String)}}
-          AND ts >= {{lo:DateTime('UTC')}} AND ts < {{hi:DateTime('UTC')}} + INTERVAL 1 MINUTE
-          AND {_DIRTY.replace('(symbol, minute)', '(symbol, toStartOfMinute(ts))')}
-        GROUP BY symbol, minute""",
-        parameters=params,
-    )
+    by_month: dict[int, list[int]] = {}
+    for i, minute in enumerate(minutes):
+        by_month.setdefault(_month(minute), []).append(i)
+    for month, rows in sorted(by_month.items()):
+        params = {"symbols": [symbols[i] for i in rows], "minutes": [minutes[i] for i in rows]}
+        _swap_month(client, month, f"(symbol, minute) IN {_PAIRS}",
+                    f"symbol IN {{symbols:Array(String)}} AND (symbol, toStartOfMinute(ts)) IN {_PAIRS}", params)
     return len(symbols)
 
 
 def rebuild_range(client: Client, symbols: list[str] | None = None,
                   start: datetime | None = None, end: datetime | None = None) -> int:
-    """Recompute all bars of ``symbols`` (default all) in [start, end); return bars written.
+    """Recompute all bars of ``symbols`` (default all) whose minute overlaps [start, end); return bars written.
 
     >>> from warehouse.client import connect
     >>> rebuild_range(connect(), ["NONE"])
@@ -83,14 +88,17 @@ def rebuild_range(client: Client, symbols: list[str] | None = None,
         where.append("symbol IN {symbols:Array(String)}")
         params["symbols"] = symbols
     if start:
-        where.append("ts >= {start:DateTime64(6, 'UTC')}")
-        params["start"] = start
+        where.append("{column} >= {lo:DateTime64(6, 'UTC')}")
+        params["lo"] = start.replace(second=0, microsecond=0)
     if end:
-        where.append("ts < {end:DateTime64(6, 'UTC')}")
-        params["end"] = end
-    bar_where = " AND ".join(w.replace("ts ", "minute ") for w in where)
-    _delete_bars(client, bar_where, params)
-    client.command(f"INSERT INTO bars_1m SELECT {BAR_STATES} FROM ticks_dedup FINAL "
-                   f"WHERE {' AND '.join(where)} GROUP BY symbol, minute", parameters=params)
-    return int(client.command(f"SELECT count() FROM (SELECT 1 FROM bars_1m WHERE {bar_where} "
+        where.append("{column} < {hi:DateTime64(6, 'UTC')}")
+        floor = end.replace(second=0, microsecond=0)
+        params["hi"] = floor if floor == end else floor + timedelta(minutes=1)
+    bars = " AND ".join(where).replace("{column}", "minute")
+    ticks = " AND ".join(where).replace("{column}", "ts")
+    months = client.query(f"SELECT DISTINCT toYYYYMM(minute) FROM bars_1m WHERE {bars} UNION DISTINCT "
+                          f"SELECT DISTINCT toYYYYMM(ts) FROM ticks_dedup WHERE {ticks}", parameters=params)
+    for (month,) in sorted(months.result_rows):
+        _swap_month(client, int(month), bars, ticks, params)
+    return int(client.command(f"SELECT count() FROM (SELECT 1 FROM bars_1m WHERE {bars} "
                               "GROUP BY symbol, minute)", parameters=params))

@@ -15,9 +15,13 @@ Every writer (file loaders, demo data, stream consumers) goes through
    row ``bars_1m_mv`` aggregates, so a redelivery adds nothing to bars (a
    batch of at least ``2 * HALF_MIN_ROWS`` rows goes in as two halves at once,
    split where a new identity starts, on two connections: see :func:`_insert`);
-5. when a batch changes an already-stored trade (a correction), deletes and
-   recomputes exactly the affected minutes from ``ticks_dedup FINAL`` (with
-   ``defer_rebuilds``, later and for many batches at once: :meth:`TickWriter.rebuild_deferred`).
+5. when a batch changes an already-stored trade (a correction), recomputes
+   exactly the affected minutes from ``ticks_dedup FINAL`` (:mod:`warehouse.ingest.rollup`;
+   with ``defer_rebuilds``, later and for many batches at once: :meth:`TickWriter.rebuild_deferred`).
+
+Each batch is recorded in ``load_journal`` before step 4 and marked done once its
+bars are final; a writer repairs the batches a killed predecessor left open when
+it starts (:mod:`warehouse.ingest.journal`).
 
 Step 1 needs no warehouse, so a loader may run it for the next batch while
 this one is inserted (:meth:`TickWriter.write_sorted`).
@@ -39,6 +43,7 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from warehouse.client import is_embedded, sibling
+from warehouse.ingest.journal import OpenBatch, close_batches, open_batch, repair
 from warehouse.ingest.kernels import grouped_order_nb, repeated_nb
 from warehouse.ingest.rollup import rebuild_minutes
 from warehouse.ingest.validate import TICKS_SCHEMA
@@ -162,6 +167,12 @@ class TickWriter:
     # (a stream consumer acknowledges those batches only after it).
     defer_rebuilds: bool = False
     deferred: list[pl.DataFrame] = field(default_factory=list)
+    # journal entries of the batches whose bars wait for rebuild_deferred()
+    unfinished: list[OpenBatch] = field(default_factory=list)
+    source: str = ""  # recorded in load_journal with each batch
+
+    def __post_init__(self) -> None:
+        repair(self.client)
 
     def write(self, ticks: pa.Table) -> WriteStats:
         """Insert one batch; return (and accumulate) what it did."""
@@ -173,7 +184,8 @@ class TickWriter:
         table = sorted_batch.ticks
         if table.num_rows == 0:
             return batch
-        stored = self._stored(table, sorted_batch.symbols)
+        lo, hi = (value.as_py() for value in pc.min_max(table.column("ts")).values())
+        stored = self._stored(sorted_batch.symbols, lo, hi)
         suspect = sorted_batch.repeated | _stored_rows(table, stored)
         flags = (~suspect).astype(np.uint8)
         rows = np.flatnonzero(suspect)
@@ -182,11 +194,15 @@ class TickWriter:
             flags[exact.first_rows.to_numpy()] = 1
             batch.corrections, batch.redeliveries = exact.corrections, exact.redeliveries
             batch.rebuilt_bars = exact.dirty.height
+        entry = open_batch(self.client, sorted_batch.symbols, lo, hi, source=self.source)
         _insert(self.client, table.append_column(_FIRST_SEEN, pa.array(flags)))
         if batch.rebuilt_bars and self.defer_rebuilds:
             self.deferred.append(exact.dirty)
-        elif batch.rebuilt_bars:
-            rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
+            self.unfinished.append(entry)
+        else:
+            if batch.rebuilt_bars:
+                rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
+            close_batches(self.client, [entry])
         batch.rows = table.num_rows
         batch.new_trades = int(flags.sum())
         self.stats.add(batch)
@@ -196,20 +212,22 @@ class TickWriter:
         """Rebuild the bars of the corrections written since the last call (``defer_rebuilds``); return how many.
 
         >>> from warehouse.client import connect
-        >>> TickWriter(connect(), defer_rebuilds=True).rebuild_deferred()
+        >>> from warehouse.schema.migrate import migrate
+        >>> client = connect(); _ = migrate(client)
+        >>> TickWriter(client, defer_rebuilds=True).rebuild_deferred()
         0
         """
         if not self.deferred:
             return 0
         dirty = pl.concat(self.deferred).unique()
         rebuild_minutes(self.client, dirty["symbol"].to_list(), dirty["minute"].to_list())
-        self.deferred = []
+        close_batches(self.client, self.unfinished)
+        self.deferred, self.unfinished = [], []
         return dirty.height
 
-    def _stored(self, table: pa.Table, symbols: list[str]) -> pl.DataFrame:
-        """Stored versions of the identities in ``table``'s symbols and time span."""
-        lo, hi = pc.min_max(table.column("ts")).values()
-        params = {"symbols": symbols, "lo": lo.as_py(), "hi": hi.as_py()}
+    def _stored(self, symbols: list[str], lo: object, hi: object) -> pl.DataFrame:
+        """Stored versions of the identities of ``symbols`` in [lo, hi]."""
+        params = {"symbols": symbols, "lo": lo, "hi": hi}
         stored = pl.from_arrow(self.client.query_arrow(_STORED_SQL, parameters=params))
         assert isinstance(stored, pl.DataFrame)
         return stored.with_columns(pl.col("symbol").cast(pl.String),

@@ -10,8 +10,11 @@ One set of DDL serves three targets:
 
 Exact bars (the duplicates invariant): ``bars_1m_mv`` aggregates only rows with
 ``first_seen = 1``. The ingest layer sets that flag on exactly one row per new
-trade identity and rebuilds the minutes a correction touches (``warehouse.ingest.rollup``),
-so redeliveries and corrections never change bars. See the README.
+trade identity and rebuilds the minutes a correction touches (``warehouse.ingest.rollup``:
+a month of bars rebuilt in ``bars_1m_staging`` and swapped in whole), so redeliveries and
+corrections never change bars. ``load_journal`` records every batch a writer has open, so
+a writer killed mid-batch is repaired from ``ticks_dedup`` when the next one opens
+(``warehouse.ingest.journal``). See docs/architecture.md.
 
 Identifiers in DDL cannot be bound as query parameters, so every name that
 reaches the SQL text is checked by :func:`identifier` first.
@@ -210,12 +213,37 @@ def _v5_ohlcv_open_interest(target: Target) -> list[str]:
     return [f"ALTER TABLE ohlcv{oc} {column}"] + ([f"ALTER TABLE ohlcv_all{oc} {column}"] if target.cluster else [])
 
 
+def _v6_journal_and_bar_staging(target: Target) -> list[str]:
+    """``load_journal``: one row per tick batch a writer opened (``done = 0``) and one when its
+    bars are final (``done = 1``); a batch without the second is repaired by the next writer.
+    ``bars_1m_staging``: where a month of bars is rebuilt before ``REPLACE PARTITION`` swaps it
+    into ``bars_1m`` in one step (same columns, keys and settings, which the swap requires)."""
+    oc = _on_cluster(target)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS load_journal{oc} (
+    batch_id UUID,
+    opened_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    source String,
+    symbols Array(String),
+    lo {TS_TYPE},
+    hi {TS_TYPE},
+    done UInt8
+)
+ENGINE = {_engine(target, 'ReplacingMergeTree', 'load_journal', 'done')} ORDER BY batch_id""",
+        f"""CREATE TABLE IF NOT EXISTS bars_1m_staging{oc} AS bars_1m
+ENGINE = {_engine(target, 'AggregatingMergeTree', 'bars_1m_staging')}
+PARTITION BY toYYYYMM(minute) ORDER BY (symbol, minute)""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticks, ticks_dedup, bars_1m and their materialized views", _v1_ticks_dedup_bars),
     Migration(2, "ticks_buffer, ohlcv, rejects", _v2_buffer_ohlcv_rejects),
     Migration(3, "ts codec T64+ZSTD(1) in ticks and ticks_dedup (faster writes)", _v3_faster_ts_codec),
     Migration(4, "write-cheap codecs for ts, size, side in raw ticks", _v4_write_cheap_raw_ticks),
     Migration(5, "ohlcv.oi: open interest of imported bars", _v5_ohlcv_open_interest),
+    Migration(6, "load_journal and bars_1m_staging: crash-safe loads, bars swapped in by month",
+              _v6_journal_and_bar_staging),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

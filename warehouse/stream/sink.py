@@ -94,7 +94,7 @@ class StreamSink:
     def __init__(self, client: Client, source: str) -> None:
         self.client = client
         self.source = source
-        self.writer = TickWriter(client, defer_rebuilds=True)
+        self.writer = TickWriter(client, defer_rebuilds=True, source=source)
         self.stats = SinkStats(written=self.writer.stats)
 
     def write(self, batch: Batch, *, replay: bool) -> None:
