@@ -3,15 +3,21 @@
 Hydra composes ``conf/`` once (groups ``warehouse``, ``data``, ``engine``,
 ``strategy``, ``sweep``; schemas in :mod:`backtest.config`), runs
 :func:`backtest_job` in its output folder (config saved in ``.hydra/``), and
-``-m`` runs one job per combination through Hydra's launcher. ``--help`` lists
-the groups and their options.
+``-m`` runs one job per combination through the sweeper ``hydra/sweeper:
+tickhouse`` (``backtest/sweep/hydra_plugins/tickhouse_sweeper.py``, Hydra's
+basic sweep plus one rule). ``+sweep=grid|random`` makes the command a
+multirun by itself (``hydra.mode: MULTIRUN``), and the sweeper hands every
+``sweep.params.*`` value, ``range(5,100,5)`` included, to ONE job as text:
+that job's sweep engine evaluates every set in one process. Its files are in
+``outputs/multirun/<date>/<time>/0/``. ``--help`` lists the groups and their options.
 
 Errors: Hydra refuses an unknown key or a mistyped value while composing; a job
 refuses what its settings' classes refuse (``fast >= slow``, a negative fee, an
 unknown symbol). Either way :func:`main` prints one ``error: ...`` line and
-returns 2. In a multirun a failed job prints its line, is recorded in
-``multirun.csv`` (:class:`reports.multirun.CombineJobs`) and the others go on;
-the command then returns 1. ``HYDRA_FULL_ERROR=1`` shows the full traceback.
+returns 2. In a multirun of several jobs a failed job prints its line, is
+recorded in ``multirun.csv`` (:class:`reports.multirun.CombineJobs`) and the
+others go on; the command then returns 1. ``HYDRA_FULL_ERROR=1`` shows the
+full traceback.
 
 >>> main(["+strategy=sma_cross", "engine.fee=1"])
 2
@@ -29,6 +35,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
+from hydra_plugins import tickhouse_sweeper
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -39,9 +46,8 @@ from backtest.errors import BacktestError
 from backtest.feed import Feed
 from backtest.runner import RunResult, run_backtest
 from backtest.sweep.cli import execute_sweep
-from backtest.sweep.spec import quote_param_args
 from reports import write_failed_report
-from reports.multirun import JobError, combine_jobs, write_job_error
+from reports.multirun import COMBINED_FILE, JobError, write_job_error
 from reports.run_files import write_run_files
 from strategies.errors import StrategyError
 from warehouse.errors import WarehouseError
@@ -105,7 +111,8 @@ def backtest_job(cfg: DictConfig) -> None:
     A user error prints one ``error: ...`` line and writes the failed run's
     ``report.html``; a single run then exits 2, while a multirun job records
     the line in its ``error.txt`` and raises :class:`~reports.multirun.JobError`:
-    Hydra marks the job failed, the other jobs go on, and :func:`main` returns 1.
+    Hydra marks the job failed, the other jobs go on, and the sweeper reports
+    the count to :func:`main`.
     """
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
@@ -118,7 +125,7 @@ def backtest_job(cfg: DictConfig) -> None:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             sys.exit(2)
         write_job_error(out_dir, message)
-        raise JobError(message, Path(hydra_cfg.sweep.dir)) from exc
+        raise JobError(message) from exc
     print(summary)
     print(f"output: {out_dir}")
     if report.exists():
@@ -126,18 +133,18 @@ def backtest_job(cfg: DictConfig) -> None:
 
 
 @contextmanager
-def _hydra_command_line(args: Sequence[str]) -> Iterator[None]:
-    """Hand ``args`` to Hydra and let its errors reach :func:`main` (both restored afterwards).
+def _hydra_call(argv: Sequence[str] | None) -> Iterator[None]:
+    """Let Hydra's errors reach :func:`main`, and run it on ``argv`` when given; both restored afterwards.
 
-    ``hydra.main`` takes its command line from ``sys.argv`` only, so a call
-    with other arguments (tests, ``sweep.params`` quoted by
-    :func:`~backtest.sweep.spec.quote_param_args`) lends them for the call.
-    ``HYDRA_FULL_ERROR=1`` makes Hydra raise instead of printing a report and
-    exiting 1; :func:`main` then prints the one line.
+    ``HYDRA_FULL_ERROR=1`` is Hydra's one switch that makes it raise instead
+    of printing its own report and exiting 1 (a user who sets it gets the
+    traceback). ``hydra.main`` reads its command line from ``sys.argv`` only
+    (its other entry points are private), so a call from Python with its own
+    ``argv`` (the tests) lends it for the call; ``python -m backtest`` passes none.
     """
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
-    if list(args) != sys.argv[1:]:
-        sys.argv = [sys.argv[0], *args]
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         yield
@@ -153,8 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m backtest``: run Hydra on ``argv`` (default: the command line); the exit code.
 
     0 when every job succeeded; 2 after one ``error: ...`` line (an unknown key,
-    a bad value, a failed run); 1 when some multirun jobs failed (each printed
-    its line and is in ``multirun.csv``). ``HYDRA_FULL_ERROR=1`` re-raises instead.
+    a bad value, a failed run, the failed job of a one-job multirun such as a
+    sweep); 1 when some jobs of a multirun failed (each printed its line and is
+    in ``multirun.csv``). ``HYDRA_FULL_ERROR=1`` re-raises instead.
 
     >>> main(["+strategy=sma_cross", "strategy.fsat=3"])
     2
@@ -162,16 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    args = quote_param_args(sys.argv[1:] if argv is None else argv)
     try:
-        with _hydra_command_line(args):
+        with _hydra_call(argv):
             backtest_job()
-    except JobError as exc:
+    except tickhouse_sweeper.JobsFailed as exc:  # looked up now: Hydra's plugin scan re-runs the module
         if full_error:
             raise
-        jobs = combine_jobs(exc.sweep_dir)
-        failed = jobs.filter(jobs["status"] == "error").height
-        print(f"error: {failed} of {jobs.height} jobs failed; see {exc.sweep_dir / 'multirun.csv'}", file=sys.stderr)
+        if exc.total == 1:
+            return 2
+        print(f"error: {exc.failed} of {exc.total} jobs failed; see {exc.sweep_dir / COMBINED_FILE}", file=sys.stderr)
         return 1
     except CONFIG_ERRORS as exc:
         if full_error:

@@ -179,7 +179,10 @@ def register_configs(store: ConfigStore | None = None) -> None:
     """
     store = store or ConfigStore.instance()
     for name, cls in SCHEMAS.items():
-        store.store(name=name, node=schema(cls))
+        node = schema(cls)
+        if cls is SweepSpec:  # any parameter of the strategy, no + needed; ParamSpace.parse names an unknown one
+            OmegaConf.set_struct(node.params, False)
+        store.store(name=name, node=node)
 
 
 def error_line(exc: BaseException) -> str:

@@ -11,8 +11,9 @@ A job fails by raising: Hydra marks its return ``FAILED``. A job that failed
 with a user error has written its ``error.txt`` (:func:`write_job_error`) and
 raises :class:`JobError`; for any other exception the callback writes
 ``<Type>: <message>``. ``multirun.csv`` is rewritten after every job, because
-Hydra's sweeper raises the first failure once the batch has run, before
-``on_multirun_end``.
+the sweeper (``hydra/sweeper: tickhouse``) raises once the batch has run when
+a job failed, before ``on_multirun_end``. A sweep job whose every set was
+skipped as invalid has an empty ``sweep.csv``: its row has no metrics.
 
 >>> import tempfile, polars as pl
 >>> from pathlib import Path
@@ -39,15 +40,7 @@ COMBINED_FILE = "multirun.csv"
 
 
 class JobError(Exception):
-    """A multirun job failed with a one-line user error, already recorded; ``sweep_dir`` is the multirun's folder.
-
-    >>> str(JobError("strategy.fast: 50 must be < strategy.slow (30)", Path("out")))
-    'strategy.fast: 50 must be < strategy.slow (30)'
-    """
-
-    def __init__(self, message: str, sweep_dir: str | Path) -> None:
-        super().__init__(message)
-        self.sweep_dir = Path(sweep_dir)
+    """A multirun job failed with a one-line user error, already printed and recorded in its ``error.txt``."""
 
 
 def write_job_error(job_dir: str | Path, message: str) -> None:
@@ -69,7 +62,7 @@ def job_error_message(job_return: JobReturn) -> str | None:
     >>> from hydra.core.utils import JobReturn, JobStatus
     >>> job_error_message(JobReturn(_return_value=KeyError("x"), status=JobStatus.FAILED))
     "KeyError: 'x'"
-    >>> job_error_message(JobReturn(_return_value=JobError("data: no bars", "out"), status=JobStatus.FAILED))
+    >>> job_error_message(JobReturn(_return_value=JobError("data: no bars"), status=JobStatus.FAILED))
     'data: no bars'
     """
     if job_return.status != JobStatus.FAILED:
@@ -99,8 +92,8 @@ def combine_jobs(sweep_dir: str | Path) -> pl.DataFrame:
             rows.append(pl.DataFrame([head], schema_overrides={"error": pl.String}))
             continue
         metrics = pl.read_csv(source, n_rows=1, infer_schema_length=None)
-        rows.append(pl.concat([pl.DataFrame([head], schema_overrides={"error": pl.String}), metrics],
-                              how="horizontal"))
+        frame = pl.DataFrame([head], schema_overrides={"error": pl.String})
+        rows.append(pl.concat([frame, metrics], how="horizontal") if metrics.height else frame)
     return pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
 
 

@@ -5,5 +5,7 @@
 - :mod:`backtest.sweep.local` -- :func:`~backtest.sweep.local.sweep` on this machine's cores;
 - :mod:`backtest.sweep.dask_executor` -- the same chunks on Dask workers;
 - :mod:`backtest.sweep.walk_forward` -- train/test windows rolled over the bars;
-- :mod:`backtest.sweep.cli` -- what ``python -m backtest +sweep=...`` runs.
+- :mod:`backtest.sweep.cli` -- what ``python -m backtest +sweep=...`` runs;
+- ``hydra_plugins/tickhouse_sweeper.py`` -- the Hydra sweeper that hands ``sweep.params.*`` to
+  one job as text (installed as the plugin ``hydra_plugins.tickhouse_sweeper``, not part of this package).
 """

@@ -4,11 +4,9 @@
 >>> from backtest.config import CONF_DIR
 >>> from hydra import compose, initialize_config_dir
 >>> from omegaconf import OmegaConf
->>> from backtest.sweep.spec import quote_param_args
->>> with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-...     cfg = compose(config_name="config", overrides=quote_param_args(
-...         ["+strategy=sma_cross", "+sweep=grid", "sweep.params.fast=range(5,50)", "sweep.params.slow=range(5,50)",
-...          "sweep.max_sets=100"]))
+>>> with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):  # values as the sweeper passes them: text
+...     cfg = compose(config_name="config", overrides=["+strategy=sma_cross", "+sweep=grid", "sweep.max_sets=100",
+...                                                    "sweep.params.fast='range(5,50)'", "sweep.params.slow='range(5,50)'"])
 >>> execute_sweep(OmegaConf.to_container(cfg, resolve=True), tempfile.mkdtemp())
 Traceback (most recent call last):
 backtest.errors.BacktestError: sweep.max_sets: the grid has 2,025 sets, above 100; narrow sweep.params, raise sweep.max_sets or pass sweep.force=true

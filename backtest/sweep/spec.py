@@ -6,6 +6,10 @@ multirun line but runs in one process::
     python -m backtest +strategy=sma_cross +sweep=grid \\
         sweep.params.fast='range(5,100,5)' sweep.params.slow='range(10,200,10)'
 
+The command line's sweep syntax reaches the job unexpanded: the sweeper
+``hydra/sweeper: tickhouse`` hands each ``sweep.params.*`` value to the one
+job as text (``'range(5,100,5)'``), parsed here.
+
 A value is ``range(start,stop[,step])`` (stop excluded, as in Python),
 ``choice(a,b,...)`` or ``a,b,...``, a list ``[a,b]``, a single value, or --
 random search only -- ``interval(low,high)`` (uniform floats). Parameters not
@@ -27,8 +31,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,26 +48,6 @@ from backtest.stats import STAT_NAMES
 MODES = ("grid", "random")
 EXECUTORS = ("local", "dask")
 LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_bars"})
-_PARAM_ARG = re.compile(r"^\+{0,2}sweep\.params\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
-
-
-def quote_param_args(argv: Sequence[str]) -> list[str]:
-    """Pass ``sweep.params.<name>=<value>`` through Hydra as a quoted string, parsed by the sweep itself.
-
-    Hydra would otherwise read ``range(...)`` or ``a,b`` as a multirun sweep
-    (and refuse it without ``-m``) and refuse a key the config does not declare.
-
-    >>> quote_param_args(["+sweep=grid", "sweep.params.fast=range(5,100,5)"])
-    ['+sweep=grid', "++sweep.params.fast='range(5,100,5)'"]
-    """
-    out = []
-    for arg in argv:
-        match = _PARAM_ARG.match(arg)
-        if match:
-            text = match.group(2).replace("\\", "\\\\").replace("'", "\\'")
-            arg = f"++sweep.params.{match.group(1)}='{text}'"
-        out.append(arg)
-    return out
 
 
 @dataclass(frozen=True)

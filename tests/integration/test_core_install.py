@@ -76,7 +76,7 @@ def test_core_commands_and_a_backtest_run_without_the_extras(core_env, tmp_path)
 
     done = _run(core_env, "-m", "backtest", "+strategy=sma_cross", "+sweep=grid", "sweep.executor=dask",
                 "sweep.params.fast=5,10", f"warehouse.dsn={dsn}", "data.symbols=[AAPL]",
-                f"hydra.run.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+                f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr == "error: sweep.executor=dask needs the dask extra: pip install 'tickhouse[dask]'\n"
 

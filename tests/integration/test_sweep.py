@@ -130,13 +130,20 @@ def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows(tmp_pat
      "or pass sweep.force=true"),
     (["sweep.params.fast=5,10", "sweep.metric=sharp"], "error: sweep.metric: 'sharp' is not a statistic (known: "),
     (["sweep.params.fast=interval(2,9)"], "error: sweep.params.fast: interval() needs random search (+sweep=random)"),
-    (["sweep.params.fast=5,10", "sweep.metirc=sharpe"],
+    (["sweep.params.fast=range(5,"], "error: sweep.params.fast=range(5,: no viable alternative at input 'range(5,'"),
+    # Hydra reads hydra.mode (MULTIRUN, from +sweep=grid) from the composed config: when another override breaks
+    # it, sweep syntax is refused as needing -m, so these use a list; with -m Hydra names the wrong key either way
+    (["sweep.params.fast=[5,10]", "sweep.metirc=sharpe"],
      "error: Could not override 'sweep.metirc': Key 'metirc' not in 'SweepSpec' (known: mode, params, n, seed, "),
-    (["sweep.params.fast=5,10", "sweep.top_k=best"],
+    (["sweep.params.fast=[5,10]", "sweep.top_k=best"],
      "error: Error merging override sweep.top_k=best: Value 'best' of type 'str' could not be converted to Integer"),
+    (["sweep.params.fast=5,10", "sweep.metirc=sharpe"], "error: Ambiguous value for argument 'sweep.params.fast=5,10'"),
+    (["-m", "sweep.params.fast=5,10", "sweep.metirc=sharpe"], "error: Could not override 'sweep.metirc': Key 'metirc'"),
 ])
 def test_bad_sweep_specs_are_one_line_and_exit_2(args, message, tmp_path, capsys):
-    assert main(["+strategy=sma_cross", "+sweep=grid", *args, f"hydra.run.dir={tmp_path}"]) == 2
+    options = [a for a in args if a == "-m"]
+    overrides = [a for a in args if a != "-m"]
+    assert main([*options, "+strategy=sma_cross", "+sweep=grid", *overrides, f"hydra.sweep.dir={tmp_path}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(message) and len(err.splitlines()) == 1, err
 
@@ -161,12 +168,18 @@ def goog(tmp_path_factory) -> list[str]:
 
 
 def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
-    out = tmp_path / "run"
+    """No -m: +sweep=grid makes a multirun of ONE job, which evaluates the whole grid (not a job per value)."""
+    root = tmp_path / "multi"
     done = _cli("+strategy=sma_cross", "+sweep=grid", "sweep.params.fast=range(5,30,5)",
                 "sweep.params.slow=range(10,50,10)", "sweep.metric=total_return", "sweep.top_k=2", *goog,
-                f"hydra.run.dir={out}", cwd=tmp_path)
+                f"hydra.sweep.dir={root}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "14 sets evaluated, 6 skipped as invalid" in done.stdout
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["0"]
+    out = root / "0"
+    assert "++sweep.params.fast='range(5,30,5)'" in (out / ".hydra" / "overrides.yaml").read_text()
+    combined = pl.read_csv(root / "multirun.csv")
+    assert combined["status"].to_list() == ["ok"] and combined["rank"].to_list() == [1]
     table = pl.read_csv(out / "sweep.csv")
     assert table.height == 14 and table["rank"].to_list() == list(range(1, 15))
     assert table["total_return"].to_list() == sorted(table["total_return"].to_list(), reverse=True)
@@ -179,6 +192,29 @@ def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
     assert final == pytest.approx(table["final_equity"][0], rel=1e-12)
     page = (out / "sweep.html").read_text()
     assert "total_return" in page and "<svg" in page
+
+
+def test_other_comma_values_give_one_job_each_and_every_job_sweeps_the_grid(goog, tmp_path):
+    root = tmp_path / "multi"
+    done = _cli("-m", "+strategy=sma_cross", "+sweep=grid", "sweep.params.fast=range(5,20,5)", "sweep.params.slow=40",
+                "engine.fees_bps=0,20", *goog, f"hydra.sweep.dir={root}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("3 sets evaluated, 0 skipped as invalid") == 2
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["0", "1"]
+    for job in ("0", "1"):
+        assert pl.read_csv(root / job / "sweep.csv")["param_fast"].sort().to_list() == [5, 10, 15]
+    combined = pl.read_csv(root / "multirun.csv")
+    assert combined["status"].to_list() == ["ok", "ok"]
+    assert ["engine.fees_bps=0" in o for o in combined["overrides"]] == [True, False]
+    assert combined["total_return"][0] > combined["total_return"][1]  # the fee costs
+
+
+def test_a_failed_sweep_job_is_one_line_and_exit_2(goog, tmp_path):
+    done = _cli("+strategy=sma_cross", "+sweep=grid", "sweep.params.fast=5,10", "sweep.executor=nope", *goog,
+                f"hydra.sweep.dir={tmp_path / 'multi'}", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == "error: sweep.executor: 'nope' is not one of local, dask\n"
+    assert pl.read_csv(tmp_path / "multi" / "multirun.csv")["status"].to_list() == ["error"]
 
 
 def test_multirun_combines_jobs_and_records_the_failed_one(goog, tmp_path):

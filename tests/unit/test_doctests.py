@@ -9,6 +9,8 @@ import pkgutil
 import pytest
 
 PACKAGES = ("warehouse", "backtest", "strategies", "reports")
+# Installed outside our packages (backtest/sweep/hydra_plugins/ is the hydra_plugins namespace; pyproject.toml).
+PLUGINS = ("hydra_plugins.tickhouse_sweeper",)
 
 
 def _modules() -> list[str]:
@@ -17,7 +19,7 @@ def _modules() -> list[str]:
         names.append(package)
         module = importlib.import_module(package)
         names += [m.name for m in pkgutil.walk_packages(module.__path__, package + ".") if m.name.split(".")[-1] != "__main__"]
-    return names
+    return names + list(PLUGINS)
 
 
 @pytest.mark.parametrize("name", _modules())
