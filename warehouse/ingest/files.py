@@ -102,7 +102,8 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = N
     """
     label = name or (str(source) if isinstance(source, str | Path) else type(source).__name__)
     report = LoadReport(label)
-    writer = TickWriter(client, source=label)
+    # corrections' bars are rebuilt once, at the end (a month is swapped in whole per rebuild)
+    writer = TickWriter(client, defer_rebuilds=True, source=label)
     started = time.perf_counter()
     batches, total = _batches(source, batch_rows)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
@@ -113,6 +114,7 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = N
             writer.write_sorted(ticks)
             report.read += read
             bar.update(read)
+        writer.rebuild_deferred()
     report.written = writer.stats
     report.seconds = time.perf_counter() - started
     return report

@@ -7,9 +7,10 @@ Every writer (file loaders, demo data, stream consumers) goes through
    (stable, :func:`sort_batch`): both tables then skip their sort on insert, and
    repeats of a trade identity within the batch are neighbours;
 2. looks up the identities already stored (one range query on
-   ``ticks_dedup FINAL``, pruned by the ``(symbol, ts)`` key);
-3. finds, per identity that repeats in the batch or is stored, the row that
-   ``ticks_dedup`` will keep (highest ``version``, the last one on ties);
+   ``ticks_dedup FINAL``, pruned by the ``(symbol, ts)`` key, in key order);
+3. finds, per identity, the row that ``ticks_dedup`` will keep (highest
+   ``version``, the last one on ties) and whether it is new, repeats or changes
+   the stored row: one merge walk of both sorted sides (:func:`warehouse.ingest.kernels.classify_nb`);
 4. inserts every row into ``ticks`` (raw is kept raw) with ``first_seen = 1``
    only on the kept row of an identity never seen before: that is the only
    row ``bars_1m_mv`` aggregates, so a redelivery adds nothing to bars (a
@@ -44,16 +45,17 @@ from clickhouse_connect.driver.client import Client
 
 from warehouse.client import is_embedded, sibling
 from warehouse.ingest.journal import OpenBatch, close_batches, open_batch, repair
-from warehouse.ingest.kernels import grouped_order_nb, repeated_nb
+from warehouse.ingest.kernels import classify_nb, grouped_order_nb
 from warehouse.ingest.rollup import rebuild_minutes
 from warehouse.ingest.validate import TICKS_SCHEMA
 
 _IDENTITY = ["symbol", "ts", "trade_id"]
 
 _STORED_SQL = """
-SELECT symbol, ts, trade_id, version AS stored_version, price AS stored_price, size AS stored_size
+SELECT symbol, ts, trade_id, version, price, size
 FROM ticks_dedup FINAL
 WHERE symbol IN {symbols:Array(String)} AND ts >= {lo:DateTime64(6, 'UTC')} AND ts <= {hi:DateTime64(6, 'UTC')}
+ORDER BY symbol, ts, trade_id
 """
 
 INSERT_SCHEMA = TICKS_SCHEMA.append(pa.field("first_seen", pa.uint8()))
@@ -97,8 +99,7 @@ class SortedBatch:
     """A batch in identity order (:func:`sort_batch`): what :meth:`TickWriter.write_sorted` takes."""
 
     ticks: pa.Table  # SORTED_SCHEMA: one chunk, sorted by (symbol, ts, trade_id), stable
-    symbols: list[str]  # the distinct symbols, sorted
-    repeated: np.ndarray  # per row: its identity occurs more than once in the batch
+    symbols: list[str]  # the distinct symbols, sorted: the symbol column's dictionary
 
 
 def sort_batch(ticks: pa.Table) -> SortedBatch:
@@ -112,11 +113,11 @@ def sort_batch(ticks: pa.Table) -> SortedBatch:
     >>> rows = pa.table({"symbol": ["B", "A", "B"], "ts": at, "price": [1.0, 2.0, 3.0], "size": [1.0] * 3,
     ...                  "side": [1] * 3, "trade_id": [9, 8, 9], "version": [0, 0, 1]})
     >>> batch = sort_batch(rows)
-    >>> batch.ticks["price"].to_pylist(), batch.ticks["symbol"].to_pylist(), batch.repeated.tolist()
-    ([2.0, 1.0, 3.0], ['A', 'B', 'B'], [False, True, True])
+    >>> batch.ticks["price"].to_pylist(), batch.ticks["symbol"].to_pylist()
+    ([2.0, 1.0, 3.0], ['A', 'B', 'B'])
     """
     if ticks.num_rows == 0:
-        return SortedBatch(SORTED_SCHEMA.empty_table(), [], np.zeros(0, np.bool_))
+        return SortedBatch(SORTED_SCHEMA.empty_table(), [])
     table = _without_nulls(ticks.cast(TICKS_SCHEMA).combine_chunks())
     encoded = pc.dictionary_encode(table.column("symbol")).chunk(0)
     names = encoded.dictionary.to_pylist()
@@ -132,8 +133,7 @@ def sort_batch(ticks: pa.Table) -> SortedBatch:
         rest = rest.take(order)
     symbols = sorted(names)
     symbol = pa.DictionaryArray.from_arrays(pa.array(codes[order], pa.int32()), pa.array(symbols, pa.string()))
-    return SortedBatch(rest.add_column(0, "symbol", symbol).cast(SORTED_SCHEMA), symbols,
-                       repeated_nb(codes, ts, ids, order))
+    return SortedBatch(rest.add_column(0, "symbol", symbol).cast(SORTED_SCHEMA), symbols)
 
 
 def _without_nulls(table: pa.Table) -> pa.Table:
@@ -186,22 +186,18 @@ class TickWriter:
             return batch
         lo, hi = (value.as_py() for value in pc.min_max(table.column("ts")).values())
         stored = self._stored(sorted_batch.symbols, lo, hi)
-        suspect = sorted_batch.repeated | _stored_rows(table, stored)
-        flags = (~suspect).astype(np.uint8)
-        rows = np.flatnonzero(suspect)
-        if rows.size:
-            exact = _classify(_frame(table.take(rows)).with_columns(pl.Series("_row", rows)), stored)
-            flags[exact.first_rows.to_numpy()] = 1
-            batch.corrections, batch.redeliveries = exact.corrections, exact.redeliveries
-            batch.rebuilt_bars = exact.dirty.height
+        flags, changed, batch.corrections, batch.redeliveries = classify_nb(
+            *_identity_arrays(table), *_identity_arrays(stored))
+        dirty = _minutes_of(table.take(changed))
+        batch.rebuilt_bars = dirty.height
         entry = open_batch(self.client, sorted_batch.symbols, lo, hi, source=self.source)
         _insert(self.client, table.append_column(_FIRST_SEEN, pa.array(flags)))
         if batch.rebuilt_bars and self.defer_rebuilds:
-            self.deferred.append(exact.dirty)
+            self.deferred.append(dirty)
             self.unfinished.append(entry)
         else:
             if batch.rebuilt_bars:
-                rebuild_minutes(self.client, exact.dirty["symbol"].to_list(), exact.dirty["minute"].to_list())
+                rebuild_minutes(self.client, dirty["symbol"].to_list(), dirty["minute"].to_list())
             close_batches(self.client, [entry])
         batch.rows = table.num_rows
         batch.new_trades = int(flags.sum())
@@ -225,20 +221,33 @@ class TickWriter:
         self.deferred, self.unfinished = [], []
         return dirty.height
 
-    def _stored(self, symbols: list[str], lo: object, hi: object) -> pl.DataFrame:
-        """Stored versions of the identities of ``symbols`` in [lo, hi]."""
-        params = {"symbols": symbols, "lo": lo, "hi": hi}
-        stored = pl.from_arrow(self.client.query_arrow(_STORED_SQL, parameters=params))
-        assert isinstance(stored, pl.DataFrame)
-        return stored.with_columns(pl.col("symbol").cast(pl.String),
-                                   pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+    def _stored(self, symbols: list[str], lo: object, hi: object) -> pa.Table:
+        """The stored rows of the identities of ``symbols`` in [lo, hi], in identity order, symbols as
+        codes into ``symbols``."""
+        stored = self.client.query_arrow(_STORED_SQL, parameters={"symbols": symbols, "lo": lo, "hi": hi})
+        codes = pc.index_in(stored.column("symbol").cast(pa.string()), value_set=pa.array(symbols, pa.string()))
+        return stored.set_column(0, "symbol", codes)
 
 
-def _frame(table: pa.Table) -> pl.DataFrame:
-    """``table`` (``SORTED_SCHEMA`` columns) as polars, symbols as plain strings."""
-    frame = pl.from_arrow(table)
+def _identity_arrays(table: pa.Table) -> tuple[np.ndarray, ...]:
+    """Symbol codes, ts (µs), trade_id, version, price, size of ``table`` as numpy arrays.
+
+    Symbols are a dictionary column (its indices are the codes) or codes already.
+    """
+    symbol = table.column("symbol").combine_chunks()
+    codes = symbol.indices if pa.types.is_dictionary(symbol.type) else symbol
+    ts = table.column("ts").combine_chunks().cast(pa.timestamp("us", "UTC")).cast(pa.int64())
+    return (codes.to_numpy(zero_copy_only=False).astype(np.int32), ts.to_numpy(),
+            *(table.column(name).combine_chunks().to_numpy(zero_copy_only=False)
+              for name in ("trade_id", "version", "price", "size")))
+
+
+def _minutes_of(rows: pa.Table) -> pl.DataFrame:
+    """The distinct (symbol, minute) bars of ``rows``, minutes as naive UTC datetimes."""
+    frame = pl.from_arrow(rows.select(["symbol", "ts"]))
     assert isinstance(frame, pl.DataFrame)
-    return frame.with_columns(pl.col("symbol").cast(pl.String))
+    return frame.select(pl.col("symbol").cast(pl.String),
+                        pl.col("ts").dt.truncate("1m").dt.replace_time_zone(None).alias("minute")).unique()
 
 
 # The embedded insert runs on one core, its two views after the table: a batch of at least twice
@@ -293,49 +302,3 @@ def identity_split(rows: pa.Table) -> int:
         values = (column.indices if pa.types.is_dictionary(column.type) else column).to_numpy()
         starts |= values[middle:] != values[middle - 1:-1]
     return middle + int(np.argmax(starts)) if starts.any() else 0
-
-
-def _stored_rows(table: pa.Table, stored: pl.DataFrame) -> np.ndarray:
-    """Per row of ``table``: its identity is among the ``stored`` ones."""
-    mask = np.zeros(table.num_rows, np.bool_)
-    if stored.height:
-        keys = _frame(table.select(_IDENTITY)).with_row_index("_row")
-        hits = keys.join(stored.select(_IDENTITY), on=_IDENTITY, how="semi")
-        mask[hits["_row"].to_numpy()] = True
-    return mask
-
-
-@dataclass(frozen=True)
-class _Classified:
-    first_rows: pl.Series  # batch rows that are the kept row of a new identity
-    dirty: pl.DataFrame  # (symbol, minute) bars a correction changed
-    corrections: int
-    redeliveries: int
-
-
-def _classify(rows: pl.DataFrame, stored: pl.DataFrame) -> _Classified:
-    """The exact path for rows whose identity repeats in the batch or is stored."""
-    kept = rows.sort(["version", "_row"]).group_by(_IDENTITY).last()
-    kept = kept.join(stored, on=_IDENTITY, how="left")
-    is_new = kept["stored_version"].is_null()
-    changed = ~is_new & (
-        (kept["version"] > kept["stored_version"])
-        | ((kept["version"] == kept["stored_version"])
-           & ((kept["price"] != kept["stored_price"]) | (kept["size"] != kept["stored_size"]))))
-    dirty = kept.filter(changed).select(
-        "symbol", pl.col("ts").dt.truncate("1m").dt.replace_time_zone(None).alias("minute")).unique()
-    versions = rows.select([*_IDENTITY, "version"]).unique()
-    in_batch_corrections = versions.height - versions.select(_IDENTITY).unique().height
-    return _Classified(kept.filter(is_new)["_row"], dirty, in_batch_corrections + int(changed.sum()),
-                       _redeliveries(rows, stored))
-
-
-def _redeliveries(frame: pl.DataFrame, stored: pl.DataFrame) -> int:
-    """Rows identical (identity, version, price, size) to an earlier or stored row."""
-    key = [*_IDENTITY, "version", "price", "size"]
-    distinct = frame.select(key).unique()
-    in_batch = frame.height - distinct.height
-    if not stored.height:
-        return in_batch
-    previous = stored.rename({"stored_version": "version", "stored_price": "price", "stored_size": "size"})
-    return in_batch + distinct.join(previous.select(key), on=key, how="semi").height
