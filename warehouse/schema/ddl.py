@@ -120,6 +120,25 @@ def _tick_columns(with_flag: bool) -> str:
 )"""
 
 
+_BAR_COLUMNS = """(
+    symbol LowCardinality(String),
+    minute DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+    open AggregateFunction(argMin, Float64, UInt128),
+    high SimpleAggregateFunction(max, Float64),
+    low SimpleAggregateFunction(min, Float64),
+    close AggregateFunction(argMax, Float64, UInt128),
+    volume SimpleAggregateFunction(sum, Float64),
+    notional SimpleAggregateFunction(sum, Float64),
+    trades SimpleAggregateFunction(sum, UInt64)
+)"""
+
+
+def _bars_view(target: Target) -> str:
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS bars_1m_mv{_on_cluster(target)} TO bars_1m AS
+SELECT {BAR_STATES}
+FROM ticks WHERE first_seen = 1 GROUP BY symbol, minute"""
+
+
 def _v1_ticks_dedup_bars(target: Target) -> list[str]:
     oc = _on_cluster(target)
     return [
@@ -131,22 +150,10 @@ ENGINE = {_engine(target, 'ReplacingMergeTree', 'ticks_dedup', 'version')}
 PARTITION BY toYYYYMM(ts) ORDER BY (symbol, ts, trade_id)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS ticks_dedup_mv{oc} TO ticks_dedup AS
 SELECT {', '.join(TICK_COLUMNS)} FROM ticks""",
-        f"""CREATE TABLE IF NOT EXISTS bars_1m{oc} (
-    symbol LowCardinality(String),
-    minute DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
-    open AggregateFunction(argMin, Float64, UInt128),
-    high SimpleAggregateFunction(max, Float64),
-    low SimpleAggregateFunction(min, Float64),
-    close AggregateFunction(argMax, Float64, UInt128),
-    volume SimpleAggregateFunction(sum, Float64),
-    notional SimpleAggregateFunction(sum, Float64),
-    trades SimpleAggregateFunction(sum, UInt64)
-)
+        f"""CREATE TABLE IF NOT EXISTS bars_1m{oc} {_BAR_COLUMNS}
 ENGINE = {_engine(target, 'AggregatingMergeTree', 'bars_1m')}
 PARTITION BY toYYYYMM(minute) ORDER BY (symbol, minute)""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS bars_1m_mv{oc} TO bars_1m AS
-SELECT {BAR_STATES}
-FROM ticks WHERE first_seen = 1 GROUP BY symbol, minute""",
+        _bars_view(target),
         *_distributed(target, "ticks"),
         *_distributed(target, "ticks_dedup"),
         *_distributed(target, "bars_1m"),
@@ -236,6 +243,33 @@ PARTITION BY toYYYYMM(minute) ORDER BY (symbol, minute)""",
     ]
 
 
+BAR_GRANULARITY = 256  # bars per index granule: ~2/3 of a session of one symbol's minutes
+
+
+def _v7_fine_grained_bars(target: Target) -> list[str]:
+    """``bars_1m`` (and its staging twin) rebuilt with ``index_granularity = 256`` instead of 8192:
+    one granule held ~21 sessions of one symbol's minutes, so a read of 100 bars decoded thousands.
+    The view stops while the bars are copied into the new table, which is then swapped in
+    (``EXCHANGE TABLES``); every statement may run again after a crash. On a cluster the copy
+    runs on the node that migrates: run ``INSERT INTO bars_1m SELECT ...`` or ``rebuild-bars``
+    on each other shard."""
+    oc = _on_cluster(target)
+    fine = f"PARTITION BY toYYYYMM(minute) ORDER BY (symbol, minute) SETTINGS index_granularity = {BAR_GRANULARITY}"
+    return [
+        f"DROP VIEW IF EXISTS bars_1m_mv{oc}",
+        f"CREATE TABLE IF NOT EXISTS bars_1m_next{oc} {_BAR_COLUMNS}\n"
+        f"ENGINE = {_engine(target, 'AggregatingMergeTree', 'bars_1m_next')}\n{fine}",
+        f"TRUNCATE TABLE bars_1m_next{oc}",
+        "INSERT INTO bars_1m_next SELECT * FROM bars_1m",
+        f"EXCHANGE TABLES bars_1m AND bars_1m_next{oc}",
+        f"DROP TABLE IF EXISTS bars_1m_next{oc}",
+        _bars_view(target),
+        f"DROP TABLE IF EXISTS bars_1m_staging{oc}",
+        f"CREATE TABLE bars_1m_staging{oc} {_BAR_COLUMNS}\n"
+        f"ENGINE = {_engine(target, 'AggregatingMergeTree', 'bars_1m_staging')}\n{fine}",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticks, ticks_dedup, bars_1m and their materialized views", _v1_ticks_dedup_bars),
     Migration(2, "ticks_buffer, ohlcv, rejects", _v2_buffer_ohlcv_rejects),
@@ -244,6 +278,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "ohlcv.oi: open interest of imported bars", _v5_ohlcv_open_interest),
     Migration(6, "load_journal and bars_1m_staging: crash-safe loads, bars swapped in by month",
               _v6_journal_and_bar_staging),
+    Migration(7, "bars_1m with index_granularity 256 (short reads decode less)", _v7_fine_grained_bars),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
