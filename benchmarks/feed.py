@@ -37,7 +37,7 @@ def main() -> None:
         "Feed.ticks, 100 min": lambda: feed.ticks(w.symbol, w.minutes_start, w.minutes_end),
         "Feed.bars 1m raw, 100 min": lambda: feed.bars(w.symbol, w.minutes_start, w.minutes_end, source="raw"),
         "Feed.bars 1m rollup, 100 min": lambda: feed.bars(w.symbol, w.minutes_start, w.minutes_end),
-        "Feed.bars 1m rollup, year": lambda: feed.bars(w.symbol, w.year_start, w.year_end),
+        "Feed.bars 1m rollup, year": lambda: feed.bars(w.symbol, *w.spans["year"]),
     }
     print("| call | rows | whole call median ms | query median ms (peer) | x peer |")
     print("| --- | ---: | ---: | ---: | ---: |")

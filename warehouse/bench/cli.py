@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 
 from warehouse.bench.scan_vs_rollup import DEFAULT_OUT, bench_spec, check_runs, default_dsn, format_table, pick_windows, prepare, \
-    run_queries, write_csv
+    run_queries, window_table, write_csv
 from warehouse.client import connect, resolve_dsn
 from warehouse.demo.generate import parse_count
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Load (or reuse) the bench ticks, time the six queries, write the CSV and print the table."""
+    """Load (or reuse) the bench ticks, time the queries, write the CSV and print the tables."""
     spec, runs = bench_spec(parse_count(args.ticks)), check_runs(args.runs)
     dsn = resolve_dsn(args.dsn) if args.dsn else default_dsn(spec.ticks)
     where = dsn.removeprefix("chdb://") if dsn.startswith("chdb://") else "the server"
@@ -34,18 +34,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     windows = pick_windows(client, spec.symbols[0])
     rows = run_queries(client, windows, runs)
     path = write_csv(rows, args.out)
-    minutes, year = rows[0], rows[-1]
-    short = "" if windows.year_end >= windows.year_start.replace(year=windows.year_start.year + 1) \
+    year_start, year_end = windows.spans["year"]
+    short = "" if year_end >= year_start.replace(year=year_start.year + 1) \
         else " (all the data: it spans less than a year)"
-    print(f"{windows.symbol}, 100 minutes: {minutes.start} to {minutes.end}; year: {year.start} to {year.end}"
-          f"{short}, {year.rows_returned:,} 1m bars of {windows.year_trades:,} trades")
+    print(f"{windows.symbol}, 100 minutes: {windows.minutes_start:%Y-%m-%d %H:%M} to {windows.minutes_end:%H:%M} UTC; "
+          f"year: {year_start:%Y-%m-%d} to {year_end:%Y-%m-%d}{short}, {windows.bars['year']:,} 1m bars of "
+          f"{windows.trades['year']:,} trades")
     print(format_table(rows))
+    print()
+    print(window_table(rows, windows))
     by_name = {row.query: row for row in rows}
-    for slow, fast in (("bars_100min_raw", "bars_100min_rollup"), ("count_final", "count")):
-        a, b = by_name[slow], by_name[fast]
-        reads = f"{a.rows_to_read / b.rows_to_read:.1f}x the rows to read" if b.rows_to_read else \
-            f"{a.rows_to_read:,} rows to read vs none (part metadata)"
-        print(f"{slow} / {fast}: {a.median_ms / b.median_ms:.1f}x the time, {reads}")
+    count_final, count = by_name["count_final"], by_name["count"]
+    print(f"count_final / count: {count_final.median_ms / count.median_ms:.1f}x the time, "
+          f"{count_final.rows_to_read:,} rows to read vs {count.rows_to_read:,}")
     print(f"{rows[0].ticks_in_table:,} ticks in the table, median of {runs} runs; wrote {path}")
     return 0
 

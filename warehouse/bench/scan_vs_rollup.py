@@ -1,15 +1,20 @@
 """The seed benchmark: the feed's queries on N demo ticks, timed, with what each reads.
 
-Six queries, each run ``runs`` times (median, min, max):
+Each query runs ``runs`` times (median, min, max). For one symbol:
 
-=====================  ============================================================
-``ticks_100min``       100 minutes of one symbol as ticks (``ticks_dedup FINAL``)
-``bars_100min_raw``    the same 100 minutes as 1m bars aggregated from those ticks
-``bars_100min_rollup`` the same 1m bars from ``bars_1m``
-``count``              ``count()`` on ``ticks_dedup`` (answered from part metadata)
-``count_final``        ``count()`` on ``ticks_dedup FINAL`` (duplicates merged)
-``bars_year_rollup``   a year of 1m bars of one symbol from ``bars_1m``
-=====================  ============================================================
+=========================  ========================================================
+``ticks_100min``           100 minutes of ticks (``ticks_dedup FINAL``)
+``bars_<window>_raw``      the window's 1m bars aggregated from ``ticks_dedup FINAL``
+``bars_<window>_rollup``   the same 1m bars from ``bars_1m``
+``count``                  ``count()`` on ``ticks_dedup`` (answered from part metadata)
+``count_final``            ``count()`` on ``ticks_dedup FINAL`` (duplicates merged)
+=========================  ========================================================
+
+Windows (:data:`WINDOWS`): ``1bar`` (one minute: the fixed cost of a query), ``100min``
+from the open of the middle session, that session's ``day``, its Monday-to-Monday
+``week``, its calendar ``month``, and the first ``year`` of the data (all of it when
+the data spans less). The raw/rollup ratio cannot exceed the trades per bar:
+:func:`window_table` prints both.
 
 Layering: ``warehouse/`` must not import ``backtest/``, so this module times the
 functions of :mod:`warehouse.feed_sql` that ``Feed.ticks``/``Feed.bars`` call, and
@@ -51,16 +56,27 @@ DEFAULT_DIR = Path("data/bench")
 _SESSIONS_WANTED = 300  # a year holds about 261 weekday sessions; the rest is margin
 
 
+WINDOWS = ("1bar", "100min", "day", "week", "month", "year")
+
+
 @dataclass(frozen=True)
 class Windows:
-    """The symbol and time ranges the queries ask for; ``year_trades`` counts the year's trades."""
+    """One symbol's time ranges the queries ask for (:data:`WINDOWS`), with the trades and bars in each."""
 
     symbol: str
-    minutes_start: datetime
-    minutes_end: datetime
-    year_start: datetime
-    year_end: datetime
-    year_trades: int
+    spans: dict[str, tuple[datetime, datetime]]
+    trades: dict[str, int]
+    bars: dict[str, int]
+
+    @property
+    def minutes_start(self) -> datetime:
+        """Start of the 100-minute window."""
+        return self.spans["100min"][0]
+
+    @property
+    def minutes_end(self) -> datetime:
+        """End of the 100-minute window."""
+        return self.spans["100min"][1]
 
 
 @dataclass(frozen=True)
@@ -128,9 +144,9 @@ def prepare(client: Client, spec: DemoSpec, where: str) -> str:
 
 
 def pick_windows(client: Client, symbol: str) -> Windows:
-    """100 minutes from the open of the middle session of ``symbol``'s data, and the first year of it.
+    """The :data:`WINDOWS` of ``symbol``: around the open of its middle session, and its first year.
 
-    When the data spans less than a year the "year" is all of it (``year_trades`` says how much).
+    When the data spans less than a year the "year" is all of it (``trades`` and ``bars`` say how much).
     """
     first, last = client.query(
         "SELECT min(minute), max(minute) FROM bars_1m WHERE symbol = {symbol:String}",
@@ -139,15 +155,27 @@ def pick_windows(client: Client, symbol: str) -> Windows:
         raise WarehouseError(f"symbols: {symbol!r} has no bars in the bench warehouse")
     first, last = first.replace(tzinfo=timezone.utc), last.replace(tzinfo=timezone.utc)
     middle = np.busday_offset(np.datetime64((first + (last - first) / 2).date(), "D"), 0, roll="backward")
-    open_at = datetime.fromisoformat(str(middle)).replace(tzinfo=timezone.utc) + timedelta(minutes=OPEN_MINUTE)
+    day = datetime.fromisoformat(str(middle)).replace(tzinfo=timezone.utc)
+    open_at = day + timedelta(minutes=OPEN_MINUTE)
+    monday = day - timedelta(days=day.weekday())
+    month = day.replace(day=1)
     year_start = first.replace(hour=0, minute=0)
-    year_end = min(year_start.replace(year=year_start.year + 1), last + timedelta(minutes=1))
-    trades = client.command(
-        "SELECT sum(trades) FROM bars_1m WHERE symbol = {symbol:String} "
-        "AND minute >= {start:DateTime('UTC')} AND minute < {end:DateTime('UTC')}",
-        parameters={"symbol": symbol, "start": year_start.strftime("%Y-%m-%d %H:%M:%S"),
-                    "end": year_end.strftime("%Y-%m-%d %H:%M:%S")})
-    return Windows(symbol, open_at, open_at + timedelta(minutes=100), year_start, year_end, int(trades))
+    spans = {
+        "1bar": (open_at, open_at + timedelta(minutes=1)),
+        "100min": (open_at, open_at + timedelta(minutes=100)),
+        "day": (day, day + timedelta(days=1)),
+        "week": (monday, monday + timedelta(days=7)),
+        "month": (month, month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)),
+        "year": (year_start, min(year_start.replace(year=year_start.year + 1), last + timedelta(minutes=1))),
+    }
+    counted = {name: client.query(
+        "SELECT sum(trades), count() FROM (SELECT minute, sum(trades) AS trades FROM bars_1m "
+        "WHERE symbol = {symbol:String} AND minute >= {start:DateTime('UTC')} AND minute < {end:DateTime('UTC')} "
+        "GROUP BY minute)",
+        parameters={"symbol": symbol, "start": start.strftime("%Y-%m-%d %H:%M:%S"),
+                    "end": end.strftime("%Y-%m-%d %H:%M:%S")}).result_rows[0] for name, (start, end) in spans.items()}
+    return Windows(symbol, spans, {name: int(c[0]) for name, c in counted.items()},
+                   {name: int(c[1]) for name, c in counted.items()})
 
 
 def check_runs(runs: int) -> int:
@@ -165,19 +193,22 @@ def check_runs(runs: int) -> int:
 
 
 def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRow]:
-    """Time the six queries ``runs`` times each on ``client``; one :class:`BenchRow` per query."""
+    """Time every query ``runs`` times on ``client``; one :class:`BenchRow` per query."""
     check_runs(runs)
     ticks_in_table = int(client.command("SELECT count() FROM ticks"))
     one = [windows.symbol]
-    m0, m1, y0, y1 = windows.minutes_start, windows.minutes_end, windows.year_start, windows.year_end
+    m0, m1 = windows.minutes_start, windows.minutes_end
     queries: list[tuple[str, Callable[[], feed_sql.Fetched], datetime | None, datetime | None]] = [
-        ("ticks_100min", lambda: feed_sql.ticks(client, one, m0, m1), m0, m1),
-        ("bars_100min_raw", lambda: feed_sql.bars_from_ticks(client, one, m0, m1, 1, "minute"), m0, m1),
-        ("bars_100min_rollup", lambda: feed_sql.bars_from_rollup(client, one, m0, m1, 1, "minute"), m0, m1),
-        ("count", lambda: feed_sql.row_count(client, "ticks_dedup"), None, None),
-        ("count_final", lambda: feed_sql.row_count(client, "ticks_dedup", final=True), None, None),
-        ("bars_year_rollup", lambda: feed_sql.bars_from_rollup(client, one, y0, y1, 1, "minute"), y0, y1),
-    ]
+        ("ticks_100min", lambda: feed_sql.ticks(client, one, m0, m1), m0, m1)]
+    for name in WINDOWS:
+        start, end = windows.spans[name]
+        queries += [
+            (f"bars_{name}_raw",
+             lambda s=start, e=end: feed_sql.bars_from_ticks(client, one, s, e, 1, "minute"), start, end),
+            (f"bars_{name}_rollup",
+             lambda s=start, e=end: feed_sql.bars_from_rollup(client, one, s, e, 1, "minute"), start, end)]
+    queries += [("count", lambda: feed_sql.row_count(client, "ticks_dedup"), None, None),
+                ("count_final", lambda: feed_sql.row_count(client, "ticks_dedup", final=True), None, None)]
     rows = []
     for name, call, start, end in queries:
         walls, calls, cpus = [], [], []
@@ -195,6 +226,34 @@ def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRo
             "" if scalar else windows.symbol, "" if scalar else f"{start:%Y-%m-%dT%H:%MZ}",
             "" if scalar else f"{end:%Y-%m-%dT%H:%MZ}"))
     return rows
+
+
+def window_table(rows: list[BenchRow], windows: Windows) -> str:
+    """Raw against rollup per window, as Markdown: bars, trades per bar (the ratio's ceiling), ms and rows read.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    >>> w = Windows("X", {"day": (at, at)}, {"day": 2300}, {"day": 100})
+    >>> rows = [BenchRow(f"bars_day_{s}", "", r, 100, ms, ms, ms, ms, ms, 1, 1, "X", "", "")
+    ...         for s, r, ms in (("raw", 2300, 20.0), ("rollup", 256, 2.0))]
+    >>> print(window_table(rows, w).splitlines()[-1])
+    | day | 100 | 2,300 | 23.0 | 20.00 | 2.00 | 10.0x | 2,300 | 256 | 9.0x |
+    """
+    by_name = {row.query: row for row in rows}
+    lines = [f"| window ({windows.symbol}, 1m bars) | bars | trades | trades per bar | raw ms | rollup ms "
+             "| raw / rollup | rows read raw | rows read rollup | read ratio |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in windows.spans:
+        raw, rollup = by_name.get(f"bars_{name}_raw"), by_name.get(f"bars_{name}_rollup")
+        if raw is None or rollup is None:
+            continue
+        bars, trades = windows.bars[name], windows.trades[name]
+        per_bar = f"{trades / bars:.1f}" if bars else "-"
+        reads = f"{raw.rows_to_read / rollup.rows_to_read:.1f}x" if rollup.rows_to_read else "-"
+        lines.append(f"| {name} | {bars:,} | {trades:,} | {per_bar} | {raw.median_ms:.2f} | {rollup.median_ms:.2f} "
+                     f"| {raw.median_ms / rollup.median_ms:.1f}x | {raw.rows_to_read:,} | {rollup.rows_to_read:,} "
+                     f"| {reads} |")
+    return "\n".join(lines)
 
 
 def write_csv(rows: list[BenchRow], out: str | Path) -> Path:
@@ -235,5 +294,5 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BenchRow", "DEFAULT_OUT", "Windows", "bench_spec", "check_runs", "default_dsn", "format_table", "pick_windows",
-           "prepare", "run_queries", "write_csv"]
+__all__ = ["BenchRow", "DEFAULT_OUT", "WINDOWS", "Windows", "bench_spec", "check_runs", "default_dsn", "format_table",
+           "pick_windows", "prepare", "run_queries", "window_table", "write_csv"]
