@@ -19,6 +19,7 @@ from warehouse.bench import cli as bench_cli
 from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
+from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
 from warehouse.ingest.journal import repair
 from warehouse.ingest.ohlcv import load_ohlcv
@@ -85,10 +86,14 @@ def cmd_load_ohlcv(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate seeded synthetic ticks and load them through the normal ingest path."""
-    spec = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
-                    start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
-                    seed=args.seed)
+    """Generate seeded synthetic ticks and load them through the normal ingest path; symbols are added
+    (and the output says so) when the sessions would otherwise run past today."""
+    asked = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
+                     start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
+                     seed=args.seed, dense=parse_dense(args.dense))
+    spec = fitted_spec(asked)
+    if spec != asked:
+        print(fit_note(asked, spec, args.ticks.strip()), flush=True)
     client = connect(args.dsn)
     migrate(client)
     present = client.command("SELECT count() FROM ticks WHERE symbol IN {symbols:Array(String)}",
@@ -171,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duplicates", type=float, default=DemoSpec.duplicate_rate, help="redelivery rate")
     demo.add_argument("--corrections", type=float, default=DemoSpec.correction_rate, help="correction rate")
     demo.add_argument("--seed", type=int, default=DemoSpec.seed)
+    demo.add_argument("--dense", metavar="SYMBOL=k[,...]",
+                      help="symbols that trade k times as often as they otherwise would, e.g. SPY=10")
     demo.add_argument("--again", action="store_true", help="load even if the symbols already have ticks")
     demo.set_defaults(run=cmd_demo)
 

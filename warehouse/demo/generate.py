@@ -4,7 +4,8 @@ The stream mimics a consolidated trade feed for a few equities:
 
 * regular sessions only (14:30-21:00 UTC, Monday-Friday; no DST, no holidays), more trades at the open
   and the close, bursts of activity (self-exciting arrivals), about 12,000 trades
-  per symbol and day (the default 2M ticks span about six weeks);
+  per symbol and day (the default 2M ticks span about six weeks); ``dense`` symbols trade
+  k times as often as they otherwise would (liquid names print hundreds of trades a minute);
 * log prices with GARCH(1,1) volatility, Student-t shocks, overnight gaps and
   bid/ask bounce on a 0.01 grid; whole-share heavy-tailed sizes; sticky sides;
 * the faults a warehouse must absorb: redeliveries (exact copies of a row, a few to a
@@ -27,9 +28,9 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
@@ -70,8 +71,13 @@ _SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}
 class DemoSpec:
     """What to generate; every field is checked on construction.
 
+    ``dense`` makes some symbols trade k times as often as they otherwise would (a mapping
+    ``{symbol: k}`` or its pairs, kept as pairs in symbol order); the others keep their rate.
+
     >>> DemoSpec(ticks=1000).symbols
     ('AAPL', 'MSFT', 'NVDA', 'SPY', 'TSLA')
+    >>> DemoSpec(dense={"SPY": 10}).dense
+    (('SPY', 10),)
     >>> DemoSpec(duplicate_rate=1.5)
     Traceback (most recent call last):
     warehouse.errors.WarehouseError: duplicate_rate: 1.5 is not in [0, 0.5]
@@ -84,6 +90,7 @@ class DemoSpec:
     correction_rate: float = 0.01
     seed: int = 42
     batch_rows: int = 1_000_000
+    dense: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_int("ticks", self.ticks, 1)
@@ -103,6 +110,80 @@ class DemoSpec:
             date.fromisoformat(self.start)
         except (TypeError, ValueError):
             raise WarehouseError(f"start: {self.start!r} is not a date like 2024-01-02") from None
+        object.__setattr__(self, "dense", _checked_dense(self.dense, self.symbols))
+
+    def counts(self) -> tuple[int, int, int]:
+        """(original trades, corrections, redeliveries): together exactly ``ticks``.
+
+        >>> DemoSpec(ticks=1000).counts()
+        (940, 10, 50)
+        """
+        redeliveries = math.floor(self.ticks * self.duplicate_rate + 1e-9)
+        corrections = math.floor(self.ticks * self.correction_rate + 1e-9)
+        return self.ticks - redeliveries - corrections, corrections, redeliveries
+
+    def daily_trades(self) -> dict[str, float]:
+        """Each symbol's expected original trades per session (dense symbols' k times included).
+
+        >>> daily = DemoSpec(dense={"SPY": 10}).daily_trades()
+        >>> round(sum(daily.values())), round(daily["SPY"] / DemoSpec().daily_trades()["SPY"], 6)
+        (201679, 10.0)
+        """
+        share, daily = _activity(self)
+        return dict(zip(self.symbols, (daily * share).tolist()))
+
+    def sessions(self) -> int:
+        """Sessions (weekdays) the stream spans at most: the expected count plus 1% and one session.
+
+        Bursts make arrivals run at or a little above their mean rate, so streams end at or before it
+        (seeds 1, 7, 42 and 1 to 11 symbols: 1,552 of 1,584 at 100M ticks, 156 of 160 at 10M).
+
+        >>> DemoSpec().sessions(), DemoSpec(ticks=100_000_000).sessions()
+        (33, 1584)
+        """
+        expected = self.counts()[0] / _activity(self)[1]
+        return math.ceil(expected * 1.01) + 1
+
+    def last_session(self) -> date:
+        """The latest day the stream may reach (:meth:`sessions` weekdays from ``start``).
+
+        >>> DemoSpec().last_session(), DemoSpec(ticks=100_000_000).last_session()
+        (datetime.date(2024, 2, 15), datetime.date(2030, 1, 25))
+        """
+        first = np.busday_offset(np.datetime64(self.start, "D"), 0, roll="forward")
+        return np.busday_offset(first, self.sessions() - 1).astype(object)
+
+
+def _checked_dense(dense: object, symbols: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    """``dense`` as ``(symbol, k)`` pairs in symbol order, or raise naming the bad entry."""
+    try:
+        pairs = dict(dense.items() if isinstance(dense, Mapping) else dense)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise WarehouseError(f"dense: {dense!r} is not a mapping of symbol to k like {{'SPY': 10}}") from None
+    for name, k in pairs.items():
+        if name not in symbols:
+            raise WarehouseError(f"dense: {name!r} is not one of the symbols ({', '.join(symbols)})")
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k < math.inf:
+            raise WarehouseError(f"dense: {name}={k!r} is not a number > 0")
+    return tuple((name, pairs[name]) for name in symbols if name in pairs)
+
+
+def _draws(seed: int, symbols: tuple[str, ...]) -> np.ndarray:
+    """Three uniform draws per symbol (price level, volatility, activity), from its own stream."""
+    return np.array([_symbol_rng(seed, name).random(3) for name in symbols])
+
+
+def _activity(spec: DemoSpec, draws: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(each symbol's share of the trades, all symbols' trades per session).
+
+    A symbol trades ``TRADES_PER_SYMBOL_DAY`` times a random activity (mean 1, 1x to 4.5x
+    between symbols) times its ``dense`` k: a dense symbol adds trades, the others keep theirs.
+    """
+    activity = np.exp(1.5 * (_draws(spec.seed, spec.symbols) if draws is None else draws)[:, 2])
+    dense = dict(spec.dense)
+    weighted = activity * np.array([dense.get(name, 1) for name in spec.symbols], np.float64)
+    daily = TRADES_PER_SYMBOL_DAY * len(spec.symbols) * float(weighted.sum() / activity.sum())
+    return weighted / weighted.sum(), daily
 
 
 def _check_int(field: str, value: object, minimum: int) -> None:
@@ -155,16 +236,15 @@ class _Market:
     """The market model and its state between chunks: session clock, excitation, per-symbol book."""
 
     def __init__(self, spec: DemoSpec) -> None:
-        draws = np.array([_symbol_rng(spec.seed, name).random(3) for name in spec.symbols])
-        share = np.exp(1.5 * draws[:, 2])
-        self.share = share / share.sum()
-        trades_per_day = TRADES_PER_SYMBOL_DAY * len(spec.symbols) * self.share
+        draws = _draws(spec.seed, spec.symbols)
+        self.share, daily = _activity(spec, draws)
+        trades_per_day = daily * self.share
         daily_vol = (0.15 + 0.45 * draws[:, 1]) / math.sqrt(252)
         self.log_level = math.log(50) + math.log(10) * draws[:, 0]
         self.revert = math.log(2) / (252 * trades_per_day)   # prices drift back to their level over ~a year
         self.omega = daily_vol**2 * (1 - _OVERNIGHT_SHARE) / trades_per_day * (1 - _GARCH_ALPHA - _GARCH_BETA)
         self.overnight_vol = daily_vol * math.sqrt(_OVERNIGHT_SHARE)
-        self.base_rate = TRADES_PER_SYMBOL_DAY * len(spec.symbols) / _SESSION_S * (1 - _BRANCHING)
+        self.base_rate = daily / _SESSION_S * (1 - _BRANCHING)
         self.first_day = np.busday_offset(np.datetime64(date.fromisoformat(spec.start), "D"), 0, roll="forward")
         self.clock = np.zeros(2)                                  # session seconds, excitation
         self.log_mid = self.log_level.copy()
@@ -231,9 +311,7 @@ def _faults(rng: np.random.Generator, originals: _Rows, corrections: int, redeli
 
 def _stream(spec: DemoSpec) -> Iterator[_Rows]:
     """The whole stream in stream order, as pieces of about one chunk each."""
-    redeliveries = math.floor(spec.ticks * spec.duplicate_rate + 1e-9)
-    corrections = math.floor(spec.ticks * spec.correction_rate + 1e-9)
-    originals = spec.ticks - redeliveries - corrections
+    originals, corrections, redeliveries = spec.counts()
     market = _Market(spec)
     pending = None
     for chunk, first in enumerate(range(0, originals, _CHUNK)):
@@ -261,13 +339,32 @@ def _record_batch(rows: _Rows, symbols: pa.Array) -> pa.RecordBatch:
     ], schema=SCHEMA)
 
 
+def today_utc() -> date:
+    """Today's date in UTC: the first day no demo session may reach.
+
+    >>> today_utc() > date(2024, 1, 2)
+    True
+    """
+    return datetime.now(timezone.utc).date()
+
+
 def generate(spec: DemoSpec) -> Iterator[pa.RecordBatch]:
     """Stream the ticks of ``spec`` as record batches of ``spec.batch_rows`` rows (the last may be short).
+
+    A spec whose sessions may reach today is refused (its ticks would be rejected as future times);
+    :func:`warehouse.demo.span.fitted_spec` adds symbols until they end before today.
 
     >>> batch = next(generate(DemoSpec(ticks=1000)))
     >>> batch.num_rows, batch.column("symbol")[0].as_py() in DemoSpec().symbols
     (1000, True)
+    >>> next(generate(DemoSpec(ticks=10**9)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: ticks: 1,000,000,000 ticks over 5 symbols from 2024-01-02 run to ..., past today (...); add symbols or use warehouse.demo.span.fitted_spec
     """
+    last, today = spec.last_session(), today_utc()
+    if last >= today:
+        raise WarehouseError(f"ticks: {spec.ticks:,} ticks over {len(spec.symbols)} symbols from {spec.start} run to "
+                             f"{last}, past today ({today}); add symbols or use warehouse.demo.span.fitted_spec")
     symbols = pa.array(spec.symbols, pa.string())
     held: list[_Rows] = []
     count = 0
