@@ -22,9 +22,10 @@ def _bars(client, symbol: str | None = None) -> list[tuple]:
                         "ORDER BY symbol, ts").result_rows
 
 
-def _rejects(client, path) -> list[tuple[str, str, str]]:
-    return client.query("SELECT position, reason, raw FROM rejects WHERE source = {s:String} ORDER BY position",
-                        parameters={"s": str(path)}).result_rows
+def _rejects(client, path) -> list[tuple[str, str, str, str, str, str]]:
+    """(position, code, field, value, reason, raw) of each reject of ``path``."""
+    return client.query("SELECT position, code, field, value, reason, raw FROM rejects WHERE source = {s:String} "
+                        "ORDER BY length(position), position", parameters={"s": str(path)}).result_rows
 
 
 def _ts(*args: int) -> datetime:
@@ -119,7 +120,8 @@ def test_yfinance_download_of_one_ticker_names_its_lines(fresh_client, tmp_path)
                     "2024-01-04,180.0,181.91,183.09,180.88,182.15,71983600\n")
     report = load_ohlcv(fresh_client, path)
     assert (report.counts, report.rejected) == ({"AAPL": 2}, 1)
-    assert _rejects(fresh_client, path) == [("line 5", "csv: wrong number of fields", "2024-01-03,182.5")]
+    assert _rejects(fresh_client, path) == [("line 5", "malformed", "csv", "2 fields",
+                                             "csv: wrong number of fields (7 expected)", "2024-01-03,182.5")]
     assert [row[6] for row in _bars(fresh_client)] == [185.64, 181.91]  # Close, not Adj Close
 
 
@@ -151,7 +153,7 @@ def test_an_epoch_value_out_of_range_for_the_files_unit_is_a_reject_never_anothe
     assert (report.loaded, report.rejected) == (3, 1)
     assert report.summary() == "EPOCH 1d: loaded 3 bars, rejected 1; epoch seconds"
     assert _rejects(fresh_client, path) == [
-        ("line 4", "ts: 253402300799 is out of range for epoch seconds [1971-01-01, now + 1 day]",
+        ("line 4", "future_ts", "ts", "253402300799", "ts: after now + 1 day as epoch seconds",
          '{"ts":"253402300799","open":"1","high":"2","low":"0.5","close":"1.5","volume":"10"}')]
     assert [row[2] for row in _bars(fresh_client)] == [_ts(2024, 1, 2), _ts(2024, 1, 3), _ts(2024, 1, 4)]
 
@@ -177,7 +179,8 @@ def test_metatrader5_export_with_angle_bracket_headers(fresh_client, tmp_path, e
     assert report.summary() == ("XAUUSD_M15 15m: loaded 2 bars, rejected 1; metatrader, "
                                 "naive times read as UTC (no --tz)")
     assert [row[7] for row in _bars(fresh_client)] == [412.0, 389.0]  # <VOL> all 0: tick volume
-    assert _rejects(fresh_client, path)[0][:2] == ("line 4", "csv: wrong number of fields")
+    assert _rejects(fresh_client, path)[0][:5] == ("line 4", "malformed", "csv", "4 fields",
+                                                   "csv: wrong number of fields (9 expected)")
 
 
 KITE = {"status": "success", "data": {"candles": [
@@ -195,7 +198,8 @@ def test_kite_historical_candles_keep_open_interest(fresh_client, tmp_path, bare
     assert report.summary() == "NIFTY24JANFUT 1m: loaded 2 bars, rejected 1; kite json, times carried offsets"
     rows = _bars(fresh_client)
     assert [(r[2], r[8]) for r in rows] == [(_ts(2024, 1, 2, 3, 45), 12513050.0), (_ts(2024, 1, 2, 3, 46), 12519400.0)]
-    assert [r[:2] for r in _rejects(fresh_client, path)] == [("candle 3", "oi: -5.0 is negative or not finite")]
+    assert [r[:5] for r in _rejects(fresh_client, path)] == [
+        ("candle 3", "bad_volume", "oi", "-5.0", "oi: negative or not finite")]
 
 
 def test_naive_times_read_in_the_given_zone(fresh_client, tmp_path):
@@ -221,9 +225,9 @@ def test_a_local_hour_repeated_by_a_dst_change_is_read_in_order(fresh_client, tm
     alone = tmp_path / "QQQ.csv"
     alone.write_text("Date,Open,High,Low,Close\n2024-11-03 00:30,1,2,0.5,1.5\n2024-11-03 01:15,1,2,0.5,1.5\n")
     load_ohlcv(fresh_client, alone, tz="America/New_York", interval="30m")
-    assert [r[:2] for r in _rejects(fresh_client, alone)] == [
-        ("line 3", "ts: '2024-11-03 01:15' is ambiguous in America/New_York (repeated by a DST change; "
-                   "give times with offsets)")]
+    assert [r[:5] for r in _rejects(fresh_client, alone)] == [
+        ("line 3", "ambiguous_ts", "ts", "2024-11-03 01:15",
+         "ts: ambiguous in America/New_York (repeated by a DST change; give times with offsets)")]
 
 
 def test_zone_for_symbol_hook_wins_over_tz(fresh_client, tmp_path):
@@ -265,13 +269,15 @@ def test_rejects_name_the_real_line_and_value(fresh_client, tmp_path):
                     "2024-03-10 02:30,10,11,9,10.5,1\n")          # 10: not a New York time (DST)
     report = load_ohlcv(fresh_client, path, symbol="BAD", interval="1d", tz="America/New_York")
     assert (report.loaded, report.rejected) == (2, 6)
-    assert [r[:2] for r in _rejects(fresh_client, path)] == [
-        ("line 10", "ts: '2024-03-10 02:30' does not exist in America/New_York (skipped by a DST change)"),
-        ("line 4", "csv: wrong number of fields"),
-        ("line 6", "close: 'abc' is not a number"),
-        ("line 7", "ts: '2024-13-45' is not a date/time"),
-        ("line 8", "ts: a second bar of BAD at 2024-01-04T05:00:00.000Z (line 5 is kept)"),
-        ("line 9", "volume: '' is missing or not a number"),
+    assert [r[:5] for r in _rejects(fresh_client, path)] == [
+        ("line 4", "malformed", "csv", "3 fields", "csv: wrong number of fields (6 expected)"),
+        ("line 6", "unparseable", "close", "abc", "close: not a number"),
+        ("line 7", "unparseable", "ts", "2024-13-45", "ts: not a date/time"),
+        ("line 8", "duplicate_bar", "ts", "2024-01-04T05:00:00.000Z, line 5 kept",
+         "ts: a second bar of the symbol at this time (the first is kept)"),
+        ("line 9", "unparseable", "volume", "", "volume: missing or not a number"),
+        ("line 10", "nonexistent_ts", "ts", "2024-03-10 02:30",
+         "ts: does not exist in America/New_York (skipped by a DST change)"),
     ]
 
 

@@ -34,11 +34,25 @@ _FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d")
 
 @dataclass(frozen=True)
 class ParsedTimes:
-    """UTC times (null where ``error`` says why) and how they were read, for the summary."""
+    """UTC times (null where ``error`` says why, in words without the value, and ``code`` names the
+    rule: a ``rejects.code``) and how they were read, for the summary."""
 
     ts: pl.Series
     error: pl.Series
     how: str
+    code: pl.Series
+
+
+def _first_rule(rules: list[tuple[pl.Expr, str, pl.Expr | str]],
+                otherwise: ParsedTimes | None = None) -> tuple[pl.Series, pl.Series]:
+    """(code, reason) of the first of ``rules`` (condition, code, reason) each row meets, else ``otherwise``'s."""
+    code = pl.lit(otherwise.code) if otherwise else pl.lit(None, pl.String)
+    reason = pl.lit(otherwise.error) if otherwise else pl.lit(None, pl.String)
+    for condition, rule, words in reversed(rules):
+        code = pl.when(condition).then(pl.lit(rule)).otherwise(code)
+        reason = pl.when(condition).then(words if isinstance(words, pl.Expr) else pl.lit(words)).otherwise(reason)
+    out = pl.select(code.cast(pl.String).alias("code"), reason.cast(pl.String).alias("error"))
+    return out["code"], out["error"]
 
 
 def check_zone(zone: str, field: str = "tz") -> str:
@@ -69,8 +83,8 @@ def parse_times(values: pl.Series, symbols: pl.Series | None = None, *, tz: str 
     >>> parse_times(pl.Series(["2024.01.02 09:15"]), tz="Asia/Kolkata").ts.dt.to_string("%H:%M").item()
     '03:45'
     >>> parsed = parse_times(pl.Series(["1704205800", "1704205860", "253402300799"]))
-    >>> parsed.ts.null_count(), parsed.error.drop_nulls().item(), parsed.how
-    (1, 'ts: 253402300799 is out of range for epoch seconds [1971-01-01, now + 1 day]', 'epoch seconds')
+    >>> parsed.ts.null_count(), parsed.code.drop_nulls().item(), parsed.error.drop_nulls().item(), parsed.how
+    (1, 'future_ts', 'ts: after now + 1 day as epoch seconds', 'epoch seconds')
     """
     now = now or datetime.now(timezone.utc)
     ceiling = now + timedelta(days=1)
@@ -107,18 +121,20 @@ def parse_times(values: pl.Series, symbols: pl.Series | None = None, *, tz: str 
     local_part = _naive(naive.filter(~has_offset), text.filter(~has_offset),
                         None if symbols is None else symbols.filter(~has_offset), tz, zones, ceiling)
     ts = exact.scatter(has_offset.not_().arg_true(), local_part.ts) if local_part.ts.len() else exact
-    error = _full(None, ts.len(), pl.String)
+    error, code = _full(None, ts.len(), pl.String), _full(None, ts.len(), pl.String)
     if local_part.ts.len():
         error = error.scatter(has_offset.not_().arg_true(), local_part.error)
+        code = code.scatter(has_offset.not_().arg_true(), local_part.code)
     offset_part = _in_window(exact.filter(has_offset), text.filter(has_offset), naive.filter(has_offset),
                              _TEXT_FLOOR, ceiling, "")
     if offset_part.ts.len():
         ts = ts.scatter(has_offset.arg_true(), offset_part.ts)
         error = error.scatter(has_offset.arg_true(), offset_part.error)
+        code = code.scatter(has_offset.arg_true(), offset_part.code)
     kinds = [("times carried offsets", int(has_offset.sum())), (local_part.how, local_part.ts.len())]
     kinds = [(how, n) for how, n in kinds if n]
     how = "; ".join(how if len(kinds) == 1 else f"{how} ({n:,} row{'s' * (n != 1)})" for how, n in kinds) or "no rows"
-    return ParsedTimes(ts.rename("ts"), error.rename("error"), how)
+    return ParsedTimes(ts.rename("ts"), error.rename("error"), how, code.rename("code"))
 
 
 def _full(value: object, length: int, dtype: pl.DataType) -> pl.Series:
@@ -171,26 +187,23 @@ def _naive(naive: pl.Series, text: pl.Series, symbols: pl.Series | None, tz: str
         shown += f", +{len(by_symbol) - 3}" if len(by_symbol) > 3 else ""
         how = f"naive times read in exchange zones ({shown}), others {how.removeprefix('naive times read ')}"
     parsed = _in_window(ts, text, naive, _TEXT_FLOOR, ceiling, how)
-    error = pl.select(
-        pl.when(pl.lit(missing_local)).then(pl.format("ts: '{}' does not exist in {} (skipped by a DST change)",
-                                                      pl.lit(text), pl.lit(zone)))
-        .when(pl.lit(lone)).then(pl.format("ts: '{}' is ambiguous in {} (repeated by a DST change; "
-                                           "give times with offsets)", pl.lit(text), pl.lit(zone)))
-        .otherwise(pl.lit(parsed.error))).to_series()
-    return ParsedTimes(parsed.ts, error, how)
+    code, error = _first_rule([
+        (pl.lit(missing_local), "nonexistent_ts", pl.format("ts: does not exist in {} (skipped by a DST change)",
+                                                             pl.lit(zone))),
+        (pl.lit(lone), "ambiguous_ts", pl.format("ts: ambiguous in {} (repeated by a DST change; give times with "
+                                                  "offsets)", pl.lit(zone)))], parsed)
+    return ParsedTimes(parsed.ts, error, how, code)
 
 
 def _in_window(ts: pl.Series, text: pl.Series, parsed: pl.Series | None, floor: datetime, ceiling: datetime,
                how: str) -> ParsedTimes:
-    outside = (ts < floor) | (ts > ceiling)
     unparsed = ts.is_null() if parsed is None else parsed.is_null()
-    error = pl.select(
-        pl.when(pl.lit(text).is_null() | (pl.lit(text) == "")).then(pl.lit("ts: missing"))
-        .when(pl.lit(unparsed)).then(pl.format("ts: '{}' is not a date/time", pl.lit(text)))
-        .when(pl.lit(outside).fill_null(False))
-        .then(pl.format(f"ts: '{{}}' is outside [{floor:%Y-%m-%d}, now + 1 day]", pl.lit(text)))
-        .otherwise(pl.lit(None, pl.String))).to_series()
-    return ParsedTimes(pl.select(pl.when(error.is_null()).then(pl.lit(ts))).to_series(), error, how)
+    code, error = _first_rule([
+        (pl.lit(text).is_null() | (pl.lit(text) == ""), "missing_field", "ts: missing"),
+        (pl.lit(unparsed), "unparseable", "ts: not a date/time"),
+        (pl.lit(ts < floor).fill_null(False), "early_ts", f"ts: before {floor:%Y-%m-%d}"),
+        (pl.lit(ts > ceiling).fill_null(False), "future_ts", "ts: after now + 1 day")])
+    return ParsedTimes(pl.select(pl.when(error.is_null()).then(pl.lit(ts))).to_series(), error, how, code)
 
 
 def _epoch(text: pl.Series, numeric: pl.Series, ceiling: datetime) -> ParsedTimes:
@@ -206,11 +219,9 @@ def _epoch(text: pl.Series, numeric: pl.Series, ceiling: datetime) -> ParsedTime
                    .then(pl.lit(whole) * int(per_ms) if per_ms >= 1 else pl.lit(whole) // int(1 / per_ms))
                    .otherwise((pl.lit(number) * per_ms).round(0).cast(pl.Int64, strict=False))).to_series()
     ts = pl.select(pl.when(pl.lit(good).fill_null(False)).then(pl.lit(ms))).to_series().cast(pl.Datetime("ms", "UTC"))
-    error = pl.select(
-        pl.when(pl.lit(text).is_null() | (pl.lit(text) == "")).then(pl.lit("ts: missing"))
-        .when(~pl.lit(numeric)).then(pl.format(f"ts: '{{}}' is not an epoch number (this file is epoch {unit})",
-                                               pl.lit(text)))
-        .when(~pl.lit(good).fill_null(False))
-        .then(pl.format(f"ts: {{}} is out of range for epoch {unit} [1971-01-01, now + 1 day]", pl.lit(text)))
-        .otherwise(pl.lit(None, pl.String))).to_series()
-    return ParsedTimes(ts, error, f"epoch {unit}")
+    code, error = _first_rule([
+        (pl.lit(text).is_null() | (pl.lit(text) == ""), "missing_field", "ts: missing"),
+        (~pl.lit(numeric), "unparseable", f"ts: not an epoch number (this file is epoch {unit})"),
+        (pl.lit(number < lo).fill_null(False), "early_ts", f"ts: before {MIN_TS:%Y-%m-%d} as epoch {unit}"),
+        (~pl.lit(good).fill_null(False), "future_ts", f"ts: after now + 1 day as epoch {unit}")])
+    return ParsedTimes(ts, error, f"epoch {unit}", code)

@@ -10,8 +10,8 @@ common spacing unless given. Re-importing the same bars replaces them
 
 Nothing is dropped silently: unreadable lines, bad times, missing or non-positive
 prices, high < low, negative volume or OI, and a second bar of a symbol at the same
-time each go to ``rejects`` with their position (``line N``, header = line 1), reason
-and raw input, and are counted in the summary.
+time each go to ``rejects`` with their position (``line N``, header = line 1), code,
+field, offending value, reason and raw input, and are counted in the summary.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from warehouse.errors import WarehouseError
-from warehouse.ingest.bar_times import check_zone, parse_times
+from warehouse.ingest.bar_times import ParsedTimes, check_zone, parse_times
 from warehouse.ingest.files import write_rejects
 from warehouse.ingest.ohlcv_formats import FIELDS, read_vendor_bars
 
@@ -34,6 +34,7 @@ PRICE_COLUMNS = FIELDS
 _INTERVAL = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SHOWN_SYMBOLS = 6
+_REJECT_COLUMNS = ("code", "field", "value", "reason")
 
 
 @dataclass(frozen=True)
@@ -154,13 +155,12 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
         pl.col("volume").str.strip_chars().cast(pl.Float64, strict=False).alias("volume"),
         pl.col("oi").str.strip_chars().cast(pl.Float64, strict=False).alias("oi"),
         "position", "raw")
-    reason = _reasons(frame, values, times.error)
-    values = values.with_columns(reason.alias("reason"))
+    values = values.with_columns(_failures(frame, values, times))
     values = values.with_columns(_duplicates())
     good = values.filter(pl.col("reason").is_null())
     intervals = _intervals(good, interval, str(path))
     bad = values.filter(pl.col("reason").is_not_null()).select(
-        "position", "reason", pl.col("raw").struct.json_encode()).to_arrow()
+        "position", *_REJECT_COLUMNS, pl.col("raw").struct.json_encode()).to_arrow()
     rejects = pa.concat_tables([bars.malformed, bad.cast(bars.malformed.schema)])
     rejected = write_rejects(client, rejects, target="ohlcv", source=str(path))
     table = good.select("symbol", pl.col("symbol").replace_strict(intervals, return_dtype=pl.String).alias("interval"),
@@ -187,41 +187,46 @@ def _symbols(frame: pl.DataFrame, has_symbols: bool, symbol: str | None, path: P
     return column
 
 
-def _reasons(frame: pl.DataFrame, values: pl.DataFrame, ts_error: pl.Series) -> pl.Series:
-    """First failing rule per row (naming the field and its value), null for good rows."""
+def _failures(frame: pl.DataFrame, values: pl.DataFrame, times: ParsedTimes) -> pl.DataFrame:
+    """The first rule each row breaks: code, field, offending value (as text) and reason; nulls for good rows."""
     text = {c: pl.lit(frame[c]) for c in (*PRICE_COLUMNS, "volume", "oi")}
-    rules = [(pl.lit(ts_error).is_not_null(), pl.lit(ts_error)),
-             (pl.col("symbol").is_null() | (pl.col("symbol") == ""), pl.lit("symbol: missing"))]
+    ts_text = pl.lit(frame["time"].cast(pl.String)).fill_null("")
+    rules = [(pl.lit(times.code).is_not_null(), pl.lit(times.code), "ts", ts_text, pl.lit(times.error)),
+             (pl.col("symbol").is_null() | (pl.col("symbol") == ""), "missing_field", "symbol", "", "symbol: missing")]
     for c in PRICE_COLUMNS:
-        rules.append((text[c].is_null() | (text[c].str.strip_chars() == ""), pl.lit(f"{c}: missing")))
-        rules.append((pl.col(c).is_null(), pl.format(f"{c}: '{{}}' is not a number", text[c])))
-        rules.append((~pl.col(c).is_finite() | (pl.col(c) <= 0),
-                      pl.format(f"{c}: {{}} is not a positive finite number", pl.col(c))))
+        rules.append((text[c].is_null() | (text[c].str.strip_chars() == ""), "missing_field", c, "", f"{c}: missing"))
+        rules.append((pl.col(c).is_null(), "unparseable", c, text[c], f"{c}: not a number"))
+        rules.append((~pl.col(c).is_finite() | (pl.col(c) <= 0), "bad_price", c, pl.col(c).cast(pl.String),
+                      f"{c}: not a positive finite number"))
     rules += [
-        (pl.col("high") < pl.col("low"), pl.format("high: {} is below low {}", pl.col("high"), pl.col("low"))),
-        (pl.col("volume").is_null(),
-         pl.format("volume: '{}' is missing or not a number", text["volume"].fill_null(""))),
-        (~pl.col("volume").is_finite() | (pl.col("volume") < 0),
-         pl.format("volume: {} is negative or not finite", pl.col("volume"))),
-        (pl.col("oi").is_null() & (text["oi"].str.strip_chars() != ""),
-         pl.format("oi: '{}' is not a number", text["oi"])),
-        (~pl.col("oi").is_finite() | (pl.col("oi") < 0), pl.format("oi: {} is negative or not finite", pl.col("oi"))),
+        (pl.col("high") < pl.col("low"), "high_below_low", "high",
+         pl.format("{} < {}", pl.col("high"), pl.col("low")), "high: below low"),
+        (pl.col("volume").is_null(), "unparseable", "volume", text["volume"].fill_null(""),
+         "volume: missing or not a number"),
+        (~pl.col("volume").is_finite() | (pl.col("volume") < 0), "bad_volume", "volume",
+         pl.col("volume").cast(pl.String), "volume: negative or not finite"),
+        (pl.col("oi").is_null() & (text["oi"].str.strip_chars() != ""), "unparseable", "oi", text["oi"],
+         "oi: not a number"),
+        (~pl.col("oi").is_finite() | (pl.col("oi") < 0), "bad_volume", "oi", pl.col("oi").cast(pl.String),
+         "oi: negative or not finite"),
     ]
-    reason = pl.lit(None, dtype=pl.String)
-    for condition, message in reversed(rules):
-        reason = pl.when(condition.fill_null(False)).then(message).otherwise(reason)
-    return values.select(reason.alias("reason")).to_series()
+    chains = [pl.lit(None, dtype=pl.String)] * 4
+    for condition, *parts in reversed(rules):
+        chains = [pl.when(condition.fill_null(False)).then(part if isinstance(part, pl.Expr) else pl.lit(part))
+                  .otherwise(chain) for part, chain in zip(parts, chains)]
+    return values.select(chain.cast(pl.String).alias(name) for chain, name in zip(chains, _REJECT_COLUMNS))
 
 
-def _duplicates() -> pl.Expr:
-    """A second good bar of a symbol at the same time is a reject naming the line kept (first wins)."""
+def _duplicates() -> list[pl.Expr]:
+    """A second good bar of a symbol at the same time is a reject; its value names the line kept (first wins)."""
     ok = pl.col("reason").is_null()
     key = [pl.col("symbol"), pl.when(ok).then(pl.col("ts")).alias("good_ts")]
     repeat = ok & ~pl.struct(key).is_first_distinct()
     kept = pl.col("position").first().over(key)
-    return (pl.when(repeat).then(pl.format("ts: a second bar of {} at {} ({} is kept)", pl.col("symbol"),
-                                           pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ"), kept))
-            .otherwise(pl.col("reason")).alias("reason"))
+    value = pl.format("{}, {} kept", pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ"), kept)
+    duplicate = {"code": pl.lit("duplicate_bar"), "field": pl.lit("ts"), "value": value,
+                 "reason": pl.lit("ts: a second bar of the symbol at this time (the first is kept)")}
+    return [pl.when(repeat).then(expr).otherwise(pl.col(name)).alias(name) for name, expr in duplicate.items()]
 
 
 def _intervals(good: pl.DataFrame, interval: str | None, source: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from warehouse.errors import WarehouseError
-from warehouse.ingest.validate import REJECTS_SCHEMA
+from warehouse.ingest.validate import REJECTS_SCHEMA, malformed_csv_rejects, rejects_table
 
 FIELDS = ("open", "high", "low", "close")
 _ALIASES = {"ticker": "symbol", "vol": "volume", "tickvol": "volume", "tick_volume": "volume",
@@ -156,10 +156,11 @@ def _kite_json(path: Path) -> VendorBars:
     frame = frame.select(pl.col("row").list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names))
     positions = _numbered("candle", len(candles))
     bad = np.flatnonzero([c is None for c in shaped])
-    malformed = pa.table({"position": [f"candle {i + 1}" for i in bad],
-                          "reason": [f"json: a candle is [ts, open, high, low, close, volume{', oi' * (width == 7)}]"]
-                          * len(bad),
-                          "raw": [json.dumps(candles[i])[:1000] for i in bad]}, schema=REJECTS_SCHEMA)
+    malformed = rejects_table([f"candle {i + 1}" for i in bad], "malformed", "candle",
+                              [f"{len(candles[i])} items" if isinstance(candles[i], list) else type(candles[i]).__name__
+                               for i in bad],
+                              f"candle: not [ts, open, high, low, close, volume{', oi' * (width == 7)}]",
+                              [json.dumps(candles[i])[:1000] for i in bad])
     frame = _with_position(frame, positions).filter(pl.Series([c is not None for c in shaped], dtype=pl.Boolean))
     return _canonical(frame, str(path), "kite json", malformed)
 
@@ -186,15 +187,15 @@ def _text(path: Path, head: bytes) -> VendorBars:
     frame = pl.from_arrow(bars)
     assert isinstance(frame, pl.DataFrame)
     frame = _with_position(frame, positions).filter(_not_blank(frame))
-    return _canonical(frame, str(path), fmt, _malformed_rejects(malformed))
+    return _canonical(frame, str(path), fmt, malformed_csv_rejects(malformed))
 
 
-def _read_csv(path: Path, read: pacsv.ReadOptions, delimiter: str) -> tuple[pa.Table, list[tuple[int, str]]]:
+def _read_csv(path: Path, read: pacsv.ReadOptions, delimiter: str) -> tuple[pa.Table, list[pacsv.InvalidRow]]:
     """All columns as text, single-threaded so Arrow knows each bad line's number."""
-    malformed: list[tuple[int, str]] = []
+    malformed: list[pacsv.InvalidRow] = []
 
     def keep(row: pacsv.InvalidRow) -> str:
-        malformed.append((row.number or 0, row.text or ""))
+        malformed.append(row)
         return "skip"
 
     parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=keep)
@@ -217,9 +218,9 @@ def _unique_columns(names: list[str], path: Path) -> None:
         raise WarehouseError(f"columns: {path} has the column {twice!r} more than once")
 
 
-def _line_positions(rows: int, malformed: list[tuple[int, str]], first_line: int) -> pl.Series:
+def _line_positions(rows: int, malformed: list[pacsv.InvalidRow], first_line: int) -> pl.Series:
     """``line N`` of each parsed row: the file's lines from ``first_line`` minus the lines Arrow refused."""
-    refused = np.array([n for n, _ in malformed], dtype=np.int64) - first_line
+    refused = np.array([row.number or 0 for row in malformed], dtype=np.int64) - first_line
     lines = np.arange(first_line, first_line + rows + len(refused), dtype=np.int64)
     if len(refused):
         kept = np.ones(len(lines), dtype=bool)
@@ -235,12 +236,6 @@ def _numbered(word: str, count: int, first: int = 1) -> pl.Series:
     ['row 1', 'row 2']
     """
     return pl.select(pl.format(f"{word} {{}}", pl.int_range(first, first + count, dtype=pl.Int64))).to_series()
-
-
-def _malformed_rejects(malformed: list[tuple[int, str]]) -> pa.Table:
-    return pa.table({"position": [f"line {n}" if n else "line ?" for n, _ in malformed],
-                     "reason": ["csv: wrong number of fields"] * len(malformed),
-                     "raw": [text for _, text in malformed]}, schema=REJECTS_SCHEMA)
 
 
 def _not_blank(frame: pl.DataFrame) -> pl.Series:
@@ -270,4 +265,4 @@ def _yfinance(path: Path, lines: list[str], delimiter: str, encoding: str) -> Ve
         part = _with_position(part.drop("position").with_columns(pl.lit(ticker).alias("symbol")), part["position"])
         parts.append(part)
     frame = pl.concat(parts, how="diagonal") if parts else wide
-    return _canonical(frame, str(path), "yfinance", _malformed_rejects(malformed))
+    return _canonical(frame, str(path), "yfinance", malformed_csv_rejects(malformed))

@@ -1,6 +1,11 @@
 """Turn an incoming batch of ticks (any reasonable column types) into clean rows
 of the ``ticks`` schema plus rejected rows with their reason.
 
+A reject (:data:`REJECTS_SCHEMA`) names the first rule its row broke by a ``code`` from
+:data:`REJECT_CODES`, the ``field`` and the offending ``value`` as text; its ``reason`` is the
+rule in words without the value (``price: not a positive finite number``), so a warehouse
+of millions of rejects holds a few distinct reasons (``LowCardinality``, migration 8).
+
 Accepted input: columns ``symbol, ts, price, size`` (aliases such as
 ``timestamp``, ``qty``, ``ticker`` work) and optionally ``side``, ``trade_id``,
 ``version``. Timestamps may be Arrow timestamps (naive = UTC), ISO-8601
@@ -25,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from warehouse.errors import WarehouseError
 
@@ -37,7 +43,23 @@ TICKS_SCHEMA = pa.schema([
     ("trade_id", pa.uint64()),
     ("version", pa.uint32()),
 ])
-REJECTS_SCHEMA = pa.schema([("position", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
+REJECTS_SCHEMA = pa.schema([("position", pa.string()), ("code", pa.string()), ("field", pa.string()),
+                            ("value", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
+REJECT_CODES = {
+    "missing_field": "a required field is absent or empty",
+    "unparseable": "a field's text is not a value of its type (a number, a time, a side)",
+    "bad_price": "a price that is not a positive finite number",
+    "bad_size": "a trade size that is negative or not finite",
+    "bad_volume": "a bar's volume or open interest that is negative or not finite",
+    "early_ts": "a time before 1971-01-01",
+    "future_ts": "a time after now + 1 day",
+    "nonexistent_ts": "a local time a DST change skipped",
+    "ambiguous_ts": "a local time a DST change repeated, not placeable",
+    "high_below_low": "a bar whose high is below its low",
+    "duplicate_bar": "a second bar of a symbol at the same time (the first is kept)",
+    "malformed": "input that is not a row at all: a CSV line of the wrong width, a message that is not JSON",
+}
+"""Every ``rejects.code``, with what it means."""
 
 ALIASES = {
     "symbol": ("symbol", "sym", "ticker", "instrument"),
@@ -98,12 +120,12 @@ def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int
     >>> t = pa.table({"symbol": ["A", "B"], "ts": ["2024-01-02T14:30:00Z", "soon"],
     ...               "price": [10.5, 11.0], "size": [100, 5]})
     >>> out = clean_ticks(t, source="example")
-    >>> out.ticks.num_rows, out.rejects.to_pylist()[0]["reason"]
-    (1, "ts: unparseable 'soon'")
+    >>> out.ticks.num_rows, out.rejects.drop_columns("raw").to_pylist()
+    (1, [{'position': 'row 2', 'code': 'unparseable', 'field': 'ts', 'value': 'soon', 'reason': 'ts: unparseable'}])
     >>> epochs = pa.table({"symbol": ["A", "A"], "ts": [1704205800, 253402300799], "price": [1.0, 1.0], "size": [1, 1]})
     >>> out = clean_ticks(epochs, source="example")
-    >>> out.epoch_unit, out.rejects.to_pylist()[0]["reason"]
-    ('seconds', 'ts: 253402300799 is outside [1971-01-01, now + 1 day] as epoch seconds')
+    >>> out.epoch_unit, out.rejects.select(["code", "value", "reason"]).to_pylist()
+    ('seconds', [{'code': 'future_ts', 'value': '253402300799', 'reason': 'ts: after now + 1 day as epoch seconds'}])
     """
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     mapping = map_columns(table.column_names, source)
@@ -123,78 +145,101 @@ def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int
     }
     parsed["trade_id"] = (_parse_trade_id(frame["trade_id"]) if "trade_id" in frame.columns
                           else _derived_trade_id(parsed))
-    reason = _first_failure(frame, parsed, now + timedelta(days=1), epoch_unit)
+    failures = _failures(frame, parsed, now + timedelta(days=1), epoch_unit)
     ticks = pl.DataFrame([parsed[name].alias(name) for name in TICKS_SCHEMA.names])
-    if reason.null_count() == n:  # all good: no copies
+    if failures.height == 0:  # all good: no copies
         return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), REJECTS_SCHEMA.empty_table(), epoch_unit)
-    good = reason.is_null()
-    rejects = _rejects(frame.filter(~good), reason.filter(~good),
-                       np.flatnonzero(~good.to_numpy()) + first_row)
-    return CleanBatch(ticks.filter(good).to_arrow().cast(TICKS_SCHEMA), rejects, epoch_unit)
+    good = np.ones(n, bool)
+    good[failures["row"].to_numpy()] = False
+    raw = frame.filter(pl.Series(~good)).select(pl.all().cast(pl.String))
+    payload = raw.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+    rejects = rejects_table("row " + (failures["row"] + first_row).cast(pl.String), failures["code"], failures["field"],
+                            failures["value"], failures["reason"], payload)
+    return CleanBatch(ticks.filter(pl.Series(good)).to_arrow().cast(TICKS_SCHEMA), rejects, epoch_unit)
 
 
-def _first_failure(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
-                   epoch_unit: str | None) -> pl.Series:
-    """Per row: the first reason it is invalid, or null when it is valid.
+def rejects_table(position: object, code: object, field: object, value: object, reason: object,
+                  raw: object) -> pa.Table:
+    """Rejected rows as :data:`REJECTS_SCHEMA`: each argument a sequence (list, polars or Arrow) or one
+    text repeated for every row (the length comes from ``position``).
 
-    Masks are computed for every row; messages only for the (few) bad rows.
+    >>> rejects_table(["line 4", "line 9"], "malformed", "csv", ["2", "7"], "csv: wrong number of fields (6 expected)",
+    ...               ["a,b", "a,b,c,d,e,f,g"]).column("value").to_pylist()
+    ['2', '7']
     """
-    checks: list[tuple[pl.Series, Callable[[pl.Series], pl.Expr]]] = []
+    rows = len(position)  # type: ignore[arg-type]
+    columns = [pa.array([item] * rows, pa.string()) if isinstance(item, str) else
+               (item.to_arrow() if isinstance(item, pl.Series) else pa.array(item)).cast(pa.string())
+               for item in (position, code, field, value, reason, raw)]
+    return pa.Table.from_arrays(columns, schema=REJECTS_SCHEMA)
+
+
+def malformed_csv_rejects(rows: list[pacsv.InvalidRow]) -> pa.Table:
+    """Rejects of CSV lines of the wrong width (``line N``, header = line 1): the fields found as ``value``.
+
+    >>> row = pacsv.InvalidRow(expected_columns=4, actual_columns=2, number=7, text="A,2024-01-02")
+    >>> malformed_csv_rejects([row]).drop_columns("raw").to_pylist()  # doctest: +NORMALIZE_WHITESPACE
+    [{'position': 'line 7', 'code': 'malformed', 'field': 'csv', 'value': '2 fields',
+      'reason': 'csv: wrong number of fields (4 expected)'}]
+    """
+    if not rows:
+        return REJECTS_SCHEMA.empty_table()
+    return rejects_table([f"line {row.number}" if row.number else "line ?" for row in rows], "malformed", "csv",
+                         [f"{row.actual_columns} fields" for row in rows],
+                         [f"csv: wrong number of fields ({row.expected_columns} expected)" for row in rows],
+                         [row.text or "" for row in rows])
+
+
+def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
+              epoch_unit: str | None) -> pl.DataFrame:
+    """One row per invalid input row: its index ``row`` and the first rule it broke (code, field, value, reason).
+
+    Masks are computed for every row; values only for the (few) bad rows.
+    """
+    checks: list[tuple[pl.Series, str, str, str, Callable[[np.ndarray], pl.Series]]] = []
     for field in TICKS_SCHEMA.names:
         if field not in raw.columns:
             continue
-        value = raw[field]
+        text = _as_text(raw[field])
         if field != "side":  # an empty side means unknown, not missing
-            empty = value.is_null()
-            if value.dtype == pl.String:  # the parsed symbol is the stripped text already
-                stripped = parsed["symbol"] if field == "symbol" else value.str.strip_chars()
+            empty = raw[field].is_null()
+            if raw[field].dtype == pl.String:  # the parsed symbol is the stripped text already
+                stripped = parsed["symbol"] if field == "symbol" else text.str.strip_chars()
                 empty = empty | (stripped == "")
-            checks.append((empty, _constant(f"{field}: missing")))
-        checks.append((parsed[field].is_null(), _unparseable(field, value)))
+            checks.append((empty, "missing_field", field, f"{field}: missing", _nothing))
+        checks.append((parsed[field].is_null(), "unparseable", field, f"{field}: unparseable", _gather(text)))
     price, size, ts = parsed["price"], parsed["size"], parsed["ts"]
+    as_epoch = f" as epoch {epoch_unit}" if epoch_unit else ""
+    given_ts = _gather(_as_text(raw["ts"]).str.strip_chars())
     checks += [
-        (~price.is_finite() | (price <= 0), _formatted("price: {} is not a positive finite number", price)),
-        (~size.is_finite() | (size < 0), _formatted("size: {} is not a non-negative finite number", size)),
-        ((ts < MIN_TS) | (ts > max_ts), _outside(ts, raw["ts"], epoch_unit)),
+        (~price.is_finite() | (price <= 0), "bad_price", "price", "price: not a positive finite number",
+         _gather(_as_text(price))),
+        (~size.is_finite() | (size < 0), "bad_size", "size", "size: not a non-negative finite number",
+         _gather(_as_text(size))),
+        (ts < MIN_TS, "early_ts", "ts", f"ts: before {MIN_TS:%Y-%m-%d}{as_epoch}", given_ts),
+        (ts > max_ts, "future_ts", "ts", f"ts: after now + 1 day{as_epoch}", given_ts),
     ]
-    masks = [mask.fill_null(False) for mask, _ in checks]
-    bad = pl.select(pl.any_horizontal(masks)).to_series() if masks else pl.Series([False] * raw.height)
-    reason = pl.Series("reason", [], dtype=pl.String).extend_constant(None, raw.height)
-    if not bad.any():
-        return reason
-    rows = np.flatnonzero(bad.to_numpy())
-    picked = pl.lit(None, dtype=pl.String)
-    for mask, message in reversed(list(zip(masks, (m for _, m in checks)))):
-        picked = pl.when(pl.lit(mask.gather(rows))).then(message(pl.Series(rows))).otherwise(picked)
-    return reason.scatter(rows, pl.select(picked).to_series())
+    masks = [mask.fill_null(False) for mask, *_ in checks]
+    bad = pl.select(pl.any_horizontal(masks)).to_series().to_numpy() if masks else np.zeros(raw.height, bool)
+    rows = np.flatnonzero(bad)
+    first = np.column_stack([mask.gather(rows).to_numpy() for mask in masks]).argmax(axis=1) if rows.size else rows
+    value = pl.Series("value", [None] * rows.size, pl.String)
+    for j in np.unique(first):
+        picked = np.flatnonzero(first == j)
+        value = value.scatter(picked, checks[j][4](rows[picked]))
+    rule = np.array([check[1:4] for check in checks], dtype=object).reshape(-1, 3)[first]
+    return pl.DataFrame({"row": rows, "code": rule[:, 0].tolist(), "field": rule[:, 1].tolist(), "value": value,
+                         "reason": rule[:, 2].tolist()}, schema={"row": pl.Int64, "code": pl.String,
+                                                                  "field": pl.String, "value": pl.String,
+                                                                  "reason": pl.String})
 
 
-def _constant(message: str) -> Callable[[pl.Series], pl.Expr]:
-    return lambda rows: pl.lit(message)
+def _gather(text: pl.Series) -> Callable[[np.ndarray], pl.Series]:
+    return lambda rows: text.gather(rows).fill_null("")
 
 
-def _unparseable(field: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
-    return lambda rows: pl.format("{}: unparseable '{}'", pl.lit(field), pl.lit(_as_text(value.gather(rows))))
-
-
-def _outside(ts: pl.Series, raw: pl.Series, epoch_unit: str | None) -> Callable[[pl.Series], pl.Expr]:
-    """The reason of a time outside the window: the number as given when it was read as epoch time.
-
-    Like every message, it is built only for the rejected rows.
-    """
-    if epoch_unit is None:
-        return _formatted("ts: {} is outside [1971-01-01, now + 1 day]", ts)
-
-    def message(rows: pl.Series) -> pl.Expr:
-        given = _as_text(raw.gather(rows)).str.strip_chars()
-        shown = given.zip_with(given.str.contains(_EPOCH_TEXT).fill_null(False), ts.gather(rows).cast(pl.String))
-        return pl.format(f"ts: {{}} is outside [1971-01-01, now + 1 day] as epoch {epoch_unit}", pl.lit(shown))
-
-    return message
-
-
-def _formatted(template: str, value: pl.Series) -> Callable[[pl.Series], pl.Expr]:
-    return lambda rows: pl.format(template, pl.lit(value.gather(rows)))
+def _nothing(rows: np.ndarray) -> pl.Series:
+    return pl.repeat("", rows.size, dtype=pl.String, eager=True)
 
 
 def _stripped_symbols(series: pl.Series) -> pl.Series:
@@ -340,12 +385,3 @@ def _epoch_to_ts(numbers: pl.Series, unit: str) -> pl.Series:
         value = pl.lit(numbers.cast(pl.Float64))
         micros = pl.when(value.is_nan()).then(None).otherwise((value.clip(-limit, limit) * per_micro).round(0))
     return pl.select(micros.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))).to_series().alias("ts")
-
-
-def _rejects(raw: pl.DataFrame, reasons: pl.Series, rows: np.ndarray) -> pa.Table:
-    as_text = raw.select(pl.all().cast(pl.String))
-    payload = as_text.select(pl.struct(pl.all()).struct.json_encode().alias("raw")).to_series() if raw.height else (
-        pl.Series("raw", [], dtype=pl.String))
-    return pa.table({"position": pa.array([f"row {r}" for r in rows], pa.string()),
-                     "reason": reasons.to_arrow().cast(pa.string()),
-                     "raw": payload.to_arrow().cast(pa.string())}, schema=REJECTS_SCHEMA)

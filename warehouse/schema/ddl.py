@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from warehouse.errors import WarehouseError
+from warehouse.schema.rejects_ddl import KAFKA_REJECTS_SELECT, rejects_columns_ddl
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _BROKERS = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}(,[A-Za-z0-9_.\-]+:\d{1,5})*$")
@@ -279,6 +280,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "load_journal and bars_1m_staging: crash-safe loads, bars swapped in by month",
               _v6_journal_and_bar_staging),
     Migration(7, "bars_1m with index_granularity 256 (short reads decode less)", _v7_fine_grained_bars),
+    Migration(8, "rejects.code, field, value; reason LowCardinality without the value (warehouse.schema.rejects_ddl)",
+              lambda target: rejects_columns_ddl(_on_cluster(target), kafka=target.kafka is not None)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -324,10 +327,7 @@ ENGINE = Kafka SETTINGS kafka_broker_list = '{kafka.brokers}', kafka_topic_list 
 SELECT symbol, parseDateTime64BestEffort(ts, 6, 'UTC') AS ts, price, size, side, trade_id, version,
     toUInt8(0) AS first_seen
 FROM ticks_kafka WHERE length(_error) = 0""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS ticks_kafka_rejects_mv{oc} TO rejects AS
-SELECT now64(3) AS rejected_at, 'ticks' AS target, concat('kafka:', _topic) AS source,
-    concat(toString(_partition), ':', toString(_offset)) AS position, _error AS reason, _raw_message AS raw
-FROM ticks_kafka WHERE length(_error) > 0""",
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS ticks_kafka_rejects_mv{oc} TO rejects AS\n{KAFKA_REJECTS_SELECT}",
     ]
 
 

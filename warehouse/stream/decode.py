@@ -15,7 +15,8 @@ A message is one JSON object with the tick fields (or their aliases, see
   and every message of a refused batch, take the other path.
 * **text**: messages a regex proves to be flat JSON objects are decoded by polars with
   every field as text (aliases looked up where a canonical key is missing); the rest
-  one by one with :func:`json.loads`, whose error message becomes the reject reason.
+  one by one with :func:`json.loads`, whose error message becomes the reject's value
+  (code ``malformed``, field ``json``).
 
 Validation is :func:`warehouse.ingest.validate.clean_ticks` on each path's columns; good
 ticks keep the messages' order (``TickWriter`` keeps the last of equal versions).
@@ -34,7 +35,7 @@ import pyarrow as pa
 from warehouse.stream.json_kernels import decode_ticks_nb
 from warehouse.stream.messages import Messages, gather_nb
 from warehouse.stream.resp_kernels import resp_bulk_args_nb, resp_entries_nb
-from warehouse.ingest.validate import ALIASES, REJECTS_SCHEMA, TICKS_SCHEMA, CleanBatch, clean_ticks
+from warehouse.ingest.validate import ALIASES, TICKS_SCHEMA, CleanBatch, clean_ticks, rejects_table
 
 # JSON that polars' text decoder is certain to accept: one flat object of strings, small
 # numbers, booleans and nulls. Anything else is decoded one message at a time (json.loads).
@@ -48,6 +49,8 @@ _FIELDS = pl.Struct({key: pl.String for key in _KEYS})
 _CANONICAL = pl.Struct({name: pl.String for name in ALIASES})
 _LAYOUT = {"_msg": pl.Int64, "symbol": pl.String, "ts": pl.Int64, "price": pl.Float64, "size": pl.Float64,
            "side": pl.Int8, "trade_id": pl.UInt64, "version": pl.UInt32}
+_REJECT_COLUMNS = ("code", "field", "value", "reason")
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 _TYPED = {"symbol": pl.String, "ts": pl.String, "price": pl.Float64, "size": pl.Float64, "side": pl.String,
           "trade_id": pl.UInt64, "version": pl.UInt32}
 
@@ -63,8 +66,10 @@ def parse_messages(payloads: Sequence[bytes], positions: Sequence[str], *, sourc
     >>> out = parse_messages([good, b'{"symbol": "AAPL"', b'[1]'], ["t/0/7", "t/0/8", "t/0/9"], source="doc")
     >>> out.ticks.num_rows
     1
-    >>> [(r["position"], r["reason"], r["raw"]) for r in out.rejects.to_pylist()]
-    [('t/0/8', "json: Expecting ',' delimiter: line 1 column 18 (char 17)", '{"symbol": "AAPL"'), ('t/0/9', 'json: not an object', '[1]')]
+    >>> [(r["position"], r["code"], r["value"], r["reason"], r["raw"]) for r in out.rejects.to_pylist()]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('t/0/8', 'malformed', "Expecting ',' delimiter: line 1 column 18 (char 17)", 'json: not valid JSON',
+      '{"symbol": "AAPL"'), ('t/0/9', 'malformed', 'array', 'json: not an object', '[1]')]
     >>> epoch = b'{"symbol":"MSFT","ts":1704205800250000,"price":370.5,"size":3,"side":"sell","trade_id":9,"version":0}'
     >>> parse_messages([epoch], ["t/0/10"], source="doc").ticks.column("ts")[0].as_py().isoformat()
     '2024-01-02T14:30:00.250000+00:00'
@@ -91,7 +96,7 @@ def parse_messages(payloads: Sequence[bytes], positions: Sequence[str], *, sourc
             rows = pl.from_arrow(clean.rejects["position"]).str.strip_prefix("row ").cast(pl.Int64).to_numpy()
             kept[rows] = False
             bad_rows += part["_msg"].to_numpy()[rows].tolist()
-            bad_reasons += clean.rejects["reason"].to_pylist()
+            bad_reasons += zip(*(clean.rejects[name].to_pylist() for name in _REJECT_COLUMNS))
         ticks.append(clean.ticks)
         order.append(part["_msg"].to_numpy()[kept])
     return CleanBatch(_in_message_order(ticks, order), _rejects(messages, positions, bad_rows, bad_reasons))
@@ -121,12 +126,14 @@ def _in_message_order(ticks: list[pa.Table], order: list[np.ndarray]) -> pa.Tabl
     return pa.concat_tables(ticks).take(np.argsort(np.concatenate(order), kind="stable"))
 
 
-def _rejects(payloads: Sequence[bytes], positions: Sequence[str], rows: list[int], reasons: list[str]) -> pa.Table:
+def _rejects(payloads: Sequence[bytes], positions: Sequence[str], rows: list[int],
+             reasons: list[tuple[str, str, str, str]]) -> pa.Table:
+    """Rejects in message order; ``reasons[i]`` is message ``rows[i]``'s (code, field, value, reason)."""
     order = np.argsort(np.array(rows, np.int64), kind="stable")
     ordered = [rows[i] for i in order]
-    return pa.table({"position": pa.array([positions[i] for i in ordered], pa.string()),
-                     "reason": pa.array([reasons[i] for i in order], pa.string()),
-                     "raw": pa.array([_raw_text(payloads[i]) for i in ordered], pa.string())}, schema=REJECTS_SCHEMA)
+    code, field, value, reason = zip(*(reasons[i] for i in order)) if rows else ([], [], [], [])
+    return rejects_table([positions[i] for i in ordered], code, field, value, reason,
+                         [_raw_text(payloads[i]) for i in ordered])
 
 
 def _decode_layout(messages: Messages) -> tuple[pl.DataFrame, np.ndarray]:
@@ -169,8 +176,9 @@ def _decode_typed(payloads: Sequence[bytes]) -> tuple[pl.DataFrame, np.ndarray]:
     return frame, everything[~complete]
 
 
-def _decode_text(payloads: list[bytes]) -> tuple[pl.DataFrame, list[int], list[str]]:
-    """(one String column per tick field + ``_msg`` message index, undecodable messages, their reasons)."""
+def _decode_text(payloads: list[bytes]) -> tuple[pl.DataFrame, list[int], list[tuple[str, str, str, str]]]:
+    """(one String column per tick field + ``_msg`` message index, undecodable messages, their rejects'
+    code, field, value and reason)."""
     texts = _utf8(payloads)
     fast = texts.str.contains(_FLAT_OBJECT).fill_null(False)
     frame = pl.DataFrame({"_msg": np.arange(len(payloads), dtype=np.int64)})
@@ -182,7 +190,7 @@ def _decode_text(payloads: list[bytes]) -> tuple[pl.DataFrame, list[int], list[s
     slow_rows, slow_records, bad_rows, bad_reasons = [], [], [], []
     for i in np.flatnonzero(~fast.to_numpy()):
         record, reason = _decode_one(payloads[i])
-        if reason:
+        if reason is not None:
             bad_rows.append(int(i))
             bad_reasons.append(reason)
         else:
@@ -225,19 +233,19 @@ def _text_or_none(payload: bytes | None) -> str | None:
         return None
 
 
-def _decode_one(payload: bytes | None) -> tuple[dict[str, str | None], str]:
-    """One message the flat-object path did not take: (fields as text, '') or ({}, reason)."""
+def _decode_one(payload: bytes | None) -> tuple[dict[str, str | None], tuple[str, str, str, str] | None]:
+    """One message the flat-object path did not take: (fields as text, None) or ({}, (code, field, value, reason))."""
     if not payload:
-        return {}, "payload: empty message"
+        return {}, ("malformed", "payload", "", "payload: empty message")
     try:
         value = json.loads(payload.decode())
     except UnicodeDecodeError:
-        return {}, "payload: not UTF-8 text"
+        return {}, ("malformed", "payload", "", "payload: not UTF-8 text")
     except ValueError as exc:
-        return {}, f"json: {exc}"
+        return {}, ("malformed", "json", str(exc), "json: not valid JSON")
     if not isinstance(value, dict):
-        return {}, "json: not an object"
-    return {key: _as_text(value[key]) if key in value else None for key in _KEYS}, ""
+        return {}, ("malformed", "json", _JSON_TYPES.get(type(value), type(value).__name__), "json: not an object")
+    return {key: _as_text(value[key]) if key in value else None for key in _KEYS}, None
 
 
 def _as_text(value: object) -> str | None:
