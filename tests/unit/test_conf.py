@@ -57,8 +57,10 @@ def test_yaml_files_hold_values_only_and_name_their_schema():
         if path.parent.name == "strategy":
             continue
         defaults = OmegaConf.load(path).get("defaults", [])
-        own = f"/{path.parent.name}_schema@_here_"
-        assert own in defaults or any(isinstance(d, str) and (CONF / path.parent.name / f"{d}.yaml").exists()
+        group = path.parent.name
+        # a group's own package, or the group's key in a _global_ one (the sweeps set hydra.mode too)
+        own = {f"/{group}_schema@_here_", f"/{group}_schema@{group}"}
+        assert own & set(d for d in defaults if isinstance(d, str)) or any(isinstance(d, str) and (CONF / path.parent.name / f"{d}.yaml").exists()
                                       for d in defaults), path
 
 
