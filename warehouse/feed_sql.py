@@ -52,12 +52,25 @@ BAR_SCHEMA = pa.schema([
     ("low", pa.float64()), ("close", pa.float64()), ("volume", pa.float64()),
     ("vwap", pa.float64()), ("trades", pa.uint64()),
 ])
+BAR_COLUMNS_SCHEMA = pa.schema([("ts", pa.int64()), ("symbol_index", pa.uint32()),  # ts: epoch seconds
+                                *[(name, pa.float64()) for name in ("open", "high", "low", "close", "volume")]])
 OHLCV_SCHEMA = pa.schema([field for field in BAR_SCHEMA if field.name not in ("vwap", "trades")]
                          + [pa.field("oi", pa.float64())])  # open interest; null where the vendor gave none
 
 INTERVAL_FUNCTIONS = {"second": "toIntervalSecond", "minute": "toIntervalMinute",
                       "hour": "toIntervalHour", "day": "toIntervalDay"}
 
+_RAW_FIELDS = f"""argMin(price, {TRADE_ORDER}) AS bar_open, max(price) AS bar_high, min(price) AS bar_low,
+    argMax(price, {TRADE_ORDER}) AS bar_close, sum(size) AS bar_volume,
+    sum(price * size) / bar_volume AS bar_vwap, count() AS bar_trades"""
+_ROLLUP_FIELDS = """argMinMerge(open) AS bar_open, max(high) AS bar_high, min(low) AS bar_low,
+    argMaxMerge(close) AS bar_close, sum(volume) AS bar_volume,
+    sum(notional) / bar_volume AS bar_vwap, sum(trades) AS bar_trades"""
+_FINAL_FIELDS = """finalizeAggregation(open) AS bar_open, high AS bar_high, low AS bar_low,
+    finalizeAggregation(close) AS bar_close, volume AS bar_volume,
+    notional / volume AS bar_vwap, trades AS bar_trades"""
+# the position of a row's symbol in the request, for the engine's arrays (numbers, not strings)
+_SYMBOL_INDEX = "toUInt32(indexOf({symbols:Array(String)}, toString(symbol)) - 1) AS symbol_index"
 _RANGE = "symbol IN {{symbols:Array(String)}} AND {col} >= {{start:{type}}} AND {col} < {{end:{type}}}"
 _TS64 = "DateTime64(6, 'UTC')"
 _TS_WHERE = "WHERE " + _RANGE.format(col="ts", type=_TS64)
@@ -106,9 +119,7 @@ def bars_from_ticks(
     (['ts', 'symbol', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'trades'], 0, 'ticks_dedup')
     """
     sql = f"""SELECT toDateTime64(toStartOfInterval(ts, {_interval(unit)}({{step:UInt32}})), 6, 'UTC') AS bar_ts, symbol,
-    argMin(price, {TRADE_ORDER}) AS bar_open, max(price) AS bar_high, min(price) AS bar_low,
-    argMax(price, {TRADE_ORDER}) AS bar_close, sum(size) AS bar_volume,
-    sum(price * size) / bar_volume AS bar_vwap, count() AS bar_trades
+    {_RAW_FIELDS}
 FROM ticks_dedup FINAL
 {_TS_WHERE}
 GROUP BY symbol, bar_ts
@@ -136,31 +147,70 @@ def bars_from_rollup(
     Traceback (most recent call last):
     warehouse.errors.WarehouseError: interval: bars_1m serves whole minutes, not 90 second(s)
     """
-    if unit == "second":
-        raise WarehouseError(f"interval: bars_1m serves whole minutes, not {step} second(s)")
-    for field, value in (("start", start), ("end", end)):
-        if value.second or value.microsecond:
-            raise WarehouseError(f"{field}: {value.isoformat()} is not a whole minute, which bars_1m needs")
-    where = "WHERE " + _RANGE.format(col="minute", type="DateTime('UTC')")
-    params = _range_params(symbols, start, end, micros=False)
+    _rollup_interval(step, unit, start, end)
+    where, params = _rollup_range(symbols, start, end)
     if (step, unit) == (1, "minute"):  # one row per (symbol, minute): FINAL merges parts, no GROUP BY or sort
-        sql = f"""SELECT toDateTime64(minute, 6, 'UTC') AS bar_ts, symbol,
-    finalizeAggregation(open) AS bar_open, high AS bar_high, low AS bar_low,
-    finalizeAggregation(close) AS bar_close, volume AS bar_volume,
-    notional / volume AS bar_vwap, trades AS bar_trades
+        sql = f"""SELECT toDateTime64(minute, 6, 'UTC') AS bar_ts, symbol, {_FINAL_FIELDS}
 FROM bars_1m FINAL
 {where}
 ORDER BY minute, symbol"""
         return _fetch(client, "bars", "bars_1m", sql, params, BAR_SCHEMA, scan=f"bars_1m FINAL {where}")
     sql = f"""SELECT toDateTime64(toStartOfInterval(minute, {_interval(unit)}({{step:UInt32}})), 6, 'UTC') AS bar_ts, symbol,
-    argMinMerge(open) AS bar_open, max(high) AS bar_high, min(low) AS bar_low,
-    argMaxMerge(close) AS bar_close, sum(volume) AS bar_volume,
-    sum(notional) / bar_volume AS bar_vwap, sum(trades) AS bar_trades
+    {_ROLLUP_FIELDS}
 FROM bars_1m
 {where}
 GROUP BY symbol, bar_ts
 ORDER BY bar_ts, symbol"""
     return _fetch(client, "bars", "bars_1m", sql, {**params, "step": step}, BAR_SCHEMA, scan=f"bars_1m {where}")
+
+
+def bar_columns(client: Client, symbols: Sequence[str], start: datetime, end: datetime, step: int, unit: str,
+                *, rollup: bool) -> Fetched:
+    """The bars of :func:`bars_from_rollup` (``rollup``) or :func:`bars_from_ticks` as numbers for the
+    engine's arrays: ``ts`` (epoch seconds), ``symbol_index`` (position in ``symbols``), open, high, low, close,
+    volume, in no particular order (no sort, no symbol strings: :data:`BAR_COLUMNS_SCHEMA`).
+
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(database="feed_sql_example")
+    >>> _ = migrate(client)
+    >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    >>> bar_columns(client, ["AAA"], day, day.replace(hour=1), 1, "minute", rollup=True).table.column_names
+    ['ts', 'symbol_index', 'open', 'high', 'low', 'close', 'volume']
+    """
+    outputs = "bar_open, bar_high, bar_low, bar_close, bar_volume"
+    if not rollup:
+        sql = f"""SELECT toInt64(toUnixTimestamp(bucket)) AS bar_ts, {_SYMBOL_INDEX}, {outputs}
+FROM (SELECT toStartOfInterval(ts, {_interval(unit)}({{step:UInt32}})) AS bucket, symbol, {_RAW_FIELDS}
+    FROM ticks_dedup FINAL {_TS_WHERE} GROUP BY symbol, bucket)"""
+        params = {**_range_params(symbols, start, end), "step": step}
+        return _fetch(client, "bar columns", "ticks_dedup", sql, params, BAR_COLUMNS_SCHEMA,
+                      scan=f"ticks_dedup FINAL {_TS_WHERE}")
+    _rollup_interval(step, unit, start, end)
+    where, params = _rollup_range(symbols, start, end)
+    if (step, unit) == (1, "minute"):
+        sql = f"SELECT toInt64(toUnixTimestamp(minute)) AS bar_ts, {_SYMBOL_INDEX}, {outputs} FROM (SELECT minute, symbol, {_FINAL_FIELDS} " \
+              f"FROM bars_1m FINAL {where})"
+        return _fetch(client, "bar columns", "bars_1m", sql, params, BAR_COLUMNS_SCHEMA, scan=f"bars_1m FINAL {where}")
+    sql = f"""SELECT toInt64(toUnixTimestamp(bar_ts)) AS bar_ts, {_SYMBOL_INDEX}, {outputs}
+FROM (SELECT toStartOfInterval(minute, {_interval(unit)}({{step:UInt32}})) AS bar_ts, symbol, {_ROLLUP_FIELDS}
+    FROM bars_1m {where} GROUP BY symbol, bar_ts)"""
+    return _fetch(client, "bar columns", "bars_1m", sql, {**params, "step": step}, BAR_COLUMNS_SCHEMA,
+                  scan=f"bars_1m {where}")
+
+
+def _rollup_interval(step: int, unit: str, start: datetime, end: datetime) -> None:
+    """Refuse what ``bars_1m`` cannot serve: seconds, and a range not on whole minutes."""
+    if unit == "second":
+        raise WarehouseError(f"interval: bars_1m serves whole minutes, not {step} second(s)")
+    for field, value in (("start", start), ("end", end)):
+        if value.second or value.microsecond:
+            raise WarehouseError(f"{field}: {value.isoformat()} is not a whole minute, which bars_1m needs")
+
+
+def _rollup_range(symbols: Sequence[str], start: datetime, end: datetime) -> tuple[str, dict[str, Any]]:
+    return "WHERE " + _RANGE.format(col="minute", type="DateTime('UTC')"), _range_params(symbols, start, end,
+                                                                                         micros=False)
 
 
 def ticks(
@@ -322,6 +372,6 @@ def _fetch(
 
 
 __all__ = [
-    "BAR_SCHEMA", "OHLCV_SCHEMA", "TICK_TYPES", "Fetched", "QueryCost",
-    "bars_from_rollup", "bars_from_ticks", "known_symbols", "ohlcv", "row_count", "ticks",
+    "BAR_COLUMNS_SCHEMA", "BAR_SCHEMA", "OHLCV_SCHEMA", "TICK_TYPES", "Fetched", "QueryCost",
+    "bar_columns", "bars_from_rollup", "bars_from_ticks", "known_symbols", "ohlcv", "row_count", "ticks",
 ]

@@ -48,17 +48,66 @@ def bar_arrays(frame: pl.DataFrame) -> BarArrays:
         raise FeedError(f"frame: missing column {absent[0]!r}; pass a frame from Feed.bars or Feed.ohlcv")
     symbols = tuple(frame["symbol"].unique(maintain_order=True).to_list())
     micros = frame["ts"].dt.epoch("us").to_numpy()
-    index = np.unique(micros)
+    index = _distinct_sorted(micros)
     rows = np.searchsorted(index, micros)
     cols = frame["symbol"].cast(pl.Enum(symbols)).to_physical().to_numpy().astype(np.intp)
-    if len(np.unique(rows * len(symbols) + cols)) != frame.height:
-        raise FeedError("frame: more than one row per (ts, symbol)")
+    _require_one_per_cell(rows, cols, len(index), len(symbols))
     arrays = {}
     for name in ARRAY_FIELDS:
         values = np.full((len(index), len(symbols)), np.nan)
         values[rows, cols] = frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
         arrays[name] = values
     return BarArrays(index.view("datetime64[us]"), symbols, **arrays)
+
+
+def scatter_bars(seconds: np.ndarray, symbol_index: np.ndarray, fields: dict[str, np.ndarray],
+                 symbols: tuple[str, ...]) -> BarArrays:
+    """:class:`BarArrays` from bars given as columns in any order, with the missing-bar rule applied.
+
+    ``seconds`` labels each bar (epoch seconds), ``symbol_index`` is its column in ``symbols``,
+    ``fields`` holds open/high/low/close/volume. The result equals ``bar_arrays(align(frame))``
+    of the same bars: one row per time any symbol has a bar; a symbol without a bar there
+    carries its previous close as open/high/low/close with volume 0 (NaN prices before its first).
+
+    >>> import numpy as np
+    >>> one = np.array([1.0, 2.0, 3.0])
+    >>> bars = scatter_bars(np.array([120, 60, 120]), np.array([0, 0, 1]), dict(open=one, high=one, low=one,
+    ...                     close=one, volume=one), ("A", "B"))
+    >>> bars.close.tolist(), bars.volume.tolist()
+    ([[2.0, nan], [1.0, 3.0]], [[2.0, 0.0], [1.0, 3.0]])
+    """
+    micros = seconds.astype(np.int64) * 1_000_000
+    index = _distinct_sorted(micros)
+    rows = np.searchsorted(index, micros)
+    cols = symbol_index.astype(np.intp)
+    _require_one_per_cell(rows, cols, len(index), len(symbols))
+    shape = (len(index), len(symbols))
+    present = np.zeros(shape, np.bool_)
+    present[rows, cols] = True
+    arrays = {}
+    for name in ARRAY_FIELDS:
+        arrays[name] = np.full(shape, np.nan)
+        arrays[name][rows, cols] = fields[name]
+    # the last row at or before each row where the symbol has a bar (0 where it has none yet)
+    last = np.maximum.accumulate(np.where(present, np.arange(shape[0])[:, None], 0), axis=0)
+    carried = np.take_along_axis(arrays["close"], last, axis=0)
+    carried[~np.take_along_axis(present, last, axis=0)] = np.nan
+    for name in PRICES:
+        arrays[name] = np.where(present, arrays[name], carried)
+    arrays["volume"] = np.where(present, arrays["volume"], 0.0)
+    return BarArrays(index.view("datetime64[us]"), symbols, **arrays)
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct ``values``, sorted (in O(n) when they already are)."""
+    if values.size and np.all(values[1:] >= values[:-1]):
+        return values[np.concatenate(([True], values[1:] != values[:-1]))]
+    return np.unique(values)
+
+
+def _require_one_per_cell(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> None:
+    if rows.size and np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols).max() > 1:
+        raise FeedError("frame: more than one row per (ts, symbol)")
 
 
 def align(frame: pl.DataFrame, symbols: list[str]) -> pl.DataFrame:

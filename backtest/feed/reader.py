@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
-from backtest.feed.frames import align, in_tz
+from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
 from backtest.feed.request import FeedError, Interval, request, use_rollup
 from warehouse import feed_sql
 from warehouse.client import connect
@@ -71,8 +72,37 @@ class Feed:
         count, unit = step.sql_step(rollup)
         fetch = feed_sql.bars_from_rollup if rollup else feed_sql.bars_from_ticks
         table = self._run(f"bars {step}", names, t0, t1, fetch(self.client, names, t0, t1, count, unit))
-        self._require_known(names, table)
+        self._require_known(self._missing(names, table))
         return in_tz(align(pl.from_arrow(table), names), tz)
+
+    def arrays(
+        self,
+        symbols: str | Iterable[str],
+        start: datetime | date | str,
+        end: datetime | date | str,
+        interval: str = "1m",
+        source: str = "auto",
+    ) -> BarArrays:
+        """The bars of :meth:`bars` as the engine's :class:`BarArrays` (symbols in the order asked), read
+        as numbers and put in place without a frame: equal to ``bar_arrays(feed.bars(...))``, several
+        times faster for many symbols (no symbol strings, no sort, no join).
+
+        >>> Feed().arrays("AAA", "2024-01-02", "2024-01-01")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: start: 2024-01-02T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
+        """
+        names, t0, t1 = request(symbols, start, end, None)
+        step = Interval.parse(interval)
+        rollup = use_rollup(step, t0, t1, source)
+        count, unit = step.sql_step(rollup)
+        table = self._run(f"arrays {step}", names, t0, t1,
+                          feed_sql.bar_columns(self.client, names, t0, t1, count, unit, rollup=rollup))
+        indices = table.column("symbol_index").to_numpy()
+        absent = np.ones(len(names), np.bool_)
+        absent[indices] = False
+        self._require_known([name for name, gone in zip(names, absent) if gone])
+        fields = {name: table.column(name).to_numpy() for name in ARRAY_FIELDS}
+        return scatter_bars(table.column("ts").to_numpy(), indices, fields, tuple(names))
 
     def ticks(
         self,
@@ -101,7 +131,7 @@ class Feed:
                 raise FeedError(f"columns: {column!r} is not a tick column ({', '.join(TICK_COLUMNS)})")
         fetched = feed_sql.ticks(self.client, names, t0, t1, chosen, dedup)
         table = self._run("ticks", names, t0, t1, fetched)
-        self._require_known(names, table)
+        self._require_known(self._missing(names, table))
         return in_tz(pl.from_arrow(table), tz)
 
     def ohlcv(
@@ -154,8 +184,8 @@ class Feed:
         present = set(pc.unique(table.column("symbol")).to_pylist())
         return [name for name in names if name not in present]
 
-    def _require_known(self, names: list[str], table: pa.Table) -> None:
-        missing = self._missing(names, table)
+    def _require_known(self, missing: list[str]) -> None:
+        """Refuse the symbols among ``missing`` (no bars in the range) that have no ticks at all."""
         if not missing:
             return
         fetched = feed_sql.known_symbols(self.client, missing)

@@ -188,6 +188,32 @@ def test_several_symbols_align_on_one_index_without_future_fill(fresh_client) ->
             assert values.shape == (5, 2) and values.dtype == np.float64 and values.flags.c_contiguous
         assert np.isnan(arrays.close[0, 0]) and arrays.close[:, 1].tolist() == [10, 11, 12, 13, 16]
         assert arrays.close[1:, 0].tolist() == [51, 51, 53, 53]
+        assert_arrays_equal(feed.arrays(["BBB", "AAA"], t, t + 7 * m, "1m", source=source), arrays)
+
+
+def assert_arrays_equal(left, right) -> None:
+    assert left.symbols == right.symbols and np.array_equal(left.index, right.index)
+    for name in ("open", "high", "low", "close", "volume"):
+        a, b = getattr(left, name), getattr(right, name)
+        assert a.dtype == b.dtype == np.float64 and a.flags.c_contiguous and np.array_equal(a, b, equal_nan=True), name
+
+
+@pytest.mark.parametrize(("interval", "source"), [("1m", "rollup"), ("5m", "rollup"), ("7h", "rollup"), ("1m", "raw"),
+                                                   ("90s", "raw"), ("1d", "auto")])
+def test_arrays_equal_the_pivot_of_the_aligned_frame(loaded, interval: str, source: str) -> None:
+    feed, _ = loaded
+    symbols = ["S02", "S00", "S01"]
+    start, end = DAY0 + timedelta(hours=14, minutes=31), END
+    expected = bar_arrays(feed.bars(symbols, start, end, interval, source=source))
+    assert_arrays_equal(feed.arrays(symbols, start, end, interval, source=source), expected)
+
+
+def test_arrays_refuse_an_unknown_symbol_and_keep_a_quiet_one(loaded) -> None:
+    feed, _ = loaded
+    with pytest.raises(FeedError, match="'NOPE' not in the warehouse"):
+        feed.arrays(["S00", "NOPE"], DAY0, END)
+    quiet = feed.arrays(["S00", "S01"], DAY0 + timedelta(hours=14, minutes=30), DAY0 + timedelta(hours=14, minutes=31))
+    assert quiet.close.shape[1] == 2
 
 
 def test_times_accept_naive_aware_and_iso_and_output_in_tz(loaded) -> None:
