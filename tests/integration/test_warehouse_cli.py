@@ -39,6 +39,23 @@ def test_init_demo_status(own_dsn):
     assert {"AAPL", "MSFT"} <= rows.keys()
 
 
+def test_demo_adds_symbols_rather_than_ticks_in_the_future(own_dsn):
+    import numpy as np
+    from warehouse.demo.generate import today_utc
+
+    start = str(np.busday_offset(np.datetime64(today_utc()), -3, roll="backward"))  # three sessions before today
+    demo = _run("demo", "--ticks", "200k", "--start", start, "--dense", "SPY=3", dsn=own_dsn)
+    assert demo.returncode == 0, demo.stderr
+    note, summary = demo.stdout.strip().splitlines()
+    assert note.startswith("200k ticks over ") and "AAPL, MSFT, NVDA, SPY, TSLA, AMZN" in note
+    assert "(the 5 asked for would have run past today, to " in note
+    assert "loaded 200,000 ticks, rejected 0 (new trades" in summary
+    client = connect(dsn=own_dsn)
+    symbols = int(note.split(" symbols:")[0].split()[-1])
+    assert client.command("SELECT uniqExact(symbol) FROM ticks") == symbols > 5
+    assert client.command("SELECT toDate(max(ts)) < today() FROM ticks") == 1
+
+
 def test_all_rows_rejected_exits_nonzero(own_dsn, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("symbol,ts,price,size\nA,yesterday,1,1\nB,2024-01-02,-3,1\n")
@@ -52,6 +69,8 @@ def test_all_rows_rejected_exits_nonzero(own_dsn, tmp_path):
     (("load", "/no/such/file.csv"), "error: path: '/no/such/file.csv' is not a readable file"),
     (("demo", "--ticks", "lots"), "error: ticks: 'lots' is not a count"),
     (("demo", "--duplicates", "2"), "error: duplicate_rate: 2.0 is not in"),
+    (("demo", "--dense", "SPY"), "error: dense: 'SPY' is not like SYMBOL=k"),
+    (("demo", "--dense", "XYZ=2"), "error: dense: 'XYZ' is not one of the symbols"),
     (("rebuild-bars", "--start", "soon"), "error: start: 'soon' is not an ISO date"),
     (("load-ohlcv", "--interval", "7q", "/dev/null"), "error: "),
     (("init", "--cluster", "x;y", "--print-sql"), "error: cluster: 'x;y' is not a valid identifier"),

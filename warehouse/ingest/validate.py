@@ -227,11 +227,10 @@ def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
     for j in np.unique(first):
         picked = np.flatnonzero(first == j)
         value = value.scatter(picked, checks[j][4](rows[picked]))
-    rule = np.array([check[1:4] for check in checks], dtype=object).reshape(-1, 3)[first]
-    return pl.DataFrame({"row": rows, "code": rule[:, 0].tolist(), "field": rule[:, 1].tolist(), "value": value,
-                         "reason": rule[:, 2].tolist()}, schema={"row": pl.Int64, "code": pl.String,
-                                                                  "field": pl.String, "value": pl.String,
-                                                                  "reason": pl.String})
+    picked_rule = pl.Series(first, dtype=pl.UInt32)
+    rules = {name: pl.Series(name, [check[i] for check in checks], pl.String).gather(picked_rule)
+             for i, name in ((1, "code"), (2, "field"), (3, "reason"))}
+    return pl.DataFrame([pl.Series("row", rows, pl.Int64), rules["code"], rules["field"], value, rules["reason"]])
 
 
 def _gather(text: pl.Series) -> Callable[[np.ndarray], pl.Series]:
