@@ -1,4 +1,4 @@
-"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, status, repair, rebuild-bars.
+"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, status, repair, compact, rebuild-bars.
 
 Every command takes ``--dsn`` (default ``$TICKHOUSE_DSN`` or the embedded
 ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
@@ -21,6 +21,7 @@ from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
 from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
+from warehouse.ingest.compact import compact
 from warehouse.ingest.journal import repair
 from warehouse.ingest.ohlcv import load_ohlcv
 from warehouse.ingest.rollup import rebuild_range
@@ -131,6 +132,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if exact else 1
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge each month of ticks_dedup and bars_1m into one part (cheap FINAL reads)."""
+    client = connect(args.dsn)
+    migrate(client)
+    done = compact(client)
+    for merged in done:
+        print(f"{merged.table} {merged.partition}: {merged.parts_before} parts -> 1")
+    print(f"compacted {len(done)} table months" if done else "nothing to compact: every month is one part")
+    return 0
+
+
 def cmd_repair(args: argparse.Namespace) -> int:
     """Rebuild the bars of the tick batches a killed writer left open (every writer does it when it starts)."""
     client = connect(args.dsn)
@@ -193,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     fix = commands.add_parser("repair", help="rebuild the bars of tick batches a killed writer left open")
     fix.set_defaults(run=cmd_repair)
+
+    merge = commands.add_parser("compact", help="merge each month of ticks_dedup and bars_1m into one part "
+                                "(FINAL reads get cheap; run after large loads)")
+    merge.set_defaults(run=cmd_compact)
     for module in (bench_cli, stream_cli):
         module.add_commands(commands)
     return parser

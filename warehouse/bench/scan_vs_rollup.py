@@ -48,6 +48,7 @@ from clickhouse_connect.driver.client import Client
 from warehouse import feed_sql
 from warehouse.demo.generate import OPEN_MINUTE, TRADES_PER_SYMBOL_DAY, DemoSpec, generate
 from warehouse.errors import WarehouseError
+from warehouse.ingest.compact import compact
 from warehouse.ingest.files import load_ticks
 from warehouse.schema.migrate import migrate
 
@@ -126,17 +127,23 @@ def default_dsn(ticks: int) -> str:
 
 
 def prepare(client: Client, spec: DemoSpec, where: str) -> str:
-    """Load ``spec``'s demo ticks unless ``client`` already holds exactly them; say which.
+    """Load ``spec``'s demo ticks unless ``client`` already holds exactly them, then compact them
+    (:func:`warehouse.ingest.compact.compact`, as after any large load); say what was done.
 
     A warehouse holding other ticks is refused rather than added to or cleared.
     """
     migrate(client)
     present = client.command("SELECT count() FROM ticks")
     if present == 0:
-        return load_ticks(client, generate(spec), name="bench demo").summary()
+        loaded = load_ticks(client, generate(spec), name="bench demo").summary()
+        started = time.perf_counter()
+        merged = compact(client)
+        return f"{loaded}; compacted {len(merged)} table months in {time.perf_counter() - started:.1f} s"
     held = client.query("SELECT DISTINCT symbol FROM ticks ORDER BY symbol").result_columns[0]
     if present == spec.ticks and sorted(held) == sorted(spec.symbols):
-        return f"reusing {where}: it already holds the {present:,} bench ticks ({', '.join(spec.symbols)})"
+        merged = compact(client)
+        return (f"reusing {where}: it already holds the {present:,} bench ticks ({', '.join(spec.symbols)})"
+                + (f"; compacted {len(merged)} table months" if merged else ""))
     raise WarehouseError(
         f"dsn: {where} holds {present:,} ticks of {', '.join(held)}, not the {spec.ticks:,} bench ticks of "
         f"{', '.join(spec.symbols)}; pass an empty --dsn (or none: each --ticks gets its own ./data/bench dir)"
