@@ -33,6 +33,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from hydra_plugins import tickhouse_sweeper
@@ -40,7 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import strategies
-from backtest.config import CONF_DIR, DataSpec, error_line
+from backtest.config import CONF_DIR, DataSpec, error_line, register_strategy
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.feed import Feed
@@ -71,7 +72,8 @@ def execute(cfg: DictConfig, out_dir: str | Path) -> RunResult:
 
 def format_summary(result: RunResult) -> str:
     """A short text table of the run's main statistics (first line: what ran, on which bars)."""
-    lines = [f"{result.strategy} {result.params} on {','.join(result.data.symbols)} "
+    values = ", ".join(f"{k}={v!r}" for k, v in result.params.items())
+    lines = [f"{result.strategy}({values}) on {','.join(result.data.symbols)} "
              f"{result.data.interval} [{result.data.start}, {result.data.end}) - {result.fingerprint}"]
     for key in SUMMARY_STATS:
         value = result.stats[key]
@@ -156,6 +158,28 @@ def _hydra_call(argv: Sequence[str] | None) -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
 
 
+def strategy_choices(argv: Sequence[str]) -> list[str]:
+    """The strategies the command line chooses (``+strategy=a`` or ``+strategy=a,b``), read by Hydra's parser.
+
+    Each becomes a config option before Hydra composes (:func:`~backtest.config.register_strategy`), so a
+    class no YAML names -- ``+strategy=mypkg.signals:EmaCross`` -- is an option like a built-in.
+
+    >>> strategy_choices(["+strategy=sma_cross,my_file.py:EmaCross", "strategy.fast=5", "data.interval=5m"])
+    ['sma_cross', 'my_file.py:EmaCross']
+    """
+    parser = OverridesParser.create()
+    found = []
+    for arg in argv:
+        try:
+            override = parser.parse_override(arg)
+        except HydraException:
+            continue  # Hydra reports it when it parses the command line
+        if override.key_or_group == "strategy":
+            values = override.sweep_iterator() if override.is_sweep_override() else [override.value()]
+            found += [str(v) for v in values if v is not None]
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m backtest``: run Hydra on ``argv`` (default: the command line); the exit code.
 
@@ -170,6 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        for spec in strategy_choices(sys.argv[1:] if argv is None else argv):
+            register_strategy(spec)
+    except StrategyError as exc:
+        if full_error:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         with _hydra_call(argv):
             backtest_job()

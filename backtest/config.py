@@ -10,7 +10,10 @@ wrong type, naming it:
 * ``data``: :class:`DataSpec` (``data_schema``), ``conf/data/*.yaml``;
 * ``engine``: ``EngineConfig`` (``engine_schema``), ``conf/engine/*.yaml``;
 * ``sweep``: ``SweepSpec`` (``sweep_schema``), ``conf/sweep/*.yaml`` (``+sweep=grid|random``);
-* ``strategy``: a free mapping (``+strategy=<name>``); the strategy's ``Params`` checks its fields.
+* ``strategy``: a free mapping (``+strategy=<name>``); the strategy class checks its fields. The
+  options are not YAML files: each strategy is stored in the ConfigStore as ``strategy/<name>``
+  holding ``name`` and its class's defaults (:func:`register_strategy`), the built-ins and
+  installed ones on import, a ``module:Class`` or ``file.py:Class`` when the command line names it.
 
 A group's YAML names its schema first in its defaults list
 (``- /engine_schema@_here_``), then holds values.
@@ -45,9 +48,11 @@ from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import MISSING, Container, DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+import strategies
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.sweep.spec import SweepSpec
+from strategies.errors import StrategyError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
@@ -118,7 +123,7 @@ class BacktestConfig:
     """The root config: one node per group; ``strategy`` is whatever ``+strategy=<name>`` loads.
 
     ``strategy`` stays a free mapping because each strategy has its own
-    parameters; the strategy's ``Params`` refuses unknown ones in one line
+    parameters; the strategy class refuses unknown ones in one line
     (``strategy.fsat: unknown parameter of sma_cross (known: fast, slow)``).
     ``sweep`` is null unless ``+sweep=grid|random`` is chosen. The group nodes
     are typed by their own schemas (each group's YAML starts from one), so the
@@ -183,6 +188,32 @@ def register_configs(store: ConfigStore | None = None) -> None:
         if cls is SweepSpec:  # any parameter of the strategy, no + needed; ParamSpace.parse names an unknown one
             OmegaConf.set_struct(node.params, False)
         store.store(name=name, node=node)
+    for name in strategies.available():
+        try:
+            register_strategy(name, store)
+        except Exception:  # noqa: BLE001 -- a broken installed package; choosing it reports why (cli.main)
+            continue
+
+
+def register_strategy(spec: str, store: ConfigStore | None = None) -> None:
+    """Store the option ``strategy/<spec>``: ``name: <spec>`` and the class's defaults (its ``param`` values).
+
+    ``spec`` is a short name, ``module:Class`` or a relative ``path/file.py:Class``
+    (:func:`strategies.find`); an unknown one is a :class:`~strategies.errors.StrategyError`.
+
+    >>> register_strategy("strategies.rsi_reversion:RsiReversion")
+    >>> from hydra import compose, initialize_config_dir
+    >>> with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    ...     cfg = compose(config_name="config", overrides=["+strategy=strategies.rsi_reversion:RsiReversion"])
+    >>> dict(cfg.strategy)
+    {'name': 'strategies.rsi_reversion:RsiReversion', 'window': 14, 'lower': 30.0, 'upper': 70.0}
+    """
+    if spec.startswith("/"):
+        raise StrategyError(f"strategy: {spec!r}: Hydra option names cannot start with '/'; name the file "
+                            "relative to the working directory, or put its folder on PYTHONPATH and use module:Class")
+    cls = strategies.find(spec)
+    group, _, name = f"strategy/{spec}".rpartition("/")
+    (store or ConfigStore.instance()).store(group=group, name=name, node={"name": spec, **cls.defaults()})
 
 
 def error_line(exc: BaseException) -> str:

@@ -12,12 +12,13 @@ This is what ``python -m backtest`` and notebooks call; it holds no SQL (the
 >>> _ = load_ohlcv(client, os.path.join(os.path.dirname(backtesting.__file__), "test", "GOOG.csv"))
 >>> data = DataSpec(symbols=("GOOG",), start="2004-01-01", end="2014-01-01", interval="1d", source="ohlcv")
 >>> result = run_backtest(Feed(client), "sma_cross", {"fast": 10, "slow": 20}, data, EngineConfig())
->>> result.stats["trades"] > 0, result.bars.close.shape
-(True, (2148, 1))
+>>> result.stats["trades"] > 0, result.bars.close.shape, result.params
+(True, (2148, 1), {'fast': 10, 'slow': 20})
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import numpy as np
 
 import strategies
 from backtest.config import DATA_SOURCES, DataSpec  # noqa: F401 (DATA_SOURCES, DataSpec: public here too)
+from backtest.engine.modes import Signals
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
@@ -36,10 +38,10 @@ from warehouse.schema.migrate import current_version
 
 @dataclass(frozen=True)
 class RunResult:
-    """Everything one run produced, ready for a report."""
+    """Everything one run produced, ready for a report: ``strategy`` is its name, ``params`` its values."""
 
     strategy: str
-    params: Any
+    params: dict[str, Any]
     data: DataSpec
     engine: EngineConfig
     bars: BarArrays
@@ -83,17 +85,38 @@ def fingerprint(bars: BarArrays) -> str:
     return f"{rows}x{columns}:{digest.hexdigest()[:16]}"
 
 
-def run_backtest(feed: Feed, strategy: str, strategy_values: Mapping[str, Any], data: DataSpec,
-                 engine: EngineConfig) -> RunResult:
-    """Read ``data`` through ``feed``, run ``strategy`` with ``strategy_values`` under ``engine``."""
-    module = strategies.load(strategy)
-    params = strategies.make_params(module, strategy_values)
-    first_cost = len(feed.stats)
-    bars = read_bars(feed, data)
-    simulation = run(bars.open, bars.high, bars.low, bars.close, strategies.signal_events(module, bars, params),
-                     engine)
+def make_strategy(strategy: str | type[strategies.Strategy], values: Mapping[str, Any]) -> strategies.Strategy:
+    """The strategy ``strategy`` names (see :func:`strategies.find`) with ``values`` (``name`` is ignored).
+
+    >>> make_strategy("sma_cross", {"name": "sma_cross", "fast": 5})
+    SmaCross(fast=5, slow=30)
+    """
+    return strategies.find(strategy)(**{k: v for k, v in values.items() if k != "name"})
+
+
+def engine_for(strategy: strategies.Strategy, engine: EngineConfig) -> EngineConfig:
+    """``engine``, reading signals as target weights when ``strategy`` returns weights."""
+    return dataclasses.replace(engine, signals=Signals.target) if strategy.uses_weights() else engine
+
+
+def simulate(strategy: strategies.Strategy, bars: BarArrays, engine: EngineConfig) -> tuple[SimulationResult,
+                                                                                            dict[str, Any]]:
+    """Run ``strategy`` on ``bars`` under ``engine``: the simulation and its statistics."""
+    events = strategies.signal_events(strategy, bars, strategies.Indicators(bars))
+    simulation = run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, engine))
     closed = simulation.trades.filter(~simulation.trades["is_open"])
     stats = summarize(simulation.equity, engine.init_cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
                       simulation.exposure_bars, bars.index)
-    return RunResult(strategy, params, data, engine, bars, simulation, stats, tuple(feed.stats[first_cost:]),
+    return simulation, stats
+
+
+def run_backtest(feed: Feed, strategy: str | type[strategies.Strategy], strategy_values: Mapping[str, Any],
+                 data: DataSpec, engine: EngineConfig) -> RunResult:
+    """Read ``data`` through ``feed``, run ``strategy`` with ``strategy_values`` under ``engine``."""
+    instance = make_strategy(strategy, strategy_values)
+    first_cost = len(feed.stats)
+    bars = read_bars(feed, data)
+    simulation, stats = simulate(instance, bars, engine)
+    label = strategy if isinstance(strategy, str) else instance.name
+    return RunResult(label, instance.values, data, engine, bars, simulation, stats, tuple(feed.stats[first_cost:]),
                      fingerprint(bars))

@@ -68,13 +68,12 @@ def _ours(n: int, repeats: int) -> dict:
     o, h, lo, c = (a[:, None] for a in _ohlc(n))
     index = (np.datetime64("2024-01-01") + np.arange(n) * np.timedelta64(1, "m")).astype("datetime64[us]")
     bars = BarArrays(index, ("X",), o, h, lo, c, np.ones_like(c))
-    module = strategies.load("sma_cross")
-    params = module.Params(FAST, SLOW)
+    strategy = strategies.find("sma_cross")(fast=FAST, slow=SLOW)
     config = EngineConfig(fees_bps=FEES * 1e4)
     signal_s, simulation_s, totals = [], [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        events = strategies.signal_events(module, bars, params)  # what python -m backtest does
+        events = strategies.signal_events(strategy, bars, strategies.Indicators(bars))  # what python -m backtest does
         middle = time.perf_counter()
         result = run(o, h, lo, c, events, config)
         trades = result.trades.height  # the frames are part of the result

@@ -8,7 +8,7 @@
 >>> bars = BarArrays(np.array(["2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[us]"), ("X",),
 ...                  close, close, close, close, close)
 >>> sim = run(close, close, close, close, np.array([[1.0], [np.nan], [np.nan]]), EngineConfig(fill="close"))
->>> result = RunResult("sma_cross", None, DataSpec(symbols=("X",)), EngineConfig(), bars, sim,
+>>> result = RunResult("sma_cross", {}, DataSpec(symbols=("X",)), EngineConfig(), bars, sim,
 ...                    {"total_return": 0.2}, (), "3x1:abc")
 >>> out = tempfile.mkdtemp()
 >>> sorted(p.name for p in write_run_files(result, out, benchmark_csv=None))
@@ -62,8 +62,7 @@ def metrics_frame(result: RunResult) -> pl.DataFrame:
         "source": result.data.source,
         "fingerprint": result.fingerprint,
     }
-    if dataclasses.is_dataclass(result.params):
-        row.update({f"param_{k}": v for k, v in dataclasses.asdict(result.params).items()})
+    row.update({f"param_{k}": v for k, v in result.params.items()})
     for key, value in result.stats.items():
         row[key] = str(value) if isinstance(value, timedelta) else value
     return pl.DataFrame([row])

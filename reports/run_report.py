@@ -12,7 +12,7 @@ from ``backtest/``), the run folder's ``.hydra/`` files and, when present, the
 >>> bars = BarArrays(np.array(["2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[us]"), ("X",),
 ...                  close, close, close, close, close)
 >>> sim = run(close, close, close, close, np.array([[1.0], [np.nan], [np.nan]]), EngineConfig(fill="close"))
->>> result = RunResult("sma_cross", None, DataSpec(symbols=("X",)), EngineConfig(), bars, sim,
+>>> result = RunResult("sma_cross", {}, DataSpec(symbols=("X",)), EngineConfig(), bars, sim,
 ...                    {"total_return": 0.2}, (), "3x1:abc")
 >>> path = write_run_report(result, tempfile.mkdtemp(), benchmark_csv=None)
 >>> text = path.read_text()
@@ -85,7 +85,7 @@ def time_ticks(index: np.ndarray, count: int = 6) -> list[tuple[float, str]]:
 
 def _run_section(result: RunResult, out: Path) -> str:
     """What ran on which data with which rules, and the command that redoes it."""
-    params = dataclasses.asdict(result.params) if dataclasses.is_dataclass(result.params) else {}
+    params = dict(result.params)
     rows, symbols = result.bars.close.shape
     returned = sum(cost.rows_returned for cost in result.query_costs)
     config = hydra_config(out) or {}

@@ -6,34 +6,21 @@ TA-Lib). Inside the bands the signal is NaN (hold); with
 ``engine.direction=long_only`` a break below the lower band is the exit.
 
 >>> import numpy as np
->>> from backtest.feed import BarArrays
+>>> from types import SimpleNamespace
 >>> close = np.array([10.0, 10, 10, 12, 11, 11, 8, 9])[:, None]
->>> bars = BarArrays(np.arange(8).astype("datetime64[D]"), ("X",), close, close, close, close, close)
->>> signals(bars, Params(window=3, k=1.0))[:, 0].tolist()
+>>> BollingerBreakout(window=3, k=1.0).signals(SimpleNamespace(close=close))[:, 0].tolist()
 [nan, nan, nan, 1.0, nan, nan, -1.0, nan]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
 
 from strategies import checks
-from strategies.indicators import IndicatorCache, rolling_std_nb, sma_nb
-
-
-@dataclass(frozen=True)
-class Params:
-    """Band ``window`` in bars (>= 2) and width ``k`` in standard deviations (> 0)."""
-
-    window: int = 20
-    k: float = 2.0
-
-    def __post_init__(self) -> None:
-        checks.window("window", self.window, minimum=2)
-        checks.positive("k", self.k)
+from strategies.base import Strategy, param
 
 
 @njit(cache=True, nogil=True)
@@ -50,8 +37,17 @@ def band_breakout_signal_nb(close: np.ndarray, middle: np.ndarray, std: np.ndarr
     return out
 
 
-def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.ndarray:
-    """+1 / -1 on the bars whose close is outside the bands, NaN elsewhere."""
-    cache = cache or IndicatorCache()
-    return band_breakout_signal_nb(bars.close, cache(sma_nb, bars.close, params.window),
-                                   cache(rolling_std_nb, bars.close, params.window), float(params.k))
+class BollingerBreakout(Strategy):
+    """Band ``window`` in bars (>= 2) and width ``k`` in standard deviations (> 0)."""
+
+    name = "bollinger_breakout"
+    window = param(20, min=2)
+    k = param(2.0, min=0)
+
+    def check(self) -> None:
+        checks.positive("k", self.k)
+
+    def signals(self, bars: Any) -> np.ndarray:
+        """+1 / -1 on the bars whose close is outside the bands, NaN elsewhere."""
+        return band_breakout_signal_nb(bars.close, self.ind.sma(bars.close, self.window),
+                                       self.ind.std(bars.close, self.window), self.k)

@@ -10,34 +10,21 @@ own signals imply, so an exit is only signalled for a position it entered
 (an engine stop that closed the trade earlier is not re-signalled).
 
 >>> import numpy as np
->>> from backtest.feed import BarArrays
+>>> from types import SimpleNamespace
 >>> close = np.array([10.0, 11, 10, 12, 11, 10, 9, 8, 7, 6, 9, 10])[:, None]
->>> bars = BarArrays(np.arange(12).astype("datetime64[D]"), ("X",), close, close, close, close, close)
->>> signals(bars, Params(window=3, exit_window=2))[:, 0].tolist()
+>>> bars = SimpleNamespace(close=close, high=close, low=close)
+>>> DonchianBreakout(window=3, exit_window=2).signals(bars)[:, 0].tolist()
 [nan, nan, nan, 1.0, nan, 0.0, -1.0, nan, nan, nan, 1.0, nan]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
 
-from strategies import checks
-from strategies.indicators import IndicatorCache, rolling_max_nb, rolling_min_nb
-
-
-@dataclass(frozen=True)
-class Params:
-    """Entry channel ``window`` and exit channel ``exit_window`` in bars."""
-
-    window: int = 20
-    exit_window: int = 10
-
-    def __post_init__(self) -> None:
-        checks.window("window", self.window)
-        checks.window("exit_window", self.exit_window)
+from strategies.base import Strategy, param
 
 
 @njit(cache=True, nogil=True)
@@ -66,10 +53,15 @@ def channel_signal_nb(close: np.ndarray, entry_high: np.ndarray, entry_low: np.n
     return out
 
 
-def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.ndarray:
-    """+1 / -1 on channel breakouts, 0 on exits, NaN elsewhere."""
-    cache = cache or IndicatorCache()
-    return channel_signal_nb(bars.close, cache(rolling_max_nb, bars.high, params.window),
-                             cache(rolling_min_nb, bars.low, params.window),
-                             cache(rolling_max_nb, bars.high, params.exit_window),
-                             cache(rolling_min_nb, bars.low, params.exit_window))
+class DonchianBreakout(Strategy):
+    """Entry channel ``window`` and exit channel ``exit_window`` in bars."""
+
+    name = "donchian_breakout"
+    window = param(20, min=1)
+    exit_window = param(10, min=1)
+
+    def signals(self, bars: Any) -> np.ndarray:
+        """+1 / -1 on channel breakouts, 0 on exits, NaN elsewhere."""
+        entry = self.ind.donchian(bars.high, bars.low, self.window)
+        exit_ = self.ind.donchian(bars.high, bars.low, self.exit_window)
+        return channel_signal_nb(bars.close, entry.upper, entry.lower, exit_.upper, exit_.lower)

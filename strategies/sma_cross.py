@@ -1,60 +1,38 @@
 """SMA crossover: long when the fast average crosses above the slow one, short (or flat) when below.
 
+The crossing test is backtesting.py's (strictly below at the bar before,
+strictly above now); ``self.ind.sma_cross`` finds the crossings in one pass
+over the closes in a run and from cached averages in a sweep.
+
 >>> import numpy as np
->>> from backtest.feed import BarArrays
+>>> from types import SimpleNamespace
 >>> close = np.array([5.0, 4, 3, 2, 3, 4, 5, 6, 5, 4, 3])[:, None]
->>> bars = BarArrays(np.arange(11).astype("datetime64[D]"), ("X",), close, close, close, close, close)
->>> signals(bars, Params(fast=2, slow=3))[:, 0].tolist()
+>>> np.asarray(SmaCross(fast=2, slow=3).signals(SimpleNamespace(close=close)))[:, 0].tolist()
 [nan, nan, nan, nan, nan, 1.0, nan, nan, nan, -1.0, nan]
->>> events(bars, Params(fast=2, slow=3)).bars.tolist()
-[5, 9]
+>>> SmaCross(fast=30, slow=10)
+Traceback (most recent call last):
+strategies.errors.StrategyError: strategy.fast: 30 must be < strategy.slow (10) (sma_cross)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numba
-import numpy as np
+from typing import Any
 
 from strategies import checks
-from strategies.signal_events import SignalEvents
-from strategies.indicators import IndicatorCache, crossover_events_nb, crossover_signal_nb, sma_crossings, sma_nb
+from strategies.base import Strategy, param
+from strategies.indicators.events import SignalEvents
 
 
-@dataclass(frozen=True)
-class Params:
+class SmaCross(Strategy):
     """``fast`` and ``slow`` moving-average windows in bars (fast < slow)."""
 
-    fast: int = 10
-    slow: int = 30
+    name = "sma_cross"
+    fast = param(10, min=1)
+    slow = param(30, min=1)
 
-    def __post_init__(self) -> None:
-        checks.window("fast", self.fast)
-        checks.window("slow", self.slow)
+    def check(self) -> None:
         checks.ordered("fast", self.fast, "slow", self.slow)
 
-
-def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.ndarray:
-    """+1 / -1 at the bars where the fast SMA of the close crosses the slow one, NaN elsewhere."""
-    return crossover_signal_nb(*_averages(bars, params, cache))
-
-
-def events(bars, params: Params, cache: IndicatorCache | None = None) -> SignalEvents:
-    """The crossings of :func:`signals` as events, without the dense array (what runs and sweeps use).
-
-    With a ``cache`` (sweeps) the averages come from it; without one (a single
-    run) they are never stored: one pass over the closes keeps the crossings only,
-    a long series split over numba's thread count (the same crossings either way).
-    """
-    if cache is None:
-        bar_numbers, rows = sma_crossings(bars.close, params.fast, params.slow, parts=numba.get_num_threads())
-    else:
-        bar_numbers, rows = crossover_events_nb(*_averages(bars, params, cache))
-    return SignalEvents(bar_numbers, rows, bars.close.shape[0])
-
-
-def _averages(bars, params: Params, cache: IndicatorCache | None) -> tuple[np.ndarray, np.ndarray]:
-    """The fast and slow SMAs of the close, through ``cache``."""
-    cache = cache or IndicatorCache()
-    return cache(sma_nb, bars.close, params.fast), cache(sma_nb, bars.close, params.slow)
+    def signals(self, bars: Any) -> SignalEvents:
+        """+1 / -1 at the bars where the fast SMA of the close crosses the slow one, NaN elsewhere."""
+        return self.ind.sma_cross(bars.close, self.fast, self.slow)

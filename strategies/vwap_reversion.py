@@ -14,36 +14,24 @@ last bar's open, so nothing is held overnight (use 1 with ``engine.fill=close``,
 imply, so an exit is only signalled for a position it entered.
 
 >>> import numpy as np
->>> from backtest.feed import BarArrays
+>>> from types import SimpleNamespace
 >>> close = np.array([100.0, 99, 100.2, 102, 101, 100, 100])[:, None]
 >>> index = np.array(["2024-01-02T20:55", "2024-01-02T20:56", "2024-01-02T20:57", "2024-01-02T20:58",
 ...                   "2024-01-02T20:59", "2024-01-03T14:30", "2024-01-03T14:31"], dtype="datetime64[us]")
->>> bars = BarArrays(index, ("X",), close, close, close, close, np.ones_like(close))
->>> signals(bars, Params(threshold=0.005, flat_bars=1))[:, 0].tolist()
+>>> bars = SimpleNamespace(index=index, high=close, low=close, close=close, volume=np.ones_like(close))
+>>> VwapReversion(threshold=0.005, flat_bars=1).signals(bars)[:, 0].tolist()
 [nan, 1.0, 0.0, -1.0, 0.0, nan, nan]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
 
 from strategies import checks
-from strategies.indicators import IndicatorCache, session_vwap_nb, utc_days
-
-
-@dataclass(frozen=True)
-class Params:
-    """Entry ``threshold`` as a fraction of the VWAP (0.002 = 0.2%); ``flat_bars`` flat bars per session end."""
-
-    threshold: float = 0.002
-    flat_bars: int = 2
-
-    def __post_init__(self) -> None:
-        checks.positive("threshold", self.threshold)
-        checks.window("flat_bars", self.flat_bars, minimum=0)
+from strategies.base import Strategy, param
 
 
 @njit(cache=True, nogil=True)
@@ -80,9 +68,17 @@ def vwap_reversion_signal_nb(close: np.ndarray, vwap: np.ndarray, session: np.nd
     return out
 
 
-def signals(bars, params: Params, cache: IndicatorCache | None = None) -> np.ndarray:
-    """Entries away from the session VWAP, exits back at it or at the session's end."""
-    cache = cache or IndicatorCache()
-    session = cache(utc_days, bars.index)
-    vwap = cache(session_vwap_nb, bars.high, bars.low, bars.close, bars.volume, session)
-    return vwap_reversion_signal_nb(bars.close, vwap, session, float(params.threshold), params.flat_bars)
+class VwapReversion(Strategy):
+    """Entry ``threshold`` as a fraction of the VWAP (0.002 = 0.2%); ``flat_bars`` flat bars per session end."""
+
+    name = "vwap_reversion"
+    threshold = param(0.002, min=0)
+    flat_bars = param(2, min=0)
+
+    def check(self) -> None:
+        checks.positive("threshold", self.threshold)
+
+    def signals(self, bars: Any) -> np.ndarray:
+        """Entries away from the session VWAP, exits back at it or at the session's end."""
+        session = self.ind.sessions(bars.index)
+        return vwap_reversion_signal_nb(bars.close, self.ind.vwap(bars), session, self.threshold, self.flat_bars)

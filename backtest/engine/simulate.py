@@ -26,7 +26,7 @@ from backtest.engine.kernels import records as rec
 from backtest.engine.modes import Reason
 from backtest.engine.rules import EngineConfig, kernel_rules
 from backtest.errors import BacktestError
-from strategies.signal_events import SignalEvents
+from strategies.indicators.events import SignalEvents
 
 __all__ = ["EngineConfig", "SimulationResult", "run"]
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 import numba
 import numpy as np
 
@@ -18,19 +16,23 @@ import strategies
 from backtest.engine.rules import kernel_rules
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import BarArrays
-from backtest.stats import calendar
+from backtest.runner import engine_for
+from backtest.stats import STAT_NAMES, calendar
 from backtest.sweep.kernels import Calendar, Prices, sweep_stats_nb
-from strategies.indicators import IndicatorCache
-from strategies.signal_events import SignalEvents
+from strategies import Indicators, SignalEvents, Strategy
 
 
-def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine: EngineConfig,
-                   cache: IndicatorCache) -> np.ndarray:
-    """Statistics (``STAT_*`` columns) of ``params`` (strategy ``Params``) over ``bars``, one row each."""
-    module = strategies.load(strategy)
+def evaluate_chunk(bars: BarArrays, params: Sequence[Strategy], engine: EngineConfig,
+                   indicators: Indicators) -> np.ndarray:
+    """Statistics (``STAT_*`` columns) of ``params`` (strategies of one class) over ``bars``, one row each.
 
-    def events(p: Any) -> SignalEvents:
-        return strategies.signal_events(module, bars, p, cache)
+    Every set computes its indicators through ``indicators`` (one per data set, ``shared``).
+    """
+    if not params:
+        return np.zeros((0, len(STAT_NAMES)))
+
+    def events(strategy: Strategy) -> SignalEvents:
+        return strategies.signal_events(strategy, bars, indicators)
 
     # signal kernels release the GIL: the sets' signals are computed on numba's thread count
     with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
@@ -44,5 +46,5 @@ def evaluate_chunk(bars: BarArrays, strategy: str, params: Sequence[Any], engine
         Prices(bars.open, bars.high, bars.low, bars.close),
         np.concatenate(event_bars) if event_bars else np.zeros(0, dtype=np.int64),
         np.concatenate(event_rows) if event_rows else np.zeros((0, k)),
-        np.asarray(offsets, dtype=np.int64), kernel_rules(engine), Calendar(periods_per_year, years),
+        np.asarray(offsets, dtype=np.int64), kernel_rules(engine_for(params[0], engine)), Calendar(periods_per_year, years),
         numba.get_num_threads())

@@ -29,21 +29,21 @@ from backtest.errors import BacktestError
 from backtest.feed import BarArrays
 from backtest.sweep.chunk import evaluate_chunk
 from backtest.sweep.spec import SweepSpec
-from strategies.indicators import IndicatorCache
+from strategies import Indicators, Strategy
 
 MISSING_EXTRA = "sweep.executor=dask needs the dask extra: pip install 'tickhouse[dask]'"
 _WORKER_CACHE: dict[str, Any] = {}
 
 
-def _evaluate_task(bars: BarArrays, strategy: str, params: Sequence[Any], engine: EngineConfig) -> np.ndarray:
+def _evaluate_task(bars: BarArrays, params: Sequence[Strategy], engine: EngineConfig) -> np.ndarray:
     """One chunk on a worker; indicators are reused across the chunks of the same bars object."""
     if _WORKER_CACHE.get("bars") is not bars:  # holding the bars keeps the cache's array identities valid
         _WORKER_CACHE.clear()
-        _WORKER_CACHE.update(bars=bars, cache=IndicatorCache())
-    return evaluate_chunk(bars, strategy, params, engine, _WORKER_CACHE["cache"])
+        _WORKER_CACHE.update(bars=bars, indicators=Indicators(bars, shared=True))
+    return evaluate_chunk(bars, params, engine, _WORKER_CACHE["indicators"])
 
 
-def evaluate_on_dask(bars: BarArrays, strategy: str, chunks: Sequence[Sequence[Any]], engine: EngineConfig,
+def evaluate_on_dask(bars: BarArrays, chunks: Sequence[Sequence[Strategy]], engine: EngineConfig,
                      spec: SweepSpec) -> np.ndarray:
     """Statistics of every chunk's sets, in order, computed on Dask workers."""
     try:
@@ -63,8 +63,7 @@ def evaluate_on_dask(bars: BarArrays, strategy: str, chunks: Sequence[Sequence[A
         raise BacktestError(f"sweep.address: cannot reach a Dask scheduler at {spec.address!r} ({exc})") from None
     try:
         shared = client.scatter(bars, broadcast=True)
-        futures = client.map(_evaluate_task, [shared] * len(chunks), [strategy] * len(chunks), chunks,
-                             [engine] * len(chunks), pure=False)
+        futures = client.map(_evaluate_task, [shared] * len(chunks), chunks, [engine] * len(chunks), pure=False)
         return np.concatenate(client.gather(futures))
     finally:
         client.close()

@@ -1,6 +1,6 @@
 """Numba kernels of parameter sweeps: many signal sets in, one row of statistics per set out.
 
-Signals reach the kernel sparse (:class:`~strategies.signal_events.SignalEvents`:
+Signals reach the kernel sparse (:class:`~strategies.indicators.events.SignalEvents`:
 only the bars where a set has any non-NaN signal, its *event bars*), so a
 chunk of sets costs memory in proportion to its signals' events, not sets x
 bars. :func:`sweep_stats_nb` simulates every set (``prange``: sets spread over

@@ -6,7 +6,7 @@ How a sweep runs (:func:`sweep`):
    evaluate; sets the strategy refuses are counted with their reason.
 2. Sets are cut into chunks of ``sweep.chunk``. For each chunk the strategy's
    ``signals`` run once per set through one shared
-   :class:`~strategies.indicators.IndicatorCache` (each distinct indicator is
+   :class:`~strategies.indicators.Indicators` (each distinct indicator is
    computed once per sweep), each set's signals shrink to its event bars, and
    :func:`~backtest.sweep.kernels.sweep_stats_nb` simulates the chunk's sets
    in parallel (``prange``), keeping only their statistics. Memory: the bars,
@@ -52,11 +52,11 @@ import strategies
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
-from backtest.runner import DataSpec
+from backtest.runner import DataSpec, engine_for
 from backtest.stats import STAT_NAMES
 from backtest.sweep.chunk import evaluate_chunk
 from backtest.sweep.spec import ParamSet, ParamSpace, SweepSpec, enumerate_sets
-from strategies.indicators import IndicatorCache
+from strategies import Indicators, Strategy
 
 PARAM_PREFIX = "param_"
 _INT_STATS = ("trades", "max_drawdown_bars")
@@ -73,7 +73,7 @@ class SweepResult:
     bars: BarArrays
     frame: pl.DataFrame
     invalid: pl.DataFrame
-    params: tuple[Any, ...]  # the strategy Params of each frame row, in row order
+    params: tuple[Strategy, ...]  # the strategy of each frame row, in row order
     indicators: int  # distinct indicators computed
     seconds: float
     data: DataSpec | None = None
@@ -84,8 +84,8 @@ class SweepResult:
         return self.bars.close.shape[0] * self.frame.height / self.seconds if self.seconds > 0 else float("nan")
 
 
-def evaluate(bars: BarArrays, strategy: str, sets: Sequence[ParamSet], engine: EngineConfig,
-             spec: SweepSpec, cache: IndicatorCache | None = None) -> np.ndarray:
+def evaluate(bars: BarArrays, sets: Sequence[ParamSet], engine: EngineConfig, spec: SweepSpec,
+             indicators: Indicators | None = None) -> np.ndarray:
     """Statistics of every set, in order, on the executor ``spec`` names."""
     if not sets:
         return np.zeros((0, len(STAT_NAMES)))
@@ -93,19 +93,20 @@ def evaluate(bars: BarArrays, strategy: str, sets: Sequence[ParamSet], engine: E
     if spec.executor == "dask":
         from backtest.sweep.dask_executor import evaluate_on_dask
 
-        return evaluate_on_dask(bars, strategy, chunks, engine, spec)
-    cache = IndicatorCache() if cache is None else cache
-    return np.concatenate([evaluate_chunk(bars, strategy, chunk, engine, cache) for chunk in chunks])
+        return evaluate_on_dask(bars, chunks, engine, spec)
+    indicators = Indicators(bars, shared=True) if indicators is None else indicators
+    return np.concatenate([evaluate_chunk(bars, chunk, engine, indicators) for chunk in chunks])
 
 
-def sweep(bars: BarArrays, strategy: str, spec: SweepSpec, engine: EngineConfig,
+def sweep(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engine: EngineConfig,
           strategy_values: Mapping[str, Any] | None = None, data: DataSpec | None = None) -> SweepResult:
-    """Evaluate the sets of ``spec`` for ``strategy`` on ``bars``; fixed parameters come from ``strategy_values``."""
+    """Evaluate the sets of ``spec`` for ``strategy`` (a name or class) on ``bars``; fixed parameters from
+    ``strategy_values``."""
     space = ParamSpace.parse(spec.params, strategy)
     sets = enumerate_sets(space, spec, strategy_values or {})
-    cache = IndicatorCache()
+    indicators = Indicators(bars, shared=True)
     started = time.perf_counter()
-    stats = evaluate(bars, strategy, sets.valid, engine, spec, cache)
+    stats = evaluate(bars, sets.valid, engine, spec, indicators)
     seconds = time.perf_counter() - started
     frame = _frame(space, [s.values for s in sets.valid], stats)
     order = frame.with_row_index("_row").with_columns(pl.col(spec.metric).fill_nan(None).alias("_key")).sort(
@@ -116,8 +117,8 @@ def sweep(bars: BarArrays, strategy: str, spec: SweepSpec, engine: EngineConfig,
     invalid = pl.DataFrame([{**{PARAM_PREFIX + k: v for k, v in values.items()}, "reason": reason}
                             for values, reason in sets.invalid],
                            schema=[*(PARAM_PREFIX + n for n in space.names), "reason"] if not sets.invalid else None)
-    return SweepResult(strategy, spec, space, engine, bars, frame, invalid,
-                       tuple(sets.valid[i].params for i in rows), len(cache), seconds, data)
+    return SweepResult(space.label, spec, space, engine, bars, frame, invalid,
+                       tuple(sets.valid[i].params for i in rows), len(indicators.cache), seconds, data)
 
 
 def _frame(space: ParamSpace, values: Sequence[Mapping[str, Any]], stats: np.ndarray) -> pl.DataFrame:
@@ -143,9 +144,9 @@ def rerun(result: SweepResult, rank: int) -> SimulationResult:
     """
     if not 1 <= rank <= len(result.params):
         raise BacktestError(f"rank: {rank} is not between 1 and {len(result.params)}")
-    bars = result.bars
-    events = strategies.signal_events(strategies.load(result.strategy), bars, result.params[rank - 1])
-    return run(bars.open, bars.high, bars.low, bars.close, events, result.engine)
+    bars, strategy = result.bars, result.params[rank - 1]
+    events = strategies.signal_events(strategy, bars, Indicators(bars))
+    return run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, result.engine))
 
 
 def heatmap_frame(result: SweepResult) -> pl.DataFrame:

@@ -139,8 +139,9 @@ class Dimension:
 class ParamSpace:
     """The swept parameters of one strategy, in the order given."""
 
-    strategy: str
+    strategy: type[strategies.Strategy]
     dimensions: tuple[Dimension, ...]
+    label: str  # the strategy's name as given (a short name, module:Class, file.py:Class)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -153,7 +154,7 @@ class ParamSpace:
         return math.prod(math.inf if d.interval else len(d.values) for d in self.dimensions)
 
     @classmethod
-    def parse(cls, params: Mapping[str, Any], strategy: str) -> ParamSpace:
+    def parse(cls, params: Mapping[str, Any], strategy: str | type[strategies.Strategy]) -> ParamSpace:
         """Parse ``sweep.params`` for ``strategy``; unknown names and empty ranges are one-line errors.
 
         >>> ParamSpace.parse({"fsat": "1,2"}, "sma_cross")
@@ -163,14 +164,15 @@ class ParamSpace:
         Traceback (most recent call last):
         backtest.errors.BacktestError: sweep.params.fast: range(10,5) is empty
         """
-        module = strategies.load(strategy)
-        known = [f.name for f in dataclasses.fields(module.Params)]
+        found = strategies.find(strategy)
+        label = strategy if isinstance(strategy, str) else found.name
+        known = list(found.params())
         dims = []
         for name, spec in params.items():
             if name not in known:
-                raise BacktestError(f"sweep.params.{name}: unknown parameter of {strategy} (known: {', '.join(known)})")
+                raise BacktestError(f"sweep.params.{name}: unknown parameter of {label} (known: {', '.join(known)})")
             dims.append(_dimension(name, spec))
-        return cls(strategy, tuple(dims))
+        return cls(found, tuple(dims), label)
 
 
 def _dimension(name: str, spec: Any) -> Dimension:
@@ -201,10 +203,10 @@ def _dimension(name: str, spec: Any) -> Dimension:
 
 @dataclass(frozen=True)
 class ParamSet:
-    """One evaluated combination: the swept ``values`` and the strategy's checked ``params``."""
+    """One evaluated combination: the swept ``values`` and the strategy made with them (``params``)."""
 
     values: dict[str, Any]
-    params: Any
+    params: strategies.Strategy
 
 
 @dataclass(frozen=True)
@@ -237,13 +239,12 @@ def enumerate_sets(space: ParamSpace, spec: SweepSpec, strategy_values: Mapping[
             raise BacktestError(f"sweep.n: {spec.n:,} draws are above sweep.max_sets ({spec.max_sets:,}); "
                                 "raise sweep.max_sets or pass sweep.force=true")
         combos = _draws(space, spec.n, spec.seed)
-    module = strategies.load(space.strategy)
     fixed = {k: v for k, v in strategy_values.items() if k != "name"}
     valid, invalid = [], []
     for combo in combos:
         values = dict(zip(space.names, combo))
         try:
-            valid.append(ParamSet(values, strategies.make_params(module, {**fixed, **values})))
+            valid.append(ParamSet(values, space.strategy(**{**fixed, **values})))
         except StrategyError as exc:
             invalid.append((values, str(exc)))
     return Sets(valid, invalid)

@@ -43,9 +43,10 @@ from backtest.engine.simulate import EngineConfig, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
 from backtest.stats import STAT_NAMES, summarize
+from backtest.runner import engine_for
 from backtest.sweep.local import PARAM_PREFIX, evaluate
 from backtest.sweep.spec import ParamSpace, SweepSpec, WalkForward, enumerate_sets
-from strategies.indicators import IndicatorCache
+from strategies import Indicators, Strategy
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
 _UNITS = {"m": "m", "h": "h", "d": "D", "w": "W"}
@@ -129,28 +130,27 @@ def _slice(bars: BarArrays, start: int, stop: int) -> BarArrays:
                                                                       bars.volume)))
 
 
-def walk_forward(bars: BarArrays, strategy: str, spec: SweepSpec, engine: EngineConfig,
+def walk_forward(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engine: EngineConfig,
                  strategy_values: Mapping[str, Any] | None = None) -> WalkForwardResult:
     """Run the walk-forward ``spec.walk_forward`` describes; see the module text for the rules."""
     space = ParamSpace.parse(spec.params, strategy)
     sets = enumerate_sets(space, spec, strategy_values or {})
     if not sets.valid:
         raise BacktestError(f"sweep.params: all {len(sets.invalid)} sets are invalid ({sets.invalid[0][1]})")
-    module = strategies.load(strategy)
     col = STAT_NAMES.index(spec.metric)
     cash = engine.init_cash
     equity, fold_of, pnl, returns, rows = [], [], [], [], []
     exposure = 0
     plan = windows(bars.index, spec.walk_forward)
     for number, (a, b, c, d) in enumerate(plan):
-        stats = evaluate(_slice(bars, a, b), strategy, sets.valid, engine, spec, IndicatorCache())
+        stats = evaluate(_slice(bars, a, b), sets.valid, engine, spec)
         key = np.where(np.isnan(stats[:, col]), -np.inf, stats[:, col] if spec.descending else -stats[:, col])
         best = int(np.argmax(key))
-        history = _slice(bars, a, d)
-        signal = np.ascontiguousarray(module.signals(history, sets.valid[best].params)[c - a:])
+        history, chosen = _slice(bars, a, d), sets.valid[best].params
+        signal = np.ascontiguousarray(strategies.signal_events(chosen, history, Indicators(history)).dense()[c - a:])
         test = _slice(bars, c, d)
         sim = run(test.open, test.high, test.low, test.close, signal,
-                  dataclasses.replace(engine, init_cash=cash, close_at_end=True))
+                  dataclasses.replace(engine_for(chosen, engine), init_cash=cash, close_at_end=True))
         closed = sim.trades.filter(~sim.trades["is_open"])
         test_stats = summarize(sim.equity, cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
                                sim.exposure_bars, test.index)

@@ -83,34 +83,31 @@ def _window_sum(entering: float, leaving: float, total: float, error: float) -> 
 
 @njit(cache=True, nogil=True)
 def rolling_std_nb(values: np.ndarray, window: int) -> np.ndarray:
-    """Population standard deviation (ddof=0, as Bollinger and TA-Lib use) over ``window`` bars.
+    """Population standard deviation (ddof=0, as Bollinger, TA-Lib and vectorbt's ``MSTD`` use) over ``window`` bars.
 
-    Welford's update (one value in, one out) keeps it stable for prices far
-    from zero; NaN until the window is full, and after a NaN until it refills.
+    Each window is taken afresh in two passes (its mean, then the squared
+    deviations from it), so the result is accurate to the last digits however
+    small the deviations are next to the prices; NaN until the window is full,
+    and after a NaN until it refills. O(bars x window).
     """
     n, k = values.shape
     out = np.full((n, k), np.nan)
     for j in range(k):
-        mean = 0.0
-        m2 = 0.0
         valid = 0
         for t in range(n):
-            x = values[t, j]
-            if np.isnan(x):
-                mean, m2, valid = 0.0, 0.0, 0
+            if np.isnan(values[t, j]):
+                valid = 0
                 continue
-            if valid < window:
-                valid += 1
-                delta = x - mean
-                mean += delta / valid
-                m2 += delta * (x - mean)
-            else:
-                old = values[t - window, j]
-                new_mean = mean + (x - old) / window
-                m2 += (x - old) * (x - new_mean + old - mean)
-                mean = new_mean
-            if valid == window:
-                out[t, j] = np.sqrt(max(m2, 0.0) / window)
+            valid += 1
+            if valid >= window:
+                total = 0.0
+                for u in range(t - window + 1, t + 1):
+                    total += values[u, j]
+                mean = total / window
+                squares = 0.0
+                for u in range(t - window + 1, t + 1):
+                    squares += (values[u, j] - mean) ** 2
+                out[t, j] = np.sqrt(squares / window)
     return out
 
 

@@ -32,7 +32,7 @@ def test_a_run_prints_a_summary_and_writes_its_files(demo_dsn, tmp_path):
                 "data.interval=5m", "strategy.fast=5", "engine.fees_bps=2", "engine.size=0.5",
                 f"hydra.run.dir={out}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "sma_cross Params(fast=5, slow=30) on AAPL,MSFT 5m" in done.stdout
+    assert "sma_cross(fast=5, slow=30) on AAPL,MSFT 5m" in done.stdout
     assert f"output: {out}" in done.stdout
     assert f"report: {out / 'report.html'}" in done.stdout and (out / "report.html").stat().st_size > 10_000
     metrics = pl.read_csv(out / "metrics.csv")
@@ -56,8 +56,9 @@ def test_a_run_prints_a_summary_and_writes_its_files(demo_dsn, tmp_path):
      "error: Could not override 'strategy.fsat': Key 'fsat' is not in struct (known: name, fast, slow)"),
     (["+strategy=sma_cross", "engine.fees_bps=abc"],
      "error: Error merging override engine.fees_bps=abc: Value 'abc' of type 'str' could not be converted to Float"),
-    (["+strategy=nope"], "error: In 'config': Could not find 'strategy/nope' (available: bollinger_breakout, "),
-    (["-m", "+strategy=sma_cross,nope"], "error: In 'config': Could not find 'strategy/nope' (available: "),
+    (["+strategy=nope"], "error: strategy: 'nope' is not a strategy (available: bollinger_breakout, "),
+    (["-m", "+strategy=sma_cross,nope"], "error: strategy: 'nope' is not a strategy (available: "),
+    (["+strategy=/abs/my.py:EmaCross"], "error: strategy: '/abs/my.py:EmaCross': Hydra option names cannot start"),
     # running: the settings' own classes and the feed refuse what they cannot use
     ([], "error: strategy: none chosen; pass +strategy=<name>"),
     (["+strategy=sma_cross", "+strategy.fsat=3"], "error: strategy.fsat: unknown parameter of sma_cross (known: "
@@ -113,7 +114,7 @@ def test_multirun_records_a_failed_job_goes_on_and_exits_1(demo_dsn, tmp_path):
     assert done.stderr.count("error: symbols: 'ZZZ' not in the warehouse") == 2
     assert f"error: 2 of 4 jobs failed; see {root / 'multirun.csv'}" in done.stderr
     assert "Traceback" not in done.stderr
-    assert "sma_cross Params(fast=10, slow=30) on AAPL" in done.stdout and "rsi_reversion Params(" in done.stdout
+    assert "sma_cross(fast=10, slow=30) on AAPL" in done.stdout and "rsi_reversion(window=14" in done.stdout
     combined = pl.read_csv(root / "multirun.csv")
     assert combined["status"].to_list() == ["ok", "error", "ok", "error"]
     assert combined["error"][1].startswith("symbols: 'ZZZ' not in the warehouse")

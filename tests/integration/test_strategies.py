@@ -74,12 +74,16 @@ def test_rsi_edges_no_losses_is_100_and_no_moves_is_50():
 
 
 @pytest.mark.parametrize("window", [2, 20, 390])
-def test_rolling_std_matches_pandas_population_std(window):
+def test_rolling_std_is_numpys_two_pass_population_std_of_each_window(window):
     prices = BARS.close * 100  # around 10,000 with small moves: a naive sum-of-squares would lose digits
     got = rolling_std_nb(prices, window)
-    expected = pd.DataFrame(prices).rolling(window).std(ddof=0).to_numpy()
+    expected = np.full(prices.shape, np.nan)
+    expected[window - 1:] = np.lib.stride_tricks.sliding_window_view(prices, window, axis=0).std(axis=-1)
     assert np.array_equal(np.isnan(got), np.isnan(expected))
-    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9 * np.nanmax(prices))
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    # pandas' running update drifts (~1e-9 of the price), never more
+    pandas = pd.DataFrame(prices).rolling(window).std(ddof=0).to_numpy()
+    np.testing.assert_allclose(got, pandas, rtol=0, atol=1e-8 * np.nanmax(prices))
 
 
 @pytest.mark.parametrize("window", [1, 3, 55])
@@ -105,20 +109,20 @@ def test_session_vwap_matches_a_groupby_over_utc_days():
     assert len(np.unique(sessions)) == 8
 
 
-def test_indicator_cache_keys_array_arguments_by_identity():
-    cache = IndicatorCache()
-    sessions = utc_days(BARS.index)
+def test_indicator_cache_keys_known_arrays_by_identity_and_keeps_nothing_of_others():
+    cache = IndicatorCache(BARS.high, BARS.low, BARS.close, BARS.volume, BARS.index)
+    sessions = cache(utc_days, BARS.index)
     first = cache(session_vwap_nb, BARS.high, BARS.low, BARS.close, BARS.volume, sessions)
     again = cache(session_vwap_nb, BARS.high, BARS.low, BARS.close, BARS.volume, sessions)
     other = cache(session_vwap_nb, BARS.high, BARS.low, BARS.close, BARS.volume, sessions[::-1].copy())
     assert first is again and other is not first and len(cache) == 2
+    np.testing.assert_array_equal(first, session_vwap_nb(BARS.high, BARS.low, BARS.close, BARS.volume, sessions))
 
 
 # ---- signal rules against loops written from the docstrings ----------------------------------
 
 def test_rsi_reversion_signals_follow_the_thresholds():
-    params = rsi_reversion.Params(window=10, lower=35, upper=65)
-    got = rsi_reversion.signals(BARS, params)
+    got = rsi_reversion.RsiReversion(window=10, lower=35, upper=65).signals(BARS)
     rsi = rsi_nb(BARS.close, 10)
     expected = np.where(rsi < 35, 1.0, np.where(rsi > 65, -1.0, np.nan))
     np.testing.assert_array_equal(got, expected)
@@ -126,8 +130,7 @@ def test_rsi_reversion_signals_follow_the_thresholds():
 
 
 def test_bollinger_breakout_signals_match_pandas_bands():
-    params = bollinger_breakout.Params(window=30, k=1.5)
-    got = bollinger_breakout.signals(BARS, params)
+    got = bollinger_breakout.BollingerBreakout(window=30, k=1.5).signals(BARS)
     close = pd.DataFrame(BARS.close)
     middle, std = close.rolling(30).mean(), close.rolling(30).std(ddof=0)
     expected = np.where(close > middle + 1.5 * std, 1.0, np.where(close < middle - 1.5 * std, -1.0, np.nan))
@@ -155,7 +158,7 @@ def _position_loop(close, enter_long, enter_short, exit_long, exit_short, flat=N
 
 
 def test_donchian_breakout_uses_the_previous_bars_channels():
-    got = donchian_breakout.signals(BARS, donchian_breakout.Params(window=40, exit_window=15))
+    got = donchian_breakout.DonchianBreakout(window=40, exit_window=15).signals(BARS)
     high, low = pd.DataFrame(BARS.high), pd.DataFrame(BARS.low)
     close = BARS.close
     upper, lower = (high.rolling(40).max().shift(1).to_numpy(), low.rolling(40).min().shift(1).to_numpy())
@@ -166,8 +169,7 @@ def test_donchian_breakout_uses_the_previous_bars_channels():
 
 
 def test_vwap_reversion_enters_away_from_vwap_exits_at_it_and_is_flat_at_session_ends():
-    params = vwap_reversion.Params(threshold=0.003, flat_bars=2)
-    got = vwap_reversion.signals(BARS, params)
+    got = vwap_reversion.VwapReversion(threshold=0.003, flat_bars=2).signals(BARS)
     sessions = utc_days(BARS.index)
     vwap = session_vwap_nb(BARS.high, BARS.low, BARS.close, BARS.volume, sessions)
     close = BARS.close
@@ -187,31 +189,37 @@ def test_vwap_reversion_enters_away_from_vwap_exits_at_it_and_is_flat_at_session
 
 # ---- parameters --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("module, values, message", [
-    (rsi_reversion, {"window": 0}, "strategy.window: 0 must be an integer >= 1"),
-    (rsi_reversion, {"lower": 70, "upper": 30}, "strategy.lower: 70 must be < strategy.upper (30)"),
-    (rsi_reversion, {"upper": 120}, "strategy.upper: 120 must be a number in [0, 100]"),
-    (bollinger_breakout, {"window": 1}, "strategy.window: 1 must be an integer >= 2"),
-    (bollinger_breakout, {"k": -1.0}, "strategy.k: -1.0 must be a finite number > 0"),
-    (donchian_breakout, {"exit_window": 2.5}, "strategy.exit_window: 2.5 must be an integer >= 1"),
-    (vwap_reversion, {"threshold": 0}, "strategy.threshold: 0 must be a finite number > 0"),
-    (vwap_reversion, {"flat_bars": -1}, "strategy.flat_bars: -1 must be an integer >= 0"),
+@pytest.mark.parametrize("name, values, message", [
+    ("rsi_reversion", {"window": 0}, "strategy.window: 0 must be an integer >= 1 (rsi_reversion)"),
+    ("rsi_reversion", {"lower": 70, "upper": 30}, "strategy.lower: 70.0 must be < strategy.upper (30.0) (rsi_reversion)"),
+    ("rsi_reversion", {"upper": 120}, "strategy.upper: 120 must be a number in [0, 100] (rsi_reversion)"),
+    ("rsi_reversion", {"upper": "high"}, "strategy.upper: 'high' must be a number in [0, 100] (rsi_reversion)"),
+    ("bollinger_breakout", {"window": 1}, "strategy.window: 1 must be an integer >= 2 (bollinger_breakout)"),
+    ("bollinger_breakout", {"k": -1.0}, "strategy.k: -1.0 must be a number >= 0 (bollinger_breakout)"),
+    ("donchian_breakout", {"exit_window": 2.5}, "strategy.exit_window: 2.5 must be an integer >= 1 (donchian_breakout)"),
+    ("vwap_reversion", {"threshold": 0}, "strategy.threshold: 0.0 must be a finite number > 0 (vwap_reversion)"),
+    ("vwap_reversion", {"flat_bars": True}, "strategy.flat_bars: True must be an integer >= 0 (vwap_reversion)"),
+    ("sma_cross", {"fsat": 3}, "strategy.fsat: unknown parameter of sma_cross (known: fast, slow)"),
 ])
-def test_bad_parameters_name_the_field_and_value(module, values, message):
+def test_bad_parameters_name_the_field_the_value_and_the_strategy(name, values, message):
     with pytest.raises(StrategyError) as error:
-        strategies.make_params(module, values)
+        strategies.find(name)(**values)
     assert str(error.value) == message
 
 
-def test_every_strategy_has_a_yaml_with_its_defaults():
-    import yaml
+def test_every_builtin_is_a_class_whose_config_option_holds_its_defaults():
+    from hydra.core.config_store import ConfigStore
 
-    assert set(NEW) <= set(strategies.available())
+    import backtest.config  # noqa: F401 -- registers the options
+
+    assert set(NEW) | {"sma_cross"} <= set(strategies.available())
+    assert not (ROOT / "conf" / "strategy").exists()  # no YAML: defaults come from the classes
     for name in strategies.available():
-        config = yaml.safe_load((ROOT / "conf" / "strategy" / f"{name}.yaml").read_text())
-        assert config.pop("name") == name
-        module = strategies.load(name)
-        assert strategies.make_params(module, config) == module.Params()
+        cls = strategies.find(name)
+        assert issubclass(cls, strategies.Strategy) and cls.name == name
+        node = ConfigStore.instance().load(f"strategy/{name}.yaml").node
+        assert dict(node) == {"name": name, **cls.defaults()}
+        assert cls(**cls.defaults()) == cls()
 
 
 # ---- end to end -------------------------------------------------------------------------------
@@ -227,7 +235,7 @@ def test_every_new_strategy_runs_from_the_cli_on_demo_data(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     for job, name in enumerate(NEW):
-        assert f"{name} Params(" in done.stdout
+        assert f"{name}(" in done.stdout
         metrics = pl.read_csv(sweep_dir / str(job) / "metrics.csv")
         equity = pl.read_csv(sweep_dir / str(job) / "equity.csv")
         assert metrics["strategy"][0] == name
@@ -256,14 +264,15 @@ def test_sma_is_the_correctly_rounded_window_mean_and_restarts_after_a_nan():
                 assert got[t, j] == math.fsum(span) / window, (t, j)
 
 
-@pytest.mark.parametrize("name", [n for n in strategies.available() if hasattr(strategies.load(n), "events")])
-def test_events_describe_exactly_the_dense_signals(name):
-    module = strategies.load(name)
+def test_sma_cross_events_of_a_run_and_of_a_sweep_equal_the_dense_crossings_of_the_averages():
+    from strategies.indicators import Indicators, crossover_signal_nb, sma_nb
+
     bars = walk(n=5000, k=3, seed=7)
-    for values in ({}, {"fast": 3, "slow": 8}):
-        params = strategies.make_params(module, values if name == "sma_cross" else {})
-        dense = module.signals(bars, params)
-        for events in (module.events(bars, params), module.events(bars, params, IndicatorCache())):
+    for fast, slow in ((10, 30), (3, 8)):
+        dense = crossover_signal_nb(sma_nb(bars.close, fast), sma_nb(bars.close, slow))
+        strategy = strategies.find("sma_cross")(fast=fast, slow=slow)
+        for indicators in (Indicators(bars), Indicators(bars, shared=True)):  # one pass; cached averages
+            events = strategies.signal_events(strategy, bars, indicators)
             assert events.n_bars == dense.shape[0] and len(events.bars) > 10
             expected = np.flatnonzero(~np.isnan(dense).all(axis=1))
             assert events.bars.tolist() == expected.tolist()
@@ -271,12 +280,10 @@ def test_events_describe_exactly_the_dense_signals(name):
             np.testing.assert_array_equal(events.dense(), dense)
 
 
-def test_a_strategy_without_events_goes_through_its_dense_signals():
-    module = strategies.load("rsi_reversion")
-    params = strategies.make_params(module, {})
-    dense = module.signals(BARS, params)
-    events = strategies.signal_events(module, BARS, params)
-    np.testing.assert_array_equal(events.dense(), dense)
+def test_dense_signals_reach_the_engine_as_the_same_events():
+    strategy = rsi_reversion.RsiReversion()
+    dense = strategy.signals(BARS)
+    np.testing.assert_array_equal(strategies.signal_events(strategy, BARS).dense(), dense)
 
 
 @pytest.mark.parametrize("fast, slow", [(10, 30), (2, 3), (1, 2), (30, 10), (5, 100)])

@@ -42,8 +42,7 @@ def _bars(n: int = 3000, k: int = 2, seed: int = 3) -> BarArrays:
 
 
 def _full_run_stats(bars: BarArrays, values: dict, engine: EngineConfig) -> np.ndarray:
-    module = strategies.load("sma_cross")
-    signal = module.signals(bars, strategies.make_params(module, values))
+    signal = strategies.signal_events(strategies.find("sma_cross")(**values), bars)
     sim = run(bars.open, bars.high, bars.low, bars.close, signal, engine)
     closed = sim.trades.filter(~sim.trades["is_open"])
     stats = summarize(sim.equity, engine.init_cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
@@ -227,7 +226,7 @@ def test_multirun_combines_jobs_and_records_the_failed_one(goog, tmp_path):
     combined = pl.read_csv(root / "multirun.csv")
     assert combined["status"].to_list() == ["ok", "error"]
     assert combined["param_fast"][0] == 5 and combined["trades"][0] > 0
-    assert combined["error"][1] == "strategy.fast: 40 must be < strategy.slow (30)"
+    assert combined["error"][1] == "strategy.fast: 40 must be < strategy.slow (30) (sma_cross)"
     assert "strategy.fast=40" in combined["overrides"][1]
     single = pl.read_csv(root / "0" / "metrics.csv")
     assert combined["sharpe"][0] == single["sharpe"][0]

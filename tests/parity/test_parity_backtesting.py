@@ -32,7 +32,7 @@ from backtesting.test import EURUSD, GOOG, SMA  # noqa: E402
 from backtest.engine.simulate import EngineConfig, SimulationResult, run  # noqa: E402
 from backtest.feed import Feed  # noqa: E402
 from backtest.runner import DataSpec, run_backtest  # noqa: E402
-from strategies import sma_cross  # noqa: E402
+from strategies import signal_events, sma_cross  # noqa: E402
 from support.data import frame_bars, load_goog  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
@@ -74,7 +74,7 @@ def preset(*overrides: str) -> EngineConfig:
 
 def ours(data: pd.DataFrame, engine: EngineConfig) -> SimulationResult:
     bars = frame_bars(data, "X")
-    signal = sma_cross.signals(bars, sma_cross.Params(fast=10, slow=20))
+    signal = signal_events(sma_cross.SmaCross(fast=10, slow=20), bars)
     return run(bars.open, bars.high, bars.low, bars.close, signal, engine)
 
 

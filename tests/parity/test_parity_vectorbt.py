@@ -27,7 +27,7 @@ vbt = pytest.importorskip("vectorbt")
 from backtesting.test import GOOG  # noqa: E402
 
 from backtest.engine.simulate import EngineConfig, SimulationResult, run  # noqa: E402
-from strategies import sma_cross  # noqa: E402
+from strategies import signal_events, sma_cross  # noqa: E402
 from support.data import frame_bars, geometric_walk  # noqa: E402
 
 FEES = 0.001
@@ -95,7 +95,7 @@ def test_random_walks_with_close_fills(seed, direction):
 
 
 GOOG_BARS = frame_bars(GOOG, "GOOG")
-GOOG_SIGNAL = sma_cross.signals(GOOG_BARS, sma_cross.Params(fast=10, slow=20))[:, 0]
+GOOG_SIGNAL = signal_events(sma_cross.SmaCross(fast=10, slow=20), GOOG_BARS).dense()[:, 0]
 
 
 @pytest.mark.parametrize("direction, whole, final", [
