@@ -17,9 +17,10 @@ Results go to ``--out`` (default ``outputs/bench/benchmark.csv``) and stdout.
 from __future__ import annotations
 
 import argparse
+import resource
 
-from warehouse.bench.scan_vs_rollup import DEFAULT_OUT, bench_spec, check_runs, default_dsn, format_table, pick_windows, prepare, \
-    run_queries, window_table, write_csv
+from warehouse.bench.scan_vs_rollup import DEFAULT_OUT, BenchRow, bench_spec, check_runs, default_dsn, format_table, \
+    pick_windows, prepare, run_queries, storage_line, window_symbols, window_table, write_csv
 from warehouse.client import connect, resolve_dsn
 from warehouse.demo.generate import parse_count
 
@@ -31,22 +32,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     where = dsn.removeprefix("chdb://") if dsn.startswith("chdb://") else "the server"
     client = connect(dsn)
     print(prepare(client, spec, where))
-    windows = pick_windows(client, spec.symbols[0])
-    rows = run_queries(client, windows, runs)
+    print(storage_line(client))
+    rows: list[BenchRow] = []
+    for symbol in window_symbols(spec):
+        windows = pick_windows(client, symbol)
+        timed = run_queries(client, windows, runs, counts=not rows)
+        rows += timed
+        year_start, year_end = windows.spans["year"]
+        short = "" if year_end >= year_start.replace(year=year_start.year + 1) \
+            else " (all the data: it spans less than a year)"
+        print(f"\n{symbol}, 100 minutes: {windows.minutes_start:%Y-%m-%d %H:%M} to {windows.minutes_end:%H:%M} UTC; "
+              f"year: {year_start:%Y-%m-%d} to {year_end:%Y-%m-%d}{short}, {windows.bars['year']:,} 1m bars of "
+              f"{windows.trades['year']:,} trades")
+        print(format_table(timed))
+        print()
+        print(window_table(timed, windows))
     path = write_csv(rows, args.out)
-    year_start, year_end = windows.spans["year"]
-    short = "" if year_end >= year_start.replace(year=year_start.year + 1) \
-        else " (all the data: it spans less than a year)"
-    print(f"{windows.symbol}, 100 minutes: {windows.minutes_start:%Y-%m-%d %H:%M} to {windows.minutes_end:%H:%M} UTC; "
-          f"year: {year_start:%Y-%m-%d} to {year_end:%Y-%m-%d}{short}, {windows.bars['year']:,} 1m bars of "
-          f"{windows.trades['year']:,} trades")
-    print(format_table(rows))
-    print()
-    print(window_table(rows, windows))
     by_name = {row.query: row for row in rows}
     count_final, count = by_name["count_final"], by_name["count"]
-    print(f"count_final / count: {count_final.median_ms / count.median_ms:.1f}x the time, "
+    print(f"\ncount_final / count: {count_final.median_ms / count.median_ms:.1f}x the time, "
           f"{count_final.rows_to_read:,} rows to read vs {count.rows_to_read:,}")
+    print(f"peak RSS of this process (load included): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     print(f"{rows[0].ticks_in_table:,} ticks in the table, median of {runs} runs; wrote {path}")
     return 0
 

@@ -35,6 +35,7 @@ margin of sessions (:func:`bench_spec`), so the year query reads a real year.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from clickhouse_connect.driver.client import Client
 
 from warehouse import feed_sql
 from warehouse.demo.generate import OPEN_MINUTE, TRADES_PER_SYMBOL_DAY, DemoSpec, generate
+from warehouse.demo.span import LIQUID_TICKERS
 from warehouse.errors import WarehouseError
 from warehouse.ingest.compact import compact
 from warehouse.ingest.files import load_ticks
@@ -55,6 +57,7 @@ from warehouse.schema.migrate import migrate
 DEFAULT_OUT = Path("outputs/bench/benchmark.csv")
 DEFAULT_DIR = Path("data/bench")
 _SESSIONS_WANTED = 300  # a year holds about 261 weekday sessions; the rest is margin
+DENSE_FACTOR = 10  # the dense symbol's activity against the others' (~300 trades a minute)
 
 
 WINDOWS = ("1bar", "100min", "day", "week", "month", "year")
@@ -101,19 +104,38 @@ class BenchRow:
 
 
 def bench_spec(ticks: int) -> DemoSpec:
-    """The demo data for ``ticks`` rows: the most demo symbols (1 to 5) that still span ~300 sessions.
+    """The demo data for ``ticks`` rows: the most symbols that still span ~300 sessions (a year and a
+    margin) of :data:`~warehouse.demo.span.LIQUID_TICKERS` (the demo's five first); when that many
+    ticks can also hold a year of it, SPY trades :data:`DENSE_FACTOR` times as often (a few hundred
+    trades a minute, as liquid stocks trade: the rollup's best case).
 
     >>> bench_spec(10_000_000).symbols
     ('AAPL', 'MSFT')
-    >>> bench_spec(100_000_000).symbols
-    ('AAPL', 'MSFT', 'NVDA', 'SPY', 'TSLA')
+    >>> spec = bench_spec(100_000_000)
+    >>> len(spec.symbols), spec.dense, spec.sessions() >= 300
+    (16, (('SPY', 10),), True)
     >>> bench_spec(200_000).symbols
     ('AAPL',)
     """
-    spec = DemoSpec(ticks=ticks)
-    originals = ticks * (1 - spec.duplicate_rate - spec.correction_rate)
-    count = int(originals // (TRADES_PER_SYMBOL_DAY * _SESSIONS_WANTED))
-    return DemoSpec(ticks=ticks, symbols=spec.symbols[: min(max(count, 1), len(spec.symbols))])
+    names = LIQUID_TICKERS  # starts with the demo's own five
+    dense = {"SPY": DENSE_FACTOR}
+    dense_fits = DemoSpec(ticks=ticks, symbols=tuple(names[:4]), dense=dense).sessions() >= _SESSIONS_WANTED
+    chosen = DemoSpec(ticks=ticks, symbols=tuple(names[:4 if dense_fits else 1]), dense=dense if dense_fits else ())
+    for count in range(len(chosen.symbols) + 1, len(names) + 1):
+        wider = dataclasses.replace(chosen, symbols=tuple(names[:count]))
+        if wider.sessions() < _SESSIONS_WANTED:
+            break
+        chosen = wider
+    return chosen
+
+
+def window_symbols(spec: DemoSpec) -> list[str]:
+    """The symbols the bench times: the first one, and the dense one when there is one.
+
+    >>> window_symbols(bench_spec(100_000_000)), window_symbols(bench_spec(10_000_000))
+    (['AAPL', 'SPY'], ['AAPL'])
+    """
+    return [spec.symbols[0], *(name for name, _ in spec.dense)]
 
 
 def default_dsn(ticks: int) -> str:
@@ -185,6 +207,26 @@ def pick_windows(client: Client, symbol: str) -> Windows:
                    {name: int(c[1]) for name, c in counted.items()})
 
 
+def storage_line(client: Client) -> str:
+    """Bytes on disk per distinct trade of the tick tables and the bars (one line).
+
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(database="bench_storage_example"); _ = migrate(client)
+    >>> storage_line(client)
+    'on disk: no ticks yet'
+    """
+    trades = int(client.command("SELECT count() FROM ticks_dedup"))
+    if not trades:
+        return "on disk: no ticks yet"
+    sizes = dict(client.query(
+        "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE active AND database = currentDatabase() "
+        "AND table IN ('ticks', 'ticks_dedup', 'bars_1m') GROUP BY table").result_rows)
+    parts = [f"{name} {sizes.get(name, 0) / trades:.2f}" for name in ("ticks", "ticks_dedup", "bars_1m")]
+    return (f"on disk, bytes per deduplicated trade ({trades:,}): {', '.join(parts)}; "
+            f"all three {sum(sizes.values()) / trades:.2f} ({sum(sizes.values()) / 2**30:.2f} GiB)")
+
+
 def check_runs(runs: int) -> int:
     """``runs`` if it is a usable number of runs per query.
 
@@ -199,8 +241,8 @@ def check_runs(runs: int) -> int:
     return runs
 
 
-def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRow]:
-    """Time every query ``runs`` times on ``client``; one :class:`BenchRow` per query."""
+def run_queries(client: Client, windows: Windows, runs: int = 5, *, counts: bool = True) -> list[BenchRow]:
+    """Time every query ``runs`` times on ``client`` (the counts only with ``counts``); one :class:`BenchRow` each."""
     check_runs(runs)
     ticks_in_table = int(client.command("SELECT count() FROM ticks"))
     one = [windows.symbol]
@@ -214,8 +256,9 @@ def run_queries(client: Client, windows: Windows, runs: int = 5) -> list[BenchRo
              lambda s=start, e=end: feed_sql.bars_from_ticks(client, one, s, e, 1, "minute"), start, end),
             (f"bars_{name}_rollup",
              lambda s=start, e=end: feed_sql.bars_from_rollup(client, one, s, e, 1, "minute"), start, end)]
-    queries += [("count", lambda: feed_sql.row_count(client, "ticks_dedup"), None, None),
-                ("count_final", lambda: feed_sql.row_count(client, "ticks_dedup", final=True), None, None)]
+    if counts:
+        queries += [("count", lambda: feed_sql.row_count(client, "ticks_dedup"), None, None),
+                    ("count_final", lambda: feed_sql.row_count(client, "ticks_dedup", final=True), None, None)]
     rows = []
     for name, call, start, end in queries:
         walls, calls, cpus = [], [], []
@@ -301,5 +344,5 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BenchRow", "DEFAULT_OUT", "WINDOWS", "Windows", "bench_spec", "check_runs", "default_dsn", "format_table",
-           "pick_windows", "prepare", "run_queries", "window_table", "write_csv"]
+__all__ = ["BenchRow", "DEFAULT_OUT", "DENSE_FACTOR", "WINDOWS", "Windows", "bench_spec", "check_runs", "default_dsn", "format_table",
+           "pick_windows", "prepare", "run_queries", "storage_line", "window_symbols", "window_table", "write_csv"]
