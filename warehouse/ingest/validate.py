@@ -200,22 +200,22 @@ def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
     for field in TICKS_SCHEMA.names:
         if field not in raw.columns:
             continue
-        text = _as_text(raw[field])
+        value = raw[field]
         if field != "side":  # an empty side means unknown, not missing
-            empty = raw[field].is_null()
-            if raw[field].dtype == pl.String:  # the parsed symbol is the stripped text already
-                stripped = parsed["symbol"] if field == "symbol" else text.str.strip_chars()
+            empty = value.is_null()
+            if value.dtype == pl.String:  # the parsed symbol is the stripped text already
+                stripped = parsed["symbol"] if field == "symbol" else value.str.strip_chars()
                 empty = empty | (stripped == "")
             checks.append((empty, "missing_field", field, f"{field}: missing", _nothing))
-        checks.append((parsed[field].is_null(), "unparseable", field, f"{field}: unparseable", _gather(text)))
+        checks.append((parsed[field].is_null(), "unparseable", field, f"{field}: unparseable", _gather(value)))
     price, size, ts = parsed["price"], parsed["size"], parsed["ts"]
     as_epoch = f" as epoch {epoch_unit}" if epoch_unit else ""
-    given_ts = _gather(_as_text(raw["ts"]).str.strip_chars())
+    given_ts = _gather(raw["ts"], strip=True)
     checks += [
         (~price.is_finite() | (price <= 0), "bad_price", "price", "price: not a positive finite number",
-         _gather(_as_text(price))),
+         _gather(price)),
         (~size.is_finite() | (size < 0), "bad_size", "size", "size: not a non-negative finite number",
-         _gather(_as_text(size))),
+         _gather(size)),
         (ts < MIN_TS, "early_ts", "ts", f"ts: before {MIN_TS:%Y-%m-%d}{as_epoch}", given_ts),
         (ts > max_ts, "future_ts", "ts", f"ts: after now + 1 day{as_epoch}", given_ts),
     ]
@@ -233,8 +233,12 @@ def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
     return pl.DataFrame([pl.Series("row", rows, pl.Int64), rules["code"], rules["field"], value, rules["reason"]])
 
 
-def _gather(text: pl.Series) -> Callable[[np.ndarray], pl.Series]:
-    return lambda rows: text.gather(rows).fill_null("")
+def _gather(series: pl.Series, *, strip: bool = False) -> Callable[[np.ndarray], pl.Series]:
+    """The values of some rows as text: converted only for the (few) rows rejected."""
+    def text(rows: np.ndarray) -> pl.Series:
+        picked = _as_text(series.gather(rows)).fill_null("")
+        return picked.str.strip_chars() if strip else picked
+    return text
 
 
 def _nothing(rows: np.ndarray) -> pl.Series:

@@ -8,7 +8,9 @@ however many rows are refused. ``position`` and ``raw`` stay. Rows written befor
 their whole message in ``reason`` and an empty ``code``.
 
 Read a reject as a sentence with ``concat(reason, ': ', value)``; count them with
-``SELECT code, count() FROM rejects GROUP BY code``.
+``SELECT code, count() FROM rejects GROUP BY code``. A server's Kafka-engine rejects view is
+renewed when the migration runs with the Kafka target (``init --kafka-brokers ...``); until
+then it keeps writing whole messages into ``reason`` with an empty ``code``.
 
 >>> [s.split()[0] for s in rejects_columns_ddl("", kafka=True)]
 ['ALTER', 'DROP']
