@@ -20,6 +20,7 @@ import pytest
 vbt = pytest.importorskip("vectorbt")
 from backtesting.test import GOOG  # noqa: E402
 
+import backtest  # noqa: E402
 import strategies  # noqa: E402
 from backtest.engine.simulate import EngineConfig  # noqa: E402
 from backtest.runner import simulate  # noqa: E402
@@ -75,9 +76,12 @@ def assert_equals_vectorbt(trades: pl.DataFrame, equity: np.ndarray, pf) -> None
 
 def test_from_python_a_class_in_a_file_outside_the_repo_equals_vectorbt(user_dir):
     cls = strategies.find(f"{user_dir / 'my_signals.py'}:EmaCross")
-    simulation, stats = simulate(cls(fast=10, slow=30), frame_bars(GOOG, "GOOG"), ENGINE)
-    assert_equals_vectorbt(simulation.trades, simulation.equity, vectorbt_portfolio())
-    assert stats["final_equity"] == pytest.approx(vectorbt_portfolio().final_value(), rel=1e-9)
+    result = backtest.run(cls(fast=10, slow=30), GOOG, init_cash=10_000, fill="close", fees_bps=10,
+                          direction="long_only", close_at_end=False)  # GOOG: backtesting.py's pandas frame
+    assert_equals_vectorbt(result.trades, result.equity["equity"].to_numpy(), vectorbt_portfolio())
+    assert result.stats["final_equity"] == pytest.approx(vectorbt_portfolio().final_value(), rel=1e-9)
+    simulation, _ = simulate(cls(fast=10, slow=30), frame_bars(GOOG, "GOOG"), ENGINE)  # what the CLI calls
+    np.testing.assert_array_equal(simulation.equity, result.equity["equity"].to_numpy())
 
 
 def test_from_the_cli_a_class_by_module_path_equals_vectorbt(user_dir, tmp_path):
