@@ -33,3 +33,26 @@ def test_feed_tour_runs_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shapes = [tuple(map(int, m.groups())) for text in texts for m in [re.match(r"shape: \((\d+), (\d+)\)", text)] if m]
     assert len(shapes) >= 3 and all(rows > 0 for rows, _ in shapes)  # bars, ticks, stats
     assert "['AAPL', 'MSFT', 'NVDA', 'SPY', 'TSLA']" in texts[0]
+
+
+def test_strategy_tour_writes_runs_sweeps_and_reports_a_strategy(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    dsn = f"chdb://{tmp_path / 'warehouse'}"
+    subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "demo", "--ticks", "200k", "--symbols",
+                    "AAPL,MSFT"], check=True, cwd=ROOT, capture_output=True, timeout=120)
+    monkeypatch.setenv("TICKHOUSE_DSN", dsn)
+    notebook = nbformat.read(ROOT / "notebooks" / "strategy_tour.ipynb", as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
+    assert "class EmaCross(Strategy):" in notebook.cells[1].source  # the strategy is written in a cell
+    NotebookClient(notebook, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    html = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
+    assert any("EmaCross(fast=8, slow=40) on AAPL, MSFT" in text and "sharpe" in text for text in html)
+    assert any("image/png" in out.get("data", {}) for out in outputs)
+    texts = [out["data"]["text/plain"] for out in outputs if "text/plain" in out.get("data", {})]
+    sweep_table = next(text for text in texts if "param_fast" in text)
+    assert re.search(r"shape: \(5, 6\)", sweep_table)
+    assert "'report.html'" in texts[-1] and (tmp_path / "strategy_tour_run" / "report.html").stat().st_size > 10_000
