@@ -176,8 +176,8 @@ def _draws(seed: int, symbols: tuple[str, ...]) -> np.ndarray:
 def _activity(spec: DemoSpec, draws: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(each symbol's share of the trades, all symbols' trades per session).
 
-    A symbol trades ``TRADES_PER_SYMBOL_DAY`` times a random activity (mean 1, 1x to 4.5x
-    between symbols) times its ``dense`` k: a dense symbol adds trades, the others keep theirs.
+    A symbol trades ``TRADES_PER_SYMBOL_DAY`` times its random activity (1x to 4.5x, scaled to
+    average 1 over the symbols) times its ``dense`` k: a dense symbol adds trades, the others keep theirs.
     """
     activity = np.exp(1.5 * (_draws(spec.seed, spec.symbols) if draws is None else draws)[:, 2])
     dense = dict(spec.dense)

@@ -51,7 +51,7 @@ REJECT_CODES = {
     "bad_price": "a price that is not a positive finite number",
     "bad_size": "a trade size that is negative or not finite",
     "bad_volume": "a bar's volume or open interest that is negative or not finite",
-    "early_ts": "a time before 1971-01-01",
+    "early_ts": "a time before the earliest accepted (1971-01-01; 1900-01-01 for bar files' text times)",
     "future_ts": "a time after now + 1 day",
     "nonexistent_ts": "a local time a DST change skipped",
     "ambiguous_ts": "a local time a DST change repeated, not placeable",
