@@ -23,7 +23,12 @@
   lost more than the equity leaves cash and equity negative (there is no
   margin call).
 * **Several columns, one cash pool** -- at each fill time every column's
-  reductions fill before any column's additions, in column order.
+  reductions fill before any column's additions, and every order is sized on
+  one equity figure: target weights on the equity before any of that time's
+  orders (vectorbt's ``targetpercent`` with ``cash_sharing`` and ``call_seq="auto"``),
+  direction entries on the equity after the reductions. So the column order
+  changes no number unless buying power runs out, which caps the additions
+  in column order (size the entries, e.g. ``size=1/n``, to avoid it).
 * **Stops** -- ``stop_loss``, ``take_profit``, ``trailing_stop`` are fractions
   of the entry price (trailing: of the best high/low of completed bars since
   entry). They are checked on each bar's high and low, from the entry bar on

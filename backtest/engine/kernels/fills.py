@@ -101,20 +101,23 @@ def idle(phase: int, position: float, want: float, rules: Rules) -> bool:
 
 
 @njit(inline="always")
-def order_units(phase: int, j: int, want: float, price: float, state: np.ndarray, cash: float,
+def order_units(phase: int, j: int, want: float, price: float, state: np.ndarray, cash: float, value: float,
                 rules: Rules) -> float:
     """Signed units that move column ``j`` towards the wanted signal (0.0: none).
 
     Phase 0 only reduces, phase 1 only adds; the caller fills them with :func:`fill_order`.
+    ``value`` is the equity every order of this fill time is sized on (target weights: before
+    any of them; direction entries: after the reductions), so the fees of the other columns'
+    orders at the same time never depend on column order.
     """
     if rules.signals == SIGNALS_DIRECTION:
-        return _direction_units(phase, state[POS, j], want, price, state, cash, rules)
-    return _target_units(phase, state[POS, j], want, price, state, cash, rules)
+        return _direction_units(phase, state[POS, j], want, price, state, cash, value, rules)
+    return _target_units(phase, state[POS, j], want, price, state, cash, value, rules)
 
 
 @njit(inline="always")
 def _direction_units(phase: int, current: float, want: float, price: float, state: np.ndarray, cash: float,
-                     rules: Rules) -> float:
+                     value: float, rules: Rules) -> float:
     """Direction signals: close a position on the other side (phase 0), open a new one sized by the rules (1)."""
     side = np.sign(want)
     if phase == 0:
@@ -125,7 +128,7 @@ def _direction_units(phase: int, current: float, want: float, price: float, stat
     if rules.size_type == SIZE_UNITS:
         units = min(rules.size, units_for_budget(buying_power(cash, state), fill, rules))
     else:
-        budget = rules.size * equity(cash, state) if rules.size_type == SIZE_EQUITY_FRACTION else rules.size
+        budget = rules.size * value if rules.size_type == SIZE_EQUITY_FRACTION else rules.size
         budget = min(budget, buying_power(cash, state))
         units = units_for_budget(budget, fill, rules)
     return side * units if units > 0.0 else 0.0
@@ -133,9 +136,9 @@ def _direction_units(phase: int, current: float, want: float, price: float, stat
 
 @njit(inline="always")
 def _target_units(phase: int, current: float, want: float, price: float, state: np.ndarray, cash: float,
-                  rules: Rules) -> float:
-    """Target signals: the part of the move to ``want`` x equity that reduces (phase 0) or adds (phase 1)."""
-    target_units = want * equity(cash, state) / price
+                  value: float, rules: Rules) -> float:
+    """Target signals: the part of the move to ``want`` x ``value`` that reduces (phase 0) or adds (phase 1)."""
+    target_units = want * value / price
     if rules.whole_units:
         target_units = np.trunc(target_units + np.sign(target_units) * 1e-9)
     delta = target_units - current

@@ -15,11 +15,12 @@ import numpy as np
 from numba import njit
 
 from backtest.engine.kernels.cache_stamp import STAMP
-from backtest.engine.kernels.fills import Order, allowed, fill_order, idle, open_trade_exit, order_units, write_trade
+from backtest.engine.kernels.fills import (Order, allowed, equity, fill_order, idle, open_trade_exit, order_units,
+                                           write_trade)
 from backtest.engine.kernels.marking import holding, mark_quiet_bars
 from backtest.engine.kernels.numba_options import NO_REFCOUNTS
 from backtest.engine.kernels.records import (
-    MARK, PENDING, POS, REASON_END, REASON_SIGNAL, STATE_FIELDS, WANTED, Book, Prices, Rules)
+    MARK, PENDING, POS, REASON_END, REASON_SIGNAL, SIGNALS_DIRECTION, STATE_FIELDS, WANTED, Book, Prices, Rules)
 from backtest.engine.kernels.stops import check_stops
 
 
@@ -179,14 +180,19 @@ def _fill_wanted(t: int, price: np.ndarray, state: np.ndarray, cash: float, book
                  rules: Rules) -> tuple[float, Book]:
     """Move every column towards its wanted signal at ``price[t]``: all reductions first, then additions.
 
-    Reducing everywhere first frees cash the additions can use (one cash pool).
+    Reducing everywhere first frees cash the additions can use (one cash pool). Orders are sized
+    on one equity figure whatever the column order: target weights on the equity before any of
+    these orders, direction entries on the equity after the reductions.
     """
+    value = equity(cash, state)
     for phase in range(2):
+        if phase == 1 and rules.signals == SIGNALS_DIRECTION:
+            value = equity(cash, state)
         for j in range(state.shape[1]):
             want = state[WANTED, j]
             if np.isnan(want) or idle(phase, state[POS, j], want, rules):
                 continue
-            units = order_units(phase, j, want, price[t, j], state, cash, rules)
+            units = order_units(phase, j, want, price[t, j], state, cash, value, rules)
             if units != 0.0:
                 cash, book = fill_order(Order(t, j, units, price[t, j], REASON_SIGNAL), state, cash, book, rules)
     return cash, book
