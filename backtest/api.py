@@ -4,7 +4,8 @@
 (:func:`strategies.find`); ``data`` is bars in any of these forms:
 
 * a feed request: :class:`~backtest.config.DataSpec` or a mapping of its fields (read from
-  the warehouse ``dsn`` names; default ``$TICKHOUSE_DSN`` or ``./data/warehouse``), run as
+  ``warehouse``, a DSN or a clickhouse-connect client; default ``$TICKHOUSE_DSN`` or
+  ``./data/warehouse``), run as
   ``python -m backtest`` runs it (:func:`backtest.runner.run_backtest`);
 * a polars or pandas frame, long form (``ts``, ``symbol``, ``open`` ... ``volume``) or one
   symbol's OHLCV (a ``ts`` column or a datetime index; column names in any case);
@@ -94,20 +95,20 @@ class Result:
         return f"<p>{self.strategy!r} on {', '.join(self.bars.symbols)}</p><table>{rows}</table>"
 
 
-def run(strategy: strategies.Strategy | type | str, data: Any, *, dsn: str | None = None, **rules: Any) -> Result:
+def run(strategy: strategies.Strategy | type | str, data: Any, *, warehouse: Any = None, **rules: Any) -> Result:
     """Run ``strategy`` on ``data`` under the engine ``rules``; see the module text for the forms."""
     instance = strategy if isinstance(strategy, strategies.Strategy) else strategies.find(strategy)()
     engine = engine_of(rules)
     if isinstance(data, (DataSpec, Mapping)):  # the CLI's path: feed costs and fingerprint recorded
         spec = data if isinstance(data, DataSpec) else DataSpec.from_mapping(data)
-        ran = run_backtest(Feed(dsn), type(instance), instance.values, spec, engine)
+        ran = run_backtest(Feed(warehouse), type(instance), instance.values, spec, engine)
         return Result(instance, ran.bars, engine, ran.simulation, ran.stats, ran)
     bars = bars_of(data)
     simulation, stats = simulate(instance, bars, engine)
     return Result(instance, bars, engine, simulation, stats)
 
 
-def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", dsn: str | None = None,
+def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", warehouse: Any = None,
           **grids_and_rules: Any) -> pl.DataFrame:
     """Every combination of the parameter ``grids`` (``fast=range(5, 50)``, lists, single values), best first.
 
@@ -123,7 +124,7 @@ def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", dsn: str |
     params = {k: list(v) if isinstance(v, Iterable) and not isinstance(v, str) else [v] for k, v in grids.items()}
     size = int(np.prod([len(v) for v in params.values()]))
     spec = SweepSpec(params=params, metric=metric, max_sets=max(size, 1))
-    return sweep_sets(bars_of(data, dsn=dsn), cls, spec, engine_of(rules)).frame
+    return sweep_sets(bars_of(data, warehouse=warehouse), cls, spec, engine_of(rules)).frame
 
 
 def engine_of(rules: Mapping[str, Any]) -> EngineConfig:
@@ -135,12 +136,12 @@ def engine_of(rules: Mapping[str, Any]) -> EngineConfig:
     return EngineConfig(**rules)
 
 
-def bars_of(data: Any, *, dsn: str | None = None) -> BarArrays:
+def bars_of(data: Any, *, warehouse: Any = None) -> BarArrays:
     """:class:`BarArrays` from any ``data`` form the module text lists."""
     if isinstance(data, BarArrays):
         return data
     if isinstance(data, (DataSpec, Mapping)):
-        return read_bars(Feed(dsn), data if isinstance(data, DataSpec) else DataSpec.from_mapping(data))
+        return read_bars(Feed(warehouse), data if isinstance(data, DataSpec) else DataSpec.from_mapping(data))
     if hasattr(data, "to_numpy") and hasattr(data, "columns"):
         return bar_arrays(_long_frame(data))
     raise BacktestError(f"data: {type(data).__name__} is not bars (a DataSpec, a mapping, a polars or pandas "

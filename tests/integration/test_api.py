@@ -17,8 +17,6 @@ from backtest.runner import simulate
 from reports.run_files import write_run_files
 from strategies.sma_cross import SmaCross
 from support.data import frame_bars, load_goog
-from warehouse.client import connect
-from warehouse.schema.migrate import migrate
 
 
 def test_run_on_a_pandas_frame_equals_the_engine_on_its_arrays():
@@ -51,13 +49,10 @@ def test_sweep_returns_the_sets_best_first_with_the_statistics_of_a_run():
     assert rerun.stats["total_return"] == pytest.approx(best["total_return"], rel=1e-12)
 
 
-def test_run_on_a_warehouse_request_is_the_clis_run_and_writes_its_report(tmp_path):
-    dsn = f"chdb://{tmp_path}/warehouse"
-    client = connect(dsn)
-    migrate(client)
-    load_goog(client)
+def test_run_on_a_warehouse_request_is_the_clis_run_and_writes_its_report(fresh_client, tmp_path):
+    load_goog(fresh_client)
     spec = {"symbols": ["GOOG"], "start": "2004-01-01", "end": "2014-01-01", "interval": "1d", "source": "ohlcv"}
-    result = backtest.run(SmaCross(fast=10, slow=20), spec, dsn=dsn, fees_bps=20)
+    result = backtest.run(SmaCross(fast=10, slow=20), spec, warehouse=fresh_client, fees_bps=20)
     assert result.run is not None and result.run.data == DataSpec.from_mapping(spec) and result.run.query_costs
     in_memory = backtest.run(SmaCross(fast=10, slow=20), GOOG, fees_bps=20)
     np.testing.assert_allclose(result.equity["equity"].to_numpy(), in_memory.equity["equity"].to_numpy(), rtol=1e-12)

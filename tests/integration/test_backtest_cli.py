@@ -104,6 +104,7 @@ def test_help_lists_the_groups_and_their_options(tmp_path):
                  "sweep: grid, random", "warehouse: embedded, server"):
         assert line in done.stdout.splitlines(), done.stdout
     assert "python -m backtest +strategy=<name>" in done.stdout and "fees_bps: 0.0" in done.stdout
+    assert "your class as module:Class or path/file.py:Class" in done.stdout
 
 
 def test_multirun_records_a_failed_job_goes_on_and_exits_1(demo_dsn, tmp_path):

@@ -85,7 +85,7 @@ def test_a_dask_sweep_without_the_extra_raises_the_hint_as_a_backtest_error(core
     """The backtest CLI prints a BacktestError as its one-line ``error: ...`` and exits 2."""
     code = ("from backtest.errors import BacktestError\n"
             "from backtest.sweep.dask_executor import evaluate_on_dask\n"
-            "try:\n    evaluate_on_dask(None, 'sma_cross', [[]], None, None)\n"
+            "try:\n    evaluate_on_dask(None, [[]], None, None)\n"
             "except BacktestError as exc:\n    print(exc)\n")
     done = _run(core_env, "-c", code)
     assert done.returncode == 0, done.stderr
