@@ -62,6 +62,13 @@ class SizeType(Mode):
     units = 2  # buy size units
 
 
+class Allocation(Mode):
+    """How direction entries share the one cash pool (``size`` with ``size_type=equity_fraction``)."""
+
+    fixed_fraction = 0  # each entry spends size x equity (capped by buying power)
+    equal = 1  # each entry spends size x equity / the number of symbols
+
+
 class Reason(Mode):
     """Why an order was filled (the ``reason`` / ``exit_reason`` columns)."""
 

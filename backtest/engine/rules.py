@@ -22,6 +22,11 @@
   affords nothing is skipped. Exits always fill in full, so a short that has
   lost more than the equity leaves cash and equity negative (there is no
   margin call).
+* **Allocation** (``allocation``, :class:`~backtest.engine.modes.Allocation`, direction
+  entries with ``equity_fraction``) -- ``fixed_fraction``: each entry spends
+  ``size x equity``; ``equal``: ``size x equity / number of symbols``, so every symbol
+  can hold its share at once. **Rebalancing** (target signals) -- ``rebalance_threshold``:
+  a resize worth less than this fraction of equity is skipped (entries and exits fill).
 * **Several columns, one cash pool** -- at each fill time every column's
   reductions fill before any column's additions, and every order is sized on
   one equity figure: target weights on the equity before any of that time's
@@ -58,10 +63,10 @@ from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 from backtest.engine.kernels.records import Rules
-from backtest.engine.modes import Direction, Fill, Mode, Signals, SizeType
+from backtest.engine.modes import Allocation, Direction, Fill, Mode, Signals, SizeType
 from backtest.errors import BacktestError
 
-__all__ = ["Direction", "EngineConfig", "Fill", "Signals", "SizeType", "kernel_rules"]
+__all__ = ["Allocation", "Direction", "EngineConfig", "Fill", "Signals", "SizeType", "kernel_rules"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ class EngineConfig:
     direction: Direction = Direction.both
     size_type: SizeType = SizeType.equity_fraction
     size: float = 1.0
+    allocation: Allocation = Allocation.fixed_fraction
+    rebalance_threshold: float = 0.0
     whole_units: bool = False
     stop_loss: Optional[float] = None
     take_profit: Optional[float] = None
@@ -96,14 +103,15 @@ class EngineConfig:
     close_at_end: bool = True
 
     def __post_init__(self) -> None:
-        for name, mode in (("fill", Fill), ("signals", Signals), ("direction", Direction), ("size_type", SizeType)):
+        for name, mode in (("fill", Fill), ("signals", Signals), ("direction", Direction), ("size_type", SizeType),
+                           ("allocation", Allocation)):
             object.__setattr__(self, name, _as_mode(name, mode, getattr(self, name)))
         for name in ("whole_units", "close_at_end"):
             if not isinstance(getattr(self, name), bool):
                 raise BacktestError(f"engine.{name}: {getattr(self, name)!r} is not true or false")
         _check_number("init_cash", self.init_cash, positive=True)
         _check_number("size", self.size, positive=True)
-        for name in ("fees_bps", "fee_fixed", "slippage_bps"):
+        for name in ("fees_bps", "fee_fixed", "slippage_bps", "rebalance_threshold"):
             _check_number(name, getattr(self, name))
         for name in ("stop_loss", "take_profit", "trailing_stop"):
             if getattr(self, name) is not None:
@@ -121,7 +129,7 @@ class EngineConfig:
         2
         >>> EngineConfig.from_mapping({"fee": 2})
         Traceback (most recent call last):
-        backtest.errors.BacktestError: engine.fee: unknown setting (known: init_cash, fill, fees_bps, fee_fixed, slippage_bps, signals, direction, size_type, size, whole_units, stop_loss, take_profit, trailing_stop, close_at_end)
+        backtest.errors.BacktestError: engine.fee: unknown setting (known: init_cash, fill, fees_bps, fee_fixed, slippage_bps, signals, direction, size_type, size, allocation, rebalance_threshold, whole_units, stop_loss, take_profit, trailing_stop, close_at_end)
         """
         known = [f.name for f in fields(cls)]
         for key in values:
@@ -148,6 +156,8 @@ def kernel_rules(config: EngineConfig) -> Rules:
         direction=config.direction.value,
         size_type=config.size_type.value,
         size=float(config.size),
+        allocation=config.allocation.value,
+        rebalance_threshold=float(config.rebalance_threshold),
         whole_units=config.whole_units,
         stop_loss=nan if config.stop_loss is None else float(config.stop_loss),
         take_profit=nan if config.take_profit is None else float(config.take_profit),

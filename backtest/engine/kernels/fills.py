@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from backtest.engine.kernels.records import (
-    ENTRY_BAR, ENTRY_PRICE, EXIT_UNITS, EXIT_VALUE, EXTREME, FEES, MARK, ORDER_BAR, ORDER_CASH, ORDER_COL,
+    ALLOCATION_EQUAL, ENTRY_BAR, ENTRY_PRICE, EXIT_UNITS, EXIT_VALUE, EXTREME, FEES, MARK, ORDER_BAR, ORDER_CASH, ORDER_COL,
     ORDER_FEES, ORDER_POSITION, ORDER_PRICE, ORDER_REASON, ORDER_SIZE, PEAK_SIZE, POS, REALIZED, SIGNALS_DIRECTION,
     SIZE_EQUITY_FRACTION, SIZE_UNITS, TRADE_COL, TRADE_DIRECTION, TRADE_ENTRY_BAR, TRADE_ENTRY_PRICE, TRADE_EXIT_BAR,
     TRADE_EXIT_PRICE, TRADE_EXIT_REASON, TRADE_FEES, TRADE_IS_OPEN, TRADE_PNL, TRADE_RETURN, TRADE_SIZE, Book,
@@ -129,6 +129,8 @@ def _direction_units(phase: int, current: float, want: float, price: float, stat
         units = min(rules.size, units_for_budget(buying_power(cash, state), fill, rules))
     else:
         budget = rules.size * value if rules.size_type == SIZE_EQUITY_FRACTION else rules.size
+        if rules.allocation == ALLOCATION_EQUAL:
+            budget /= state.shape[1]
         budget = min(budget, buying_power(cash, state))
         units = units_for_budget(budget, fill, rules)
     return side * units if units > 0.0 else 0.0
@@ -144,6 +146,8 @@ def _target_units(phase: int, current: float, want: float, price: float, state: 
     delta = target_units - current
     if abs(delta) <= EPS * max(1.0, abs(current)):
         return 0.0
+    if current != 0.0 and want != 0.0 and abs(delta) * price < rules.rebalance_threshold * value:
+        return 0.0  # a resize smaller than the threshold (entries and exits always fill)
     reducing = current != 0.0 and np.sign(delta) != np.sign(current)
     if phase == 0:
         if not reducing:

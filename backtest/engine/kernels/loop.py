@@ -64,7 +64,7 @@ def _compile(stamp: int):
 
         >>> from backtest.engine.kernels.records import ORDER_FIELDS, TRADE_FIELDS, Rules
         >>> close = np.array([[10.0], [11.0], [12.0]])
-        >>> rules = Rules(100.0, True, 0.0, 0.0, 0.0, 0, 2, 0, 1.0, False, np.nan, np.nan, np.nan, True)
+        >>> rules = Rules(100.0, True, 0.0, 0.0, 0.0, 0, 2, 0, 1.0, 0, 0.0, False, np.nan, np.nan, np.nan, True)
         >>> equity = np.empty(3)
         >>> simulate_into_nb(Prices(close, close, close, close), np.array([0]), np.array([[1.0]]), rules, equity,
         ...                  np.empty((ORDER_FIELDS, 4)), np.empty((TRADE_FIELDS, 2)), np.empty((STATE_FIELDS, 1)))

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backtest.engine.modes import Direction, Reason, Signals, SizeType
+from backtest.engine.modes import Allocation, Direction, Reason, Signals, SizeType
 
 
 class Rules(NamedTuple):
@@ -37,6 +37,8 @@ class Rules(NamedTuple):
     direction: int
     size_type: int
     size: float
+    allocation: int
+    rebalance_threshold: float
     whole_units: bool
     stop_loss: float
     take_profit: float
@@ -59,6 +61,7 @@ LONG_ONLY = Direction.long_only.value
 SHORT_ONLY = Direction.short_only.value
 SIZE_EQUITY_FRACTION = SizeType.equity_fraction.value
 SIZE_UNITS = SizeType.units.value
+ALLOCATION_EQUAL = Allocation.equal.value
 
 # why an order was filled
 REASON_SIGNAL = Reason.signal.value
