@@ -26,11 +26,12 @@ from warehouse.demo.generate import TRADES_PER_SYMBOL_DAY, DemoSpec, today_utc
 from warehouse.errors import WarehouseError
 
 LIQUID_TICKERS = (
-    "AMZN", "GOOGL", "META", "QQQ", "AMD", "AVGO", "JPM", "NFLX", "IWM", "BAC", "XOM", "PLTR", "INTC", "COST",
-    "WMT", "UNH", "V", "MA", "LLY", "ORCL", "CRM", "KO", "PEP", "DIS", "BA", "CSCO", "ADBE", "QCOM", "MU", "T",
-    "PFE", "C", "WFC", "GS", "CVX", "NKE", "MRK", "ABBV", "HD", "TLT", "GLD", "XLF", "UBER", "COIN", "F", "GM",
+    "AAPL", "MSFT", "NVDA", "SPY", "TSLA", "AMZN", "GOOGL", "META", "QQQ", "AMD", "AVGO", "JPM", "NFLX", "IWM",
+    "BAC", "XOM", "PLTR", "INTC", "COST", "WMT", "UNH", "V", "MA", "LLY", "ORCL", "CRM", "KO", "PEP", "DIS",
+    "BA", "CSCO", "ADBE", "QCOM", "MU", "T", "PFE", "C", "WFC", "GS", "CVX", "NKE", "MRK", "ABBV", "HD", "TLT",
+    "GLD", "XLF", "UBER", "COIN", "F", "GM",
 )
-"""Symbols added, in this order, after the ones asked for (then ``SYM0001``, ``SYM0002``, ...)."""
+"""Symbols added, in this order and skipping those asked for, after them (then ``SYM0001``, ...)."""
 
 
 def fitted_spec(spec: DemoSpec, *, today: date | None = None) -> DemoSpec:
@@ -39,7 +40,7 @@ def fitted_spec(spec: DemoSpec, *, today: date | None = None) -> DemoSpec:
 
     >>> fitted = fitted_spec(DemoSpec(ticks=20_000_000, symbols=("AAPL",)), today=date(2024, 12, 31))
     >>> fitted.symbols, fitted.last_session()
-    (('AAPL', 'AMZN', 'GOOGL', 'META', 'QQQ', 'AMD', 'AVGO'), datetime.date(2024, 11, 14))
+    (('AAPL', 'MSFT', 'NVDA', 'SPY', 'TSLA', 'AMZN', 'GOOGL'), datetime.date(2024, 11, 14))
     >>> fitted_spec(DemoSpec(start="2024-12-30"), today=date(2024, 12, 30))
     Traceback (most recent call last):
     warehouse.errors.WarehouseError: start: '2024-12-30' leaves no weekday session before today (2024-12-30)
@@ -66,8 +67,8 @@ def fitted_spec(spec: DemoSpec, *, today: date | None = None) -> DemoSpec:
 def _extra_names(taken: tuple[str, ...]) -> Iterator[str]:
     """:data:`LIQUID_TICKERS`, then ``SYM0001``, ``SYM0002``, ..., skipping names in ``taken``.
 
-    >>> list(itertools.islice(_extra_names(("AMZN",)), 2))
-    ['GOOGL', 'META']
+    >>> list(itertools.islice(_extra_names(("AAPL", "MSFT")), 2))
+    ['NVDA', 'SPY']
     """
     generated = (f"SYM{i:04d}" for i in itertools.count(1))
     return (name for name in itertools.chain(LIQUID_TICKERS, generated) if name not in taken)
