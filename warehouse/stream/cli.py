@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, parse_count
+from warehouse.demo.span import fit_note, fitted_spec
 from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
 from warehouse.stream import kafka_prejoin
@@ -36,9 +37,12 @@ def cmd_produce(args: argparse.Namespace) -> int:
     """Publish the simulated feed to Kafka or Redis."""
     require(args.broker, f"produce {args.broker}")
     check_rate(args.rate)
-    spec = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
-                    start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
-                    seed=args.seed, batch_rows=min(100_000, parse_count(args.ticks)))
+    asked = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
+                     start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
+                     seed=args.seed, batch_rows=min(100_000, parse_count(args.ticks)))
+    spec = fitted_spec(asked)  # symbols are added rather than sessions past today
+    if spec != asked:
+        print(fit_note(asked, spec, args.ticks.strip()), flush=True)
     if args.broker == "kafka":
         if args.partitions < 1:
             raise WarehouseError(f"partitions: {args.partitions!r} is not an integer >= 1")
