@@ -58,13 +58,14 @@ def read_bars(feed: Feed, data: DataSpec) -> BarArrays:
                             "(`python -m warehouse demo` for the demo ticks)")
     if data.source == "ohlcv":
         frame = feed.ohlcv(list(data.symbols), data.start, data.end, data.interval)
-    else:
-        frame = feed.bars(list(data.symbols), data.start, data.end, data.interval, source=data.source)
-    if frame.is_empty():
+        bars = bar_arrays(frame) if not frame.is_empty() else None
+    else:  # straight into arrays: no frame of symbol strings to build and pivot (Feed.arrays)
+        bars = feed.arrays(list(data.symbols), data.start, data.end, data.interval, source=data.source)
+    if bars is None or bars.close.shape[0] == 0:
         raise BacktestError(
             f"data: no bars for {','.join(data.symbols)} in [{data.start}, {data.end}) at {data.interval} "
             f"(source {data.source}); check the range with `python -m warehouse status`")
-    return bar_arrays(frame)
+    return bars
 
 
 def fingerprint(bars: BarArrays) -> str:
