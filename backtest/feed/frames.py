@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
+from backtest.feed.kernels import place_bars_nb, slot_rows_nb
 from backtest.feed.request import FeedError
 
 PRICES = ("open", "high", "low", "close")
@@ -61,41 +62,40 @@ def bar_arrays(frame: pl.DataFrame) -> BarArrays:
 
 
 def scatter_bars(seconds: np.ndarray, symbol_index: np.ndarray, fields: dict[str, np.ndarray],
-                 symbols: tuple[str, ...]) -> BarArrays:
+                 symbols: tuple[str, ...], *, resolution: int = 1) -> BarArrays:
     """:class:`BarArrays` from bars given as columns in any order, with the missing-bar rule applied.
 
-    ``seconds`` labels each bar (epoch seconds), ``symbol_index`` is its column in ``symbols``,
-    ``fields`` holds open/high/low/close/volume. The result equals ``bar_arrays(align(frame))``
-    of the same bars: one row per time any symbol has a bar; a symbol without a bar there
-    carries its previous close as open/high/low/close with volume 0 (NaN prices before its first).
+    ``seconds`` labels each bar (epoch seconds, multiples of ``resolution``: 60 for minute bars),
+    ``symbol_index`` is its column in ``symbols``, ``fields`` holds open/high/low/close/volume.
+    The result equals ``bar_arrays(align(frame))`` of the same bars: one row per time any symbol
+    has a bar; a symbol without a bar there carries its previous close as open/high/low/close with
+    volume 0 (NaN prices before its first).
 
     >>> import numpy as np
     >>> one = np.array([1.0, 2.0, 3.0])
     >>> bars = scatter_bars(np.array([120, 60, 120]), np.array([0, 0, 1]), dict(open=one, high=one, low=one,
-    ...                     close=one, volume=one), ("A", "B"))
+    ...                     close=one, volume=one), ("A", "B"), resolution=60)
     >>> bars.close.tolist(), bars.volume.tolist()
     ([[2.0, nan], [1.0, 3.0]], [[2.0, 0.0], [1.0, 3.0]])
     """
-    micros = seconds.astype(np.int64) * 1_000_000
-    index = _distinct_sorted(micros)
-    rows = np.searchsorted(index, micros)
-    cols = symbol_index.astype(np.intp)
-    _require_one_per_cell(rows, cols, len(index), len(symbols))
-    shape = (len(index), len(symbols))
-    present = np.zeros(shape, np.bool_)
-    present[rows, cols] = True
-    arrays = {}
-    for name in ARRAY_FIELDS:
-        arrays[name] = np.full(shape, np.nan)
-        arrays[name][rows, cols] = fields[name]
-    # the last row at or before each row where the symbol has a bar (0 where it has none yet)
-    last = np.maximum.accumulate(np.where(present, np.arange(shape[0])[:, None], 0), axis=0)
-    carried = np.take_along_axis(arrays["close"], last, axis=0)
-    carried[~np.take_along_axis(present, last, axis=0)] = np.nan
-    for name in PRICES:
-        arrays[name] = np.where(present, arrays[name], carried)
-    arrays["volume"] = np.where(present, arrays["volume"], 0.0)
-    return BarArrays(index.view("datetime64[us]"), symbols, **arrays)
+    seconds = seconds.astype(np.int64, copy=False)
+    if seconds.size == 0:
+        empty = np.empty((0, len(symbols)))
+        return BarArrays(np.empty(0, "datetime64[us]"), symbols, *(empty.copy() for _ in ARRAY_FIELDS))
+    first = int(seconds.min())
+    n_slots = (int(seconds.max()) - first) // resolution + 1
+    if n_slots <= 4 * seconds.size + 1024:  # times on a grid: distinct and sorted in O(n)
+        times, rows = slot_rows_nb(seconds, first, resolution, n_slots)
+    else:
+        times = np.unique(seconds)
+        rows = np.searchsorted(times, seconds)
+    arrays = place_bars_nb(rows, symbol_index.astype(np.int64, copy=False),
+                           *(fields[name].astype(np.float64, copy=False) for name in ARRAY_FIELDS),
+                           times.size, len(symbols))
+    if arrays[0].shape != (times.size, len(symbols)):
+        raise FeedError("frame: more than one row per (ts, symbol)")
+    index = (times * 1_000_000).view("datetime64[us]")
+    return BarArrays(index, symbols, *arrays)
 
 
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
-from backtest.feed.request import FeedError, Interval, request, use_rollup
+from backtest.feed.request import UNIT_SECONDS, FeedError, Interval, request, use_rollup
 from warehouse import feed_sql
 from warehouse.client import connect
 from warehouse.feed_sql import QueryCost
@@ -102,7 +102,8 @@ class Feed:
         absent[indices] = False
         self._require_known([name for name, gone in zip(names, absent) if gone])
         fields = {name: table.column(name).to_numpy() for name in ARRAY_FIELDS}
-        return scatter_bars(table.column("ts").to_numpy(), indices, fields, tuple(names))
+        return scatter_bars(table.column("ts").to_numpy(), indices, fields, tuple(names),
+                            resolution=UNIT_SECONDS[unit])
 
     def ticks(
         self,

@@ -25,6 +25,7 @@ SOURCES = ("auto", "raw", "rollup")
 
 _INTERVAL = re.compile(r"([1-9][0-9]*)([smhd])")
 _UNITS = {"s": ("second", 1), "m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400)}
+UNIT_SECONDS = {name: seconds for name, seconds in _UNITS.values()}  # bar times are multiples of their unit
 _EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(2106, 1, 1, tzinfo=timezone.utc)  # DateTime('UTC') of bars_1m ends in 2106
 
