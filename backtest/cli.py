@@ -1,7 +1,9 @@
 """``python -m backtest +strategy=<name> [overrides]``: one Hydra-configured backtest (or sweep).
 
 Hydra composes ``conf/`` once (groups ``warehouse``, ``data``, ``engine``,
-``strategy``, ``sweep``; schemas in :mod:`backtest.config`), runs
+``sweep``, schemas in :mod:`backtest.config`; and ``strategy``, whose options
+are the classes :func:`strategies.find` resolves, from the config source
+``backtest/sweep/hydra_plugins/tickhouse_strategies.py``), runs
 :func:`backtest_job` in its output folder (config saved in ``.hydra/``), and
 ``-m`` runs one job per combination through the sweeper ``hydra/sweeper:
 tickhouse`` (``backtest/sweep/hydra_plugins/tickhouse_sweeper.py``, Hydra's
@@ -11,7 +13,8 @@ multirun by itself (``hydra.mode: MULTIRUN``), and the sweeper hands every
 that job's sweep engine evaluates every set in one process. Its files are in
 ``outputs/multirun/<date>/<time>/0/``. ``--help`` lists the groups and their options.
 
-Errors: Hydra refuses an unknown key or a mistyped value while composing; a job
+Errors: Hydra refuses an unknown key, a mistyped value or a ``+strategy=`` that
+names no class (:class:`~strategies.errors.StrategyError`) while composing; a job
 refuses what its settings' classes refuse (``fast >= slow``, a negative fee, an
 unknown symbol). Either way :func:`main` prints one ``error: ...`` line and
 returns 2. In a multirun of several jobs a failed job prints its line, is
@@ -33,7 +36,6 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from hydra_plugins import tickhouse_sweeper
@@ -41,7 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import strategies
-from backtest.config import CONF_DIR, DataSpec, error_line, register_strategy
+from backtest.config import CONF_DIR, DataSpec, error_line
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.feed import Feed
@@ -54,7 +56,9 @@ from strategies.errors import StrategyError
 from warehouse.errors import WarehouseError
 
 USER_ERRORS = (BacktestError, StrategyError, WarehouseError)
-CONFIG_ERRORS = (HydraException, OmegaConfBaseException)
+# Composing: Hydra's and OmegaConf's errors, and the StrategyError of a +strategy= that names no class
+# (hydra_plugins.tickhouse_strategies looks the class up while Hydra composes).
+CONFIG_ERRORS = (HydraException, OmegaConfBaseException, StrategyError)
 SUMMARY_STATS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "trades",
                  "win_rate", "profit_factor", "exposure", "final_equity")
 
@@ -158,28 +162,6 @@ def _hydra_call(argv: Sequence[str] | None) -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
 
 
-def strategy_choices(argv: Sequence[str]) -> list[str]:
-    """The strategies the command line chooses (``+strategy=a`` or ``+strategy=a,b``), read by Hydra's parser.
-
-    Each becomes a config option before Hydra composes (:func:`~backtest.config.register_strategy`), so a
-    class no YAML names -- ``+strategy=mypkg.signals:EmaCross`` -- is an option like a built-in.
-
-    >>> strategy_choices(["+strategy=sma_cross,my_file.py:EmaCross", "strategy.fast=5", "data.interval=5m"])
-    ['sma_cross', 'my_file.py:EmaCross']
-    """
-    parser = OverridesParser.create()
-    found = []
-    for arg in argv:
-        try:
-            override = parser.parse_override(arg)
-        except HydraException:
-            continue  # Hydra reports it when it parses the command line
-        if override.key_or_group == "strategy":
-            values = override.sweep_iterator() if override.is_sweep_override() else [override.value()]
-            found += [str(v) for v in values if v is not None]
-    return found
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m backtest``: run Hydra on ``argv`` (default: the command line); the exit code.
 
@@ -194,14 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    try:
-        for spec in strategy_choices(sys.argv[1:] if argv is None else argv):
-            register_strategy(spec)
-    except StrategyError as exc:
-        if full_error:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     try:
         with _hydra_call(argv):
             backtest_job()

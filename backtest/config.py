@@ -11,9 +11,9 @@ wrong type, naming it:
 * ``engine``: ``EngineConfig`` (``engine_schema``), ``conf/engine/*.yaml``;
 * ``sweep``: ``SweepSpec`` (``sweep_schema``), ``conf/sweep/*.yaml`` (``+sweep=grid|random``);
 * ``strategy``: a free mapping (``+strategy=<name>``); the strategy class checks its fields. The
-  options are not YAML files: each strategy is stored in the ConfigStore as ``strategy/<name>``
-  holding ``name`` and its class's defaults (:func:`register_strategy`), the built-ins and
-  installed ones on import, a ``module:Class`` or ``file.py:Class`` when the command line names it.
+  options are not YAML files: the config source ``hydra_plugins.tickhouse_strategies`` (on the
+  ``hydra.searchpath`` of ``conf/config.yaml``) answers ``strategy/<spec>`` for any class
+  :func:`strategies.find` resolves, with ``name: <spec>`` and the class's defaults.
 
 A group's YAML names its schema first in its defaults list
 (``- /engine_schema@_here_``), then holds values.
@@ -48,11 +48,9 @@ from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import MISSING, Container, DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-import strategies
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.sweep.spec import SweepSpec
-from strategies.errors import StrategyError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
@@ -188,32 +186,6 @@ def register_configs(store: ConfigStore | None = None) -> None:
         if cls is SweepSpec:  # any parameter of the strategy, no + needed; ParamSpace.parse names an unknown one
             OmegaConf.set_struct(node.params, False)
         store.store(name=name, node=node)
-    for name in strategies.available():
-        try:
-            register_strategy(name, store)
-        except Exception:  # noqa: BLE001 -- a broken installed package; choosing it reports why (cli.main)
-            continue
-
-
-def register_strategy(spec: str, store: ConfigStore | None = None) -> None:
-    """Store the option ``strategy/<spec>``: ``name: <spec>`` and the class's defaults (its ``param`` values).
-
-    ``spec`` is a short name, ``module:Class`` or a relative ``path/file.py:Class``
-    (:func:`strategies.find`); an unknown one is a :class:`~strategies.errors.StrategyError`.
-
-    >>> register_strategy("strategies.rsi_reversion:RsiReversion")
-    >>> from hydra import compose, initialize_config_dir
-    >>> with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-    ...     cfg = compose(config_name="config", overrides=["+strategy=strategies.rsi_reversion:RsiReversion"])
-    >>> dict(cfg.strategy)
-    {'name': 'strategies.rsi_reversion:RsiReversion', 'window': 14, 'lower': 30.0, 'upper': 70.0}
-    """
-    if spec.startswith("/"):
-        raise StrategyError(f"strategy: {spec!r}: Hydra option names cannot start with '/'; name the file "
-                            "relative to the working directory, or put its folder on PYTHONPATH and use module:Class")
-    cls = strategies.find(spec)
-    group, _, name = f"strategy/{spec}".rpartition("/")
-    (store or ConfigStore.instance()).store(group=group, name=name, node={"name": spec, **cls.defaults()})
 
 
 def error_line(exc: BaseException) -> str:
@@ -234,8 +206,8 @@ def error_line(exc: BaseException) -> str:
     "Could not override 'engine.fee': Key 'fee' not in 'EngineConfig' (known: init_cash, fill, fees_bps, ...)"
     >>> compose_error("engine.fees_bps=abc")
     "Error merging override engine.fees_bps=abc: Value 'abc' of type 'str' could not be converted to Float"
-    >>> compose_error("+strategy=nope")
-    "In 'config': Could not find 'strategy/nope' (available: bollinger_breakout, ..., vwap_reversion)"
+    >>> compose_error("engine=fast")
+    "In 'config': Could not find 'engine/fast' (available: backtesting_py, default)"
     >>> error_line(BacktestError("data.symbols: () is empty"))
     'data.symbols: () is empty'
     """

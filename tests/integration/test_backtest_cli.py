@@ -58,7 +58,8 @@ def test_a_run_prints_a_summary_and_writes_its_files(demo_dsn, tmp_path):
      "error: Error merging override engine.fees_bps=abc: Value 'abc' of type 'str' could not be converted to Float"),
     (["+strategy=nope"], "error: strategy: 'nope' is not a strategy (available: bollinger_breakout, "),
     (["-m", "+strategy=sma_cross,nope"], "error: strategy: 'nope' is not a strategy (available: "),
-    (["+strategy=/abs/my.py:EmaCross"], "error: strategy: '/abs/my.py:EmaCross': Hydra option names cannot start"),
+    (["+strategy=/abs/my.py:EmaCross"], "error: strategy: '/abs/my.py:EmaCross': no file '/abs/my.py'"),
+    (["+strategy=sub/my.py:EmaCross"], "error: strategy: 'sub/my.py:EmaCross': no file "),
     # running: the settings' own classes and the feed refuse what they cannot use
     ([], "error: strategy: none chosen; pass +strategy=<name>"),
     (["+strategy=sma_cross", "+strategy.fsat=3"], "error: strategy.fsat: unknown parameter of sma_cross (known: "

@@ -4,16 +4,22 @@ unknown keys and mistyped values fail in Hydra with the key named, the DSN resol
 from __future__ import annotations
 
 import dataclasses
+import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.plugins import Plugins
 from hydra.errors import ConfigCompositionException
+from hydra.plugins.config_source import ConfigSource
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import OmegaConf
 
 from backtest.config import CONF_DIR, DataSpec, WarehouseConfig, error_line
 from backtest.engine.simulate import EngineConfig
 from backtest.sweep.spec import SweepSpec
+from strategies.errors import StrategyError
 from warehouse.client import resolve_dsn
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -94,11 +100,61 @@ def test_the_runtime_classes_are_built_from_the_composed_nodes():
                                    "bool"),
     (["+sweep=grid", "sweep.n=many"], "Error merging override sweep.n=many: Value 'many' of type 'str' could not be "
                                       "converted to Integer"),
-    (["+strategy=nope"], "In 'config': Could not find 'strategy/nope' (available: bollinger_breakout, "),
     (["engine=fast"], "In 'config': Could not find 'engine/fast' (available: backtesting_py, default)"),
 ])
 def test_unknown_keys_and_bad_values_fail_in_hydra_naming_them(overrides, line):
     with pytest.raises(ConfigCompositionException) as raised:
         _compose(*overrides)
+    message = error_line(raised.value)
+    assert message.startswith(line) and "\n" not in message, message
+
+
+def test_hydra_finds_the_strategy_plugins_in_the_installed_namespace_package():
+    sources = [f"{cls.__module__}.{cls.__name__}" for cls in Plugins.instance().discover(ConfigSource)]
+    paths = [f"{cls.__module__}.{cls.__name__}" for cls in Plugins.instance().discover(SearchPathPlugin)]
+    assert "hydra_plugins.tickhouse_strategies.StrategySource" in sources
+    assert "hydra_plugins.tickhouse_strategies.StrategySearchPath" in paths
+
+
+def test_only_our_conf_gets_the_strategy_group(tmp_path):
+    (tmp_path / "config.yaml").write_text("x: 1\n")
+    with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["+strategy=sma_cross"])
+    assert OmegaConf.to_container(cfg) == {"x": 1, "strategy": "sma_cross"}  # a plain value: no group there
+
+
+def test_the_strategy_group_holds_every_class_strategies_find_resolves(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.py").write_text(textwrap.dedent("""
+        from strategies import Strategy, param
+
+        class Mine(Strategy):
+            window = param(20, min=2)
+
+            def signals(self, bars):
+                return bars.close * 0
+    """))
+    monkeypatch.chdir(tmp_path)
+    absolute = f"{tmp_path}/sub/mine.py"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. Hydra's deprecated schema matching, if the ConfigStore held strategy/*
+        for spec, defaults in [("sma_cross", {"fast": 10, "slow": 30}),
+                               ("strategies.rsi_reversion:RsiReversion", {"window": 14, "lower": 30.0, "upper": 70.0}),
+                               ("sub/mine.py:Mine", {"window": 20}), ("sub/mine.py", {"window": 20}),
+                               (absolute, {"window": 20})]:
+            node = _compose(f"+strategy={spec}", "strategy.window=5" if "mine" in spec else "data.interval=5m").strategy
+            expected = {"name": spec, **defaults, **({"window": 5} if "mine" in spec else {})}
+            assert OmegaConf.to_container(node) == expected
+
+
+@pytest.mark.parametrize("spec, line", [
+    ("nope", "strategy: 'nope' is not a strategy (available: bollinger_breakout, donchian_breakout, "),
+    ("gone/file.py:X", "strategy: 'gone/file.py:X': no file "),
+    ("strategies.sma_cross:Nope", "strategy: 'strategies.sma_cross:Nope': strategies.sma_cross has no 'Nope'"),
+    ("no_such_module:X", "strategy: 'no_such_module:X': cannot import 'no_such_module'"),
+])
+def test_a_strategy_that_leads_nowhere_fails_while_composing_saying_why(spec, line):
+    with pytest.raises(StrategyError) as raised:
+        _compose(f"+strategy={spec}")
     message = error_line(raised.value)
     assert message.startswith(line) and "\n" not in message, message

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGES = ("warehouse", "backtest", "strategies", "reports")
 # Installed outside our packages (backtest/sweep/hydra_plugins/ is the hydra_plugins namespace; pyproject.toml).
-PLUGINS = ("hydra_plugins.tickhouse_sweeper",)
+PLUGINS = ("hydra_plugins.tickhouse_sweeper", "hydra_plugins.tickhouse_strategies")
 
 
 def _modules() -> list[str]:
