@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,12 +110,15 @@ def run(strategy: strategies.Strategy | type | str, data: Any, *, warehouse: Any
 
 
 def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", warehouse: Any = None,
-          **grids_and_rules: Any) -> pl.DataFrame:
+          parquet: str | Path | None = None, **grids_and_rules: Any) -> pl.DataFrame:
     """Every combination of the parameter ``grids`` (``fast=range(5, 50)``, lists, single values), best first.
 
     Keyword arguments naming a parameter of the strategy are grids; the others
     are engine rules. Returns one row per valid set: ``rank``, ``param_<name>``,
     then every statistic; combinations the strategy refuses are left out.
+    Memory stays bounded: above 100,000 sets the table holds the best 100,000
+    (:data:`backtest.sweep.collect.RANKED_ROWS`); ``parquet`` names a file that
+    receives every row as it is computed. A progress bar shows on a terminal.
     """
     cls = strategies.find(strategy)
     grids = {k: v for k, v in grids_and_rules.items() if k in cls.params()}
@@ -124,7 +128,7 @@ def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", warehouse:
     params = {k: list(v) if isinstance(v, Iterable) and not isinstance(v, str) else [v] for k, v in grids.items()}
     size = int(np.prod([len(v) for v in params.values()]))
     spec = SweepSpec(params=params, metric=metric, max_sets=max(size, 1))
-    return sweep_sets(bars_of(data, warehouse=warehouse), cls, spec, engine_of(rules)).frame
+    return sweep_sets(bars_of(data, warehouse=warehouse), cls, spec, engine_of(rules), parquet=parquet).frame
 
 
 def engine_of(rules: Mapping[str, Any]) -> EngineConfig:

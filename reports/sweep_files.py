@@ -3,10 +3,15 @@
 Sweep (:func:`write_sweep_files`):
 
 * ``sweep.csv``: one row per evaluated set, best first: ``rank``,
-  ``param_<name>`` per swept parameter, every statistic.
+  ``param_<name>`` per swept parameter, every statistic; above
+  :data:`~backtest.sweep.collect.RANKED_ROWS` sets, the best that many.
+* ``sweep.parquet`` (when the sweep streamed to it, as the CLI's does): every
+  evaluated set in evaluation order, the same columns without ``rank``.
 * ``heatmap.csv``: long format for the report's heatmap: the first two swept
-  parameters, the best ``<metric>`` over the other swept parameters, ``sets``.
-* ``invalid.csv``: the sets the strategy refused, with its reason.
+  parameters, the best ``<metric>`` over the other swept parameters, ``sets``
+  (above :data:`~backtest.sweep.collect.RANKED_ROWS` sets, long axes binned).
+* ``invalid.csv``: the sets the strategy refused, with its reason (the first
+  :data:`~backtest.sweep.collect.RANKED_ROWS`; the summary counts them all).
 * ``top_equity.csv``: ``rank``, ``ts``, ``equity`` of the ``top_k`` best sets,
   re-run with the full engine (the sweep itself keeps no equity curve).
 * ``sweep.html``: the report of :mod:`reports.sweep_report`.
@@ -37,7 +42,7 @@ from pathlib import Path
 
 import polars as pl
 
-from backtest.sweep.local import SweepResult, heatmap_frame, rerun
+from backtest.sweep.local import SweepResult, rerun
 from backtest.sweep.walk_forward import WalkForwardResult
 from reports.sweep_report import write_sweep_report
 
@@ -56,19 +61,29 @@ def write_sweep_files(result: SweepResult, out_dir: str | Path) -> list[Path]:
         top.append(pl.DataFrame({"rank": rank, "ts": _times(result.bars.index), "equity": rerun(result, rank).equity}))
     frames = {
         "sweep.csv": result.frame,
-        "heatmap.csv": heatmap_frame(result),
+        "heatmap.csv": result.heatmap,
         "invalid.csv": result.invalid,
         "top_equity.csv": pl.concat(top) if top else pl.DataFrame(schema={"rank": pl.Int64, "ts": pl.String,
                                                                           "equity": pl.Float64}),
     }
-    paths = []
+    paths = [result.parquet] if result.parquet is not None else []
     for name, frame in frames.items():
         frame.write_csv(out / name)
         paths.append(out / name)
     if result.frame.height:
         paths.append(write_sweep_report(result.frame, out, metric=result.spec.metric,
-                                        best="max" if result.spec.descending else "min"))
+                                        best="max" if result.spec.descending else "min", **_every_set(result)))
     return paths
+
+
+def _every_set(result: SweepResult) -> dict:
+    """What the report needs of the sets ``sweep.csv`` leaves out: none when it holds them all."""
+    if result.evaluated == result.frame.height:
+        return {}
+    metric = result.spec.metric
+    values = (pl.read_parquet(result.parquet, columns=[metric])[metric] if result.parquet is not None
+              else result.frame[metric]).cast(pl.Float64).to_numpy()
+    return {"cells": result.heatmap, "distribution": values, "sets": result.evaluated}
 
 
 def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> list[Path]:

@@ -8,6 +8,11 @@ statistic columns (``sharpe``, ``total_return``, ...). Optional
 (which window a bar belongs to) and ``param_*`` columns (the set chosen for
 it). Nothing is recomputed: the page lays out those numbers.
 
+A sweep too large to hold (``sweep.csv`` then keeps only its best rows) passes
+what the page needs of every set: ``cells`` (``heatmap.csv``: the heatmap's
+cells), ``distribution`` (the metric of every set, read from
+``sweep.parquet``) and ``sets`` (how many were evaluated).
+
 >>> import tempfile, polars as pl
 >>> sweep = pl.DataFrame({"param_fast": [5, 5, 10, 10], "param_slow": [20, 30, 20, 30],
 ...                       "sharpe": [0.1, 0.4, -0.2, 0.3], "total_return": [0.01, 0.05, -0.02, 0.03]})
@@ -37,12 +42,15 @@ PARAM_PREFIX = "param_"
 
 def write_sweep_report(sweep: str | Path | pl.DataFrame, out_dir: str | Path, *, metric: str = "sharpe",
                        params: Sequence[str] | None = None, best: str = "max",
-                       walk_forward: str | Path | pl.DataFrame | None = None, title: str = "") -> Path:
+                       walk_forward: str | Path | pl.DataFrame | None = None, title: str = "",
+                       cells: pl.DataFrame | None = None, distribution: np.ndarray | None = None,
+                       sets: int | None = None) -> Path:
     """Write ``sweep.html`` into ``out_dir`` and return its path.
 
     ``metric``: the column ranked, mapped and histogrammed; ``best``: ``max`` or
     ``min`` (which end of ``metric`` is better); ``params``: the two parameters
-    (with or without ``param_``) of the heatmap, default the first two.
+    (with or without ``param_``) of the heatmap, default the first two;
+    ``cells``, ``distribution``, ``sets``: see the module text.
     """
     frame = sweep if isinstance(sweep, pl.DataFrame) else pl.read_csv(sweep)
     names = [c for c in frame.columns if c.startswith(PARAM_PREFIX)]
@@ -58,15 +66,18 @@ def write_sweep_report(sweep: str | Path | pl.DataFrame, out_dir: str | Path, *,
             raise BacktestError(f"params: {name.removeprefix(PARAM_PREFIX)!r} is not a swept parameter "
                              f"(swept: {', '.join(n.removeprefix(PARAM_PREFIX) for n in names)})")
     ranked = frame.sort(metric, descending=best == "max", nulls_last=True)
-    sections = [_best_section(ranked, names, metric), _heatmap_section(frame, chosen, metric, best),
-                _distribution_section(frame, ranked, names, metric)]
+    total = frame.height if sets is None else sets
+    values = frame[metric].cast(pl.Float64).to_numpy() if distribution is None else distribution
+    sections = [_best_section(ranked, names, metric, total),
+                _heatmap_section(frame if cells is None else cells, chosen, metric, best, binned=cells is not None),
+                _distribution_section(values, ranked, names, metric)]
     if walk_forward is not None:
         wf = walk_forward if isinstance(walk_forward, pl.DataFrame) else pl.read_csv(walk_forward, try_parse_dates=True)
         sections.append(_walk_forward_section(wf))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "sweep.html"
-    subtitle = (f"{frame.height:,} parameter sets over {', '.join(n.removeprefix(PARAM_PREFIX) for n in names)}; "
+    subtitle = (f"{total:,} parameter sets over {', '.join(n.removeprefix(PARAM_PREFIX) for n in names)}; "
                 f"ranked by {metric} ({'higher' if best == 'max' else 'lower'} is better)")
     path.write_text(html.page(title or f"Sweep by {metric}", sections, subtitle), encoding="utf-8")
     return path
@@ -77,7 +88,7 @@ def _label(row: dict, names: Sequence[str]) -> str:
     return ", ".join(f"{n.removeprefix(PARAM_PREFIX)} = {number(row[n])}" for n in names)
 
 
-def _best_section(ranked: pl.DataFrame, names: Sequence[str], metric: str) -> str:
+def _best_section(ranked: pl.DataFrame, names: Sequence[str], metric: str, total: int) -> str:
     """The top sets with their parameters and main statistics."""
     stats = [c for c in ("total_return", "sharpe", "max_drawdown", "trades", "win_rate", "final_equity")
              if c in ranked.columns and c != metric]
@@ -85,13 +96,18 @@ def _best_section(ranked: pl.DataFrame, names: Sequence[str], metric: str) -> st
     columns = ["#", *(n.removeprefix(PARAM_PREFIX) for n in names), *shown]
     rows = [[str(i + 1), *(number(row[n]) for n in names), *(stat_text(c, row[c]) for c in shown)]
             for i, row in enumerate(ranked.head(BEST_SHOWN).iter_rows(named=True))]
-    note = f"Top {min(BEST_SHOWN, ranked.height)} of {ranked.height:,} sets; all are in sweep.csv."
+    note = (f"Top {min(BEST_SHOWN, ranked.height)} of {total:,} sets; "
+            + ("all are in sweep.csv." if total == ranked.height else
+               f"the best {ranked.height:,} are in sweep.csv, all in sweep.parquet."))
     return html.section("Best parameter sets", html.table(columns, rows, numeric=range(len(columns)), scroll=True),
                         note=note, name="best")
 
 
-def _heatmap_section(frame: pl.DataFrame, chosen: Sequence[str], metric: str, best: str) -> str:
-    """``metric`` over the two chosen parameters; the best value over the other parameters per cell."""
+def _heatmap_section(frame: pl.DataFrame, chosen: Sequence[str], metric: str, best: str, *, binned: bool) -> str:
+    """``metric`` over the two chosen parameters; the best value over the other parameters per cell.
+
+    ``binned``: ``frame`` holds the cells of a large sweep (an axis may be binned), not its sets.
+    """
     if len(chosen) < 2:
         return html.section("Heatmap", html.notice("One swept parameter: no heatmap (see the distribution)."))
     rows_p, cols_p = chosen[0], chosen[1]
@@ -108,13 +124,14 @@ def _heatmap_section(frame: pl.DataFrame, chosen: Sequence[str], metric: str, be
     others = [n for n in frame.columns if n.startswith(PARAM_PREFIX) and n not in chosen]
     note = (f"Each cell: the {best} {metric} over {', '.join(o.removeprefix(PARAM_PREFIX) for o in others)}."
             if others else f"Each cell: {metric} of that set; grey: not run or no value.")
+    if binned:
+        note += " Long axes are binned: a label is its bin's first value, the cell the bin's best."
     return html.section(f"{metric} by {rows_p.removeprefix(PARAM_PREFIX)} and {cols_p.removeprefix(PARAM_PREFIX)}",
                         chart, note=note, name="heatmap")
 
 
-def _distribution_section(frame: pl.DataFrame, ranked: pl.DataFrame, names: Sequence[str], metric: str) -> str:
-    """Histogram of ``metric`` over all sets, the best one marked."""
-    values = frame[metric].cast(pl.Float64).to_numpy()
+def _distribution_section(values: np.ndarray, ranked: pl.DataFrame, names: Sequence[str], metric: str) -> str:
+    """Histogram of ``metric`` (``values``: every set's), the best one marked."""
     top = ranked.row(0, named=True)
     best_value = top[metric]
     chart = histogram("sweep-distribution", values, label=f"Distribution of {metric}",

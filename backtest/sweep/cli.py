@@ -23,22 +23,26 @@ from backtest.engine.simulate import EngineConfig
 from backtest.feed import Feed
 from backtest.runner import read_bars
 from backtest.sweep.local import format_sweep, sweep
-from backtest.sweep.spec import ParamSpace, SweepSpec, enumerate_sets
+from backtest.sweep.spec import ParamSpace, SweepSpec, count_sets
 from backtest.sweep.walk_forward import walk_forward
 from reports.sweep_files import write_sweep_files, write_walk_forward_files
+
+STATUS_EVERY = 10.0  # seconds between status lines on stderr when it is not a terminal
 
 
 def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
     """Run the sweep (or walk-forward) of a composed config, write its files into ``out_dir``, return a summary.
 
-    The spec and its sets are checked before any bar is read.
+    The spec and its size are checked before any bar is read. Every set's row
+    is streamed to ``sweep.parquet``; a progress bar on a terminal, otherwise a
+    status line every :data:`STATUS_EVERY` seconds, shows how far it has got.
     """
     spec = SweepSpec.from_mapping(container["sweep"])
     engine = EngineConfig.from_mapping(container["engine"])
     data = DataSpec.from_mapping(container["data"])
     strategy = dict(container["strategy"])
     name = strategy["name"]
-    enumerate_sets(ParamSpace.parse(spec.params, name), spec, strategy)
+    count_sets(ParamSpace.parse(spec.params, name), spec)
     bars = read_bars(Feed(container["warehouse"]["dsn"]), data)
     if spec.walk_forward.enabled:
         result = walk_forward(bars, name, spec, engine, strategy)
@@ -47,6 +51,7 @@ def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
         return (f"{name} walk-forward by {spec.metric}: {result.folds.height} folds, "
                 f"{len(result.equity):,} out-of-sample bars; stitched total_return {stats['total_return']:.2%}, "
                 f"sharpe {stats['sharpe']:.2f}, max_drawdown {stats['max_drawdown']:.2%}, trades {stats['trades']}")
-    result = sweep(bars, name, spec, engine, strategy, data)
+    result = sweep(bars, name, spec, engine, strategy, data, parquet=Path(out_dir) / "sweep.parquet",
+                   status_every=STATUS_EVERY)
     write_sweep_files(result, out_dir)
     return format_sweep(result)

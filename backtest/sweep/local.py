@@ -2,9 +2,9 @@
 
 How a sweep runs (:func:`sweep`):
 
-1. :mod:`backtest.sweep.spec` turns ``sweep.params`` into the sets to
-   evaluate; sets the strategy refuses are counted with their reason.
-2. Sets are cut into chunks of ``sweep.chunk``. For each chunk the strategy's
+1. :mod:`backtest.sweep.spec` walks ``sweep.params`` lazily, ``sweep.chunk``
+   valid sets at a time; sets the strategy refuses are counted with their reason.
+2. Nothing is built ahead: chunk after chunk is evaluated. For each chunk the strategy's
    ``signals`` run once per set through one shared
    :class:`~strategies.indicators.Indicators` (each distinct indicator is
    computed once per sweep), each set's signals shrink to its event bars, and
@@ -17,11 +17,19 @@ How a sweep runs (:func:`sweep`):
    processes); the workers receive the bar arrays once and return statistics.
    The numbers are identical to the local executor's.
 
+4. Each chunk's rows go to :class:`~backtest.sweep.collect.Rows`: streamed
+   to ``parquet`` when given, folded into a bounded ranking and the heatmap
+   cells, so memory is O(chunk) whatever the grid's size. A
+   :class:`~backtest.sweep.progress.SweepProgress` bar (or a status line every
+   ``status_every`` seconds off a terminal) shows sets done, rate and ETA.
+
 The result is one row per set (``param_<name>`` columns, then every
 statistic of :data:`backtest.stats.STAT_NAMES`) sorted by ``sweep.metric``
-(higher first; lower first for volatility and max_drawdown_bars; NaN last).
-Equity curves are not kept: :func:`rerun` re-runs any row with
-:func:`backtest.engine.simulate.run` (the CLI does so for the ``top_k`` best).
+(higher first; lower first for volatility and max_drawdown_bars; NaN last);
+above :data:`~backtest.sweep.collect.RANKED_ROWS` sets, the best that many
+(every row is in the Parquet file). Equity curves are not kept: :func:`rerun`
+re-runs any row with :func:`backtest.engine.simulate.run` (the CLI does so for
+the ``top_k`` best).
 
 >>> import numpy as np
 >>> from backtest.engine.simulate import EngineConfig
@@ -31,8 +39,8 @@ Equity curves are not kept: :func:`rerun` re-runs any row with
 ...                  close, close, close, close, close)
 >>> spec = SweepSpec(params={"fast": "range(5,30,5)", "slow": "range(10,60,10)"}, metric="total_return")
 >>> result = sweep(bars, "sma_cross", spec, EngineConfig(fill="close"))
->>> result.frame.height, len(result.invalid), result.indicators
-(19, 6, 8)
+>>> result.frame.height, result.evaluated, result.skipped, len(result.invalid), result.indicators
+(19, 19, 6, 6, 8)
 >>> best = result.frame.row(0, named=True)
 >>> bool(rerun(result, 1).equity[-1] == best["final_equity"])
 True
@@ -41,8 +49,9 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,16 +64,16 @@ from backtest.feed import BarArrays
 from backtest.runner import DataSpec, engine_for
 from backtest.stats import STAT_NAMES
 from backtest.sweep.chunk import evaluate_chunk
-from backtest.sweep.spec import ParamSet, ParamSpace, SweepSpec, enumerate_sets
+from backtest.sweep.collect import PARAM_PREFIX, Rows
+from backtest.sweep.progress import SweepProgress
+from backtest.sweep.spec import ParamSet, ParamSpace, Sets, SweepSpec, count_sets, iter_chunks
 from strategies import Indicators, Strategy
-
-PARAM_PREFIX = "param_"
-_INT_STATS = ("trades", "max_drawdown_bars")
 
 
 @dataclass(frozen=True)
 class SweepResult:
-    """One sweep: ``frame`` (one row per valid set, best first), ``invalid`` (refused sets with reasons)."""
+    """One sweep: ``frame`` (the best rows, every one up to ``RANKED_ROWS``, best first), ``invalid`` (refused sets
+    kept, with reasons), ``heatmap`` cells; ``evaluated`` and ``skipped`` count every set."""
 
     strategy: str
     spec: SweepSpec
@@ -73,61 +82,67 @@ class SweepResult:
     bars: BarArrays
     frame: pl.DataFrame
     invalid: pl.DataFrame
-    params: tuple[Strategy, ...]  # the strategy of each frame row, in row order
+    heatmap: pl.DataFrame
+    evaluated: int
+    skipped: int
     indicators: int  # distinct indicators computed
     seconds: float
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # the strategy's values not swept
     data: DataSpec | None = None
+    parquet: Path | None = None  # every row, in evaluation order
 
     @property
     def bar_sets_per_second(self) -> float:
         """Bars x sets simulated per second of the whole evaluation."""
-        return self.bars.close.shape[0] * self.frame.height / self.seconds if self.seconds > 0 else float("nan")
+        return self.bars.close.shape[0] * self.evaluated / self.seconds if self.seconds > 0 else float("nan")
 
 
-def evaluate(bars: BarArrays, sets: Sequence[ParamSet], engine: EngineConfig, spec: SweepSpec,
-             indicators: Indicators | None = None) -> np.ndarray:
-    """Statistics of every set, in order, on the executor ``spec`` names."""
-    if not sets:
-        return np.zeros((0, len(STAT_NAMES)))
-    chunks = [[s.params for s in sets[i:i + spec.chunk]] for i in range(0, len(sets), spec.chunk)]
+def evaluate_stream(bars: BarArrays, chunks: Iterable[Sets], engine: EngineConfig, spec: SweepSpec,
+                    indicators: Indicators | None = None) -> Iterator[tuple[Sets, np.ndarray]]:
+    """Each chunk with its sets' statistics, in order, on the executor ``spec`` names."""
     if spec.executor == "dask":
         from backtest.sweep.dask_executor import evaluate_on_dask
 
-        return evaluate_on_dask(bars, chunks, engine, spec)
+        yield from evaluate_on_dask(bars, chunks, engine, spec)
+        return
     indicators = Indicators(bars, shared=True) if indicators is None else indicators
-    return np.concatenate([evaluate_chunk(bars, chunk, engine, indicators) for chunk in chunks])
+    for chunk in chunks:
+        yield chunk, evaluate_chunk(bars, [s.params for s in chunk.valid], engine, indicators)
+
+
+def evaluate(bars: BarArrays, sets: Sequence[ParamSet], engine: EngineConfig, spec: SweepSpec) -> np.ndarray:
+    """Statistics of every set, in order, on the executor ``spec`` names."""
+    chunks = [Sets(list(sets[i:i + spec.chunk]), []) for i in range(0, len(sets), spec.chunk)]
+    stats = [s for _, s in evaluate_stream(bars, chunks, engine, spec)]
+    return np.concatenate(stats) if stats else np.zeros((0, len(STAT_NAMES)))
 
 
 def sweep(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engine: EngineConfig,
-          strategy_values: Mapping[str, Any] | None = None, data: DataSpec | None = None) -> SweepResult:
+          strategy_values: Mapping[str, Any] | None = None, data: DataSpec | None = None, *,
+          parquet: str | Path | None = None, status_every: float | None = None) -> SweepResult:
     """Evaluate the sets of ``spec`` for ``strategy`` (a name or class) on ``bars``; fixed parameters from
-    ``strategy_values``."""
+    ``strategy_values``.
+
+    ``parquet``: a file every row is streamed to; ``status_every``: seconds
+    between status lines on stderr where no progress bar is drawn (None: none).
+    """
     space = ParamSpace.parse(spec.params, strategy)
-    sets = enumerate_sets(space, spec, strategy_values or {})
+    values = dict(strategy_values or {})
+    total = count_sets(space, spec)
+    rows = Rows(space, spec, total=total, parquet=parquet)
     indicators = Indicators(bars, shared=True)
     started = time.perf_counter()
-    stats = evaluate(bars, sets.valid, engine, spec, indicators)
+    try:
+        with SweepProgress(total, every=status_every) as progress:
+            for chunk, stats in evaluate_stream(bars, iter_chunks(space, spec, values), engine, spec, indicators):
+                rows.add([s.values for s in chunk.valid], stats, chunk.invalid)
+                progress.advance(len(chunk.valid) + len(chunk.invalid))
+    finally:
+        rows.close()
     seconds = time.perf_counter() - started
-    frame = _frame(space, [s.values for s in sets.valid], stats)
-    order = frame.with_row_index("_row").with_columns(pl.col(spec.metric).fill_nan(None).alias("_key")).sort(
-        "_key", descending=spec.descending, nulls_last=True, maintain_order=True)
-    rows = order["_row"].to_list()
-    frame = order.drop("_row", "_key").with_columns(pl.Series("rank", range(1, len(rows) + 1))).select(
-        "rank", pl.exclude("rank"))
-    invalid = pl.DataFrame([{**{PARAM_PREFIX + k: v for k, v in values.items()}, "reason": reason}
-                            for values, reason in sets.invalid],
-                           schema=[*(PARAM_PREFIX + n for n in space.names), "reason"] if not sets.invalid else None)
-    return SweepResult(space.label, spec, space, engine, bars, frame, invalid,
-                       tuple(sets.valid[i].params for i in rows), len(indicators.cache), seconds, data)
-
-
-def _frame(space: ParamSpace, values: Sequence[Mapping[str, Any]], stats: np.ndarray) -> pl.DataFrame:
-    """Parameter columns then statistic columns, one row per set."""
-    columns: dict[str, Any] = {PARAM_PREFIX + n: [v[n] for v in values] for n in space.names}
-    for i, name in enumerate(STAT_NAMES):
-        column = stats[:, i]
-        columns[name] = column.astype(np.int64) if name in _INT_STATS else column
-    return pl.DataFrame(columns)
+    return SweepResult(space.label, spec, space, engine, bars, rows.ranked(), rows.invalid_frame(), rows.heatmap(),
+                       rows.evaluated, rows.skipped, len(indicators.cache), seconds,
+                       {k: v for k, v in values.items() if k != "name"}, data, rows.path)
 
 
 def rerun(result: SweepResult, rank: int) -> SimulationResult:
@@ -142,27 +157,13 @@ def rerun(result: SweepResult, rank: int) -> SimulationResult:
     Traceback (most recent call last):
     backtest.errors.BacktestError: rank: 3 is not between 1 and 2
     """
-    if not 1 <= rank <= len(result.params):
-        raise BacktestError(f"rank: {rank} is not between 1 and {len(result.params)}")
-    bars, strategy = result.bars, result.params[rank - 1]
+    if not 1 <= rank <= result.frame.height:
+        raise BacktestError(f"rank: {rank} is not between 1 and {result.frame.height}")
+    row = result.frame.row(rank - 1, named=True)
+    strategy = result.space.strategy(**{**result.fixed, **{n: row[PARAM_PREFIX + n] for n in result.space.names}})
+    bars = result.bars
     events = strategies.signal_events(strategy, bars, Indicators(bars))
     return run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, result.engine))
-
-
-def heatmap_frame(result: SweepResult) -> pl.DataFrame:
-    """Long-format heatmap data: the first two swept parameters -> best ``metric`` over the others.
-
-    Columns ``param_<x>``, ``param_<y>``, ``<metric>``, ``sets`` (how many sets
-    the cell holds); empty with fewer than two swept parameters.
-    """
-    names = [PARAM_PREFIX + n for n in result.space.names]
-    metric = result.spec.metric
-    if len(names) < 2:
-        return pl.DataFrame()
-    value = pl.col(metric).fill_nan(None)
-    best = value.max() if result.spec.descending else value.min()
-    return (result.frame.group_by(names[:2]).agg(best.alias(metric), pl.len().alias("sets"))
-            .sort(names[:2]))
 
 
 def format_sweep(result: SweepResult, shown: int = 10) -> str:
@@ -170,7 +171,7 @@ def format_sweep(result: SweepResult, shown: int = 10) -> str:
     spec = result.spec
     n_bars, n_cols = result.bars.close.shape
     head = (f"{result.strategy} {spec.mode} sweep over {', '.join(result.space.names)}: "
-            f"{result.frame.height:,} sets evaluated, {len(result.invalid):,} skipped as invalid; "
+            f"{result.evaluated:,} sets evaluated, {result.skipped:,} skipped as invalid; "
             f"{n_bars:,} bars x {n_cols} symbol(s); {result.indicators} distinct indicators; "
             f"{result.seconds:.2f} s ({result.bar_sets_per_second:,.0f} bar-sets/s, executor {spec.executor})")
     columns = ["rank", *(PARAM_PREFIX + n for n in result.space.names),
@@ -180,6 +181,9 @@ def format_sweep(result: SweepResult, shown: int = 10) -> str:
     lines.append("  " + "  ".join(f"{c.removeprefix(PARAM_PREFIX):>12}" for c in columns))
     for row in table.iter_rows():
         lines.append("  " + "  ".join(f"{_cell(v):>12}" for v in row))
+    if result.evaluated > result.frame.height:
+        lines.append(f"(the best {result.frame.height:,} of {result.evaluated:,} sets are ranked in memory"
+                     + (f"; every set is in {result.parquet}" if result.parquet else "") + ")")
     return "\n".join(lines)
 
 
@@ -188,4 +192,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,51 +217,85 @@ class Sets:
     invalid: list[tuple[dict[str, Any], str]]
 
 
-def enumerate_sets(space: ParamSpace, spec: SweepSpec, strategy_values: Mapping[str, Any]) -> Sets:
-    """Every grid combination, or ``spec.n`` seeded random draws; refused combinations are kept with the reason.
+def count_sets(space: ParamSpace, spec: SweepSpec) -> int:
+    """How many combinations the sweep draws (grid size, or random draws); checks ``sweep.max_sets``.
 
     >>> spec = SweepSpec(params={"fast": "range(1,1000)", "slow": "range(1,1000)"}, max_sets=1000)
-    >>> enumerate_sets(ParamSpace.parse(spec.params, "sma_cross"), spec, {})
+    >>> count_sets(ParamSpace.parse(spec.params, "sma_cross"), spec)
     Traceback (most recent call last):
     backtest.errors.BacktestError: sweep.max_sets: the grid has 998,001 sets, above 1,000; narrow sweep.params, raise sweep.max_sets or pass sweep.force=true
+    >>> count_sets(ParamSpace.parse(spec.params, "sma_cross"), dataclasses.replace(spec, force=True))
+    998001
     """
     if spec.mode == "grid":
         interval = next((d.name for d in space.dimensions if d.interval), None)
         if interval:
             raise BacktestError(f"sweep.params.{interval}: interval() needs random search (+sweep=random)")
-        count = space.size
+        count = int(space.size)
         if count > spec.max_sets and not spec.force:
             raise BacktestError(f"sweep.max_sets: the grid has {count:,} sets, above {spec.max_sets:,}; narrow "
                                 "sweep.params, raise sweep.max_sets or pass sweep.force=true")
-        combos = itertools.product(*(d.values for d in space.dimensions))
-    else:
-        if spec.n > spec.max_sets and not spec.force:
-            raise BacktestError(f"sweep.n: {spec.n:,} draws are above sweep.max_sets ({spec.max_sets:,}); "
-                                "raise sweep.max_sets or pass sweep.force=true")
-        combos = _draws(space, spec.n, spec.seed)
+        return count
+    if spec.n > spec.max_sets and not spec.force:
+        raise BacktestError(f"sweep.n: {spec.n:,} draws are above sweep.max_sets ({spec.max_sets:,}); "
+                            "raise sweep.max_sets or pass sweep.force=true")
+    return min(spec.n, int(space.size)) if math.isfinite(space.size) else spec.n
+
+
+def iter_chunks(space: ParamSpace, spec: SweepSpec, strategy_values: Mapping[str, Any]) -> Iterator[Sets]:
+    """The combinations in order, ``spec.chunk`` valid sets at a time (the last chunk may hold fewer).
+
+    Nothing is built ahead: a grid is walked as a cartesian product, random
+    draws are kept as index arrays (8 bytes per draw and parameter). Each
+    chunk carries the refused combinations met since the previous one.
+
+    >>> spec = SweepSpec(params={"fast": "range(5,20,5)", "slow": "10,20"}, chunk=2)
+    >>> [(len(c.valid), len(c.invalid)) for c in iter_chunks(ParamSpace.parse(spec.params, "sma_cross"), spec, {})]
+    [(2, 0), (2, 2)]
+    """
+    count_sets(space, spec)
+    combos = itertools.product(*(d.values for d in space.dimensions)) if spec.mode == "grid" else \
+        _draws(space, spec.n, spec.seed)
     fixed = {k: v for k, v in strategy_values.items() if k != "name"}
-    valid, invalid = [], []
+    valid: list[ParamSet] = []
+    invalid: list[tuple[dict[str, Any], str]] = []
     for combo in combos:
         values = dict(zip(space.names, combo))
         try:
             valid.append(ParamSet(values, space.strategy(**{**fixed, **values})))
         except StrategyError as exc:
             invalid.append((values, str(exc)))
+        if len(valid) == spec.chunk:
+            yield Sets(valid, invalid)
+            valid, invalid = [], []
+    if valid or invalid:
+        yield Sets(valid, invalid)
+
+
+def enumerate_sets(space: ParamSpace, spec: SweepSpec, strategy_values: Mapping[str, Any]) -> Sets:
+    """Every grid combination, or ``spec.n`` seeded random draws, in one list; refused ones kept with the reason.
+
+    For sweeps small enough to hold (walk-forward evaluates every set on each
+    window); :func:`iter_chunks` walks a sweep of any size.
+    """
+    valid, invalid = [], []
+    for chunk in iter_chunks(space, spec, strategy_values):
+        valid += chunk.valid
+        invalid += chunk.invalid
     return Sets(valid, invalid)
 
 
-def _draws(space: ParamSpace, n: int, seed: int) -> list[tuple[Any, ...]]:
+def _draws(space: ParamSpace, n: int, seed: int) -> Iterator[tuple[Any, ...]]:
     """``n`` seeded draws: distinct grid combinations when the space is finite, else independent per dimension."""
     rng = np.random.default_rng(seed)
+    columns: list[np.ndarray] = []
     if math.isfinite(space.size):
         sizes = [len(d.values) for d in space.dimensions]
-        flat = rng.choice(int(space.size), size=min(n, int(space.size)), replace=False)
-        picks = np.unravel_index(flat, sizes)
-        return [tuple(d.values[int(i[k])] for d, i in zip(space.dimensions, picks)) for k in range(len(flat))]
-    columns = []
-    for d in space.dimensions:
-        if d.interval:
-            columns.append(rng.uniform(d.interval[0], d.interval[1], n).tolist())
-        else:
-            columns.append([d.values[int(i)] for i in rng.integers(0, len(d.values), n)])
-    return list(zip(*columns))
+        columns = list(np.unravel_index(rng.choice(int(space.size), size=min(n, int(space.size)), replace=False),
+                                        sizes))
+    else:
+        for d in space.dimensions:
+            columns.append(rng.uniform(d.interval[0], d.interval[1], n) if d.interval else
+                           rng.integers(0, len(d.values), n))
+    for k in range(len(columns[0])):
+        yield tuple(float(c[k]) if d.interval else d.values[int(c[k])] for d, c in zip(space.dimensions, columns))

@@ -174,6 +174,7 @@ def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
                 f"hydra.sweep.dir={root}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "14 sets evaluated, 6 skipped as invalid" in done.stdout
+    assert "sweep: 0 / 20 sets (0.0%)" in done.stderr  # off a terminal: status lines, no bar
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["0"]
     out = root / "0"
     assert "++sweep.params.fast='range(5,30,5)'" in (out / ".hydra" / "overrides.yaml").read_text()
@@ -182,6 +183,8 @@ def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
     table = pl.read_csv(out / "sweep.csv")
     assert table.height == 14 and table["rank"].to_list() == list(range(1, 15))
     assert table["total_return"].to_list() == sorted(table["total_return"].to_list(), reverse=True)
+    assert pl.read_parquet(out / "sweep.parquet").sort("param_fast", "param_slow").equals(
+        table.drop("rank").sort("param_fast", "param_slow"))
     heat = pl.read_csv(out / "heatmap.csv")
     assert heat.columns == ["param_fast", "param_slow", "total_return", "sets"] and heat.height == 14
     assert pl.read_csv(out / "invalid.csv")["reason"][0].startswith("strategy.fast:")
