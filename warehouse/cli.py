@@ -1,4 +1,5 @@
-"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, status, repair, compact, rebuild-bars.
+"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, load-instruments, status, repair, compact,
+rebuild-bars.
 
 Every command takes ``--dsn`` (default ``$TICKHOUSE_DSN`` or the embedded
 ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
@@ -22,6 +23,7 @@ from warehouse.demo.generate import DemoSpec, generate, parse_count
 from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
 from warehouse.ingest.compact import compact
+from warehouse.ingest.instruments import load_instruments
 from warehouse.ingest.journal import repair
 from warehouse.ingest.ohlcv import load_ohlcv
 from warehouse.ingest.rollup import rebuild_range
@@ -84,6 +86,29 @@ def cmd_load_ohlcv(args: argparse.Namespace) -> int:
                   f"WHERE source = '{path}'", file=sys.stderr)
             worst = 1
     return worst
+
+
+def cmd_load_instruments(args: argparse.Namespace) -> int:
+    """Import Kite's instruments CSV; exit 1 when a file had rows and every one was rejected."""
+    client = connect(args.dsn)
+    migrate(client)
+    zones = dict(_pair(item, "zone") for item in args.zone)
+    worst = 0
+    for path in args.paths:
+        report = load_instruments(client, path, zones=zones)
+        print(report.summary())
+        if report.rejected and not report.loaded:
+            print(f"error: every row of {path} was rejected; see: SELECT position, code, field, value FROM rejects "
+                  f"WHERE source = '{path}'", file=sys.stderr)
+            worst = 1
+    return worst
+
+
+def _pair(text: str, field: str) -> tuple[str, str]:
+    name, _, value = text.partition("=")
+    if not name.strip() or not value.strip():
+        raise WarehouseError(f"{field}: {text!r} is not NAME=VALUE (e.g. NSE=Asia/Kolkata)")
+    return name.strip(), value.strip()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -180,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     bars.add_argument("--tz", help="zone of naive timestamps, e.g. Asia/Kolkata (default: UTC; "
                       "times with an offset and epoch times are exact)")
     bars.set_defaults(run=cmd_load_ohlcv)
+
+    instruments = commands.add_parser("load-instruments", help="import Kite's instruments CSV (tokens, symbols, "
+                                      "exchanges, lot and tick sizes, expiries) into instruments")
+    instruments.add_argument("paths", nargs="+", metavar="PATH")
+    instruments.add_argument("--zone", action="append", default=[], metavar="EXCHANGE=ZONE",
+                             help="time zone of an exchange the loader does not know, e.g. SGX=Asia/Singapore")
+    instruments.set_defaults(run=cmd_load_instruments)
 
     demo = commands.add_parser("demo", help="generate and load seeded synthetic ticks")
     demo.add_argument("--ticks", default="2M", help="rows to generate, e.g. 500k, 2M, 100M (default 2M)")

@@ -28,6 +28,7 @@ from clickhouse_connect.driver.client import Client
 from warehouse.errors import WarehouseError
 from warehouse.ingest.bar_times import ParsedTimes, check_zone, parse_times
 from warehouse.ingest.files import write_rejects
+from warehouse.ingest.instruments import exchange_zones
 from warehouse.ingest.ohlcv_formats import FIELDS, read_vendor_bars
 
 PRICE_COLUMNS = FIELDS
@@ -124,8 +125,9 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
 
     ``symbol`` names the symbol of a one-symbol file (default: the file name's stem);
     for a file with a symbol column it must agree with it. Naive times are read in
-    ``zone_for_symbol[symbol]`` (the hook for the exchange zones of ``instruments``;
-    none by default), else in ``tz``, else as UTC.
+    ``zone_for_symbol[symbol]`` (default: the exchange zones ``instruments`` knows for the
+    file's symbols, :func:`~warehouse.ingest.instruments.exchange_zones`), else in ``tz``,
+    else as UTC; the summary says which.
 
     >>> import backtesting, os, tempfile
     >>> from warehouse.client import connect
@@ -148,6 +150,8 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
         check_zone(tz)
     bars = read_vendor_bars(path)
     frame = bars.frame.with_columns(_symbols(bars.frame, bars.has_symbols, symbol, path))
+    if zone_for_symbol is None:
+        zone_for_symbol = exchange_zones(client, frame["symbol"].unique().to_list())
     times = parse_times(frame["time"], frame["symbol"], tz=tz, zone_for_symbol=zone_for_symbol)
     values = frame.select(
         "symbol", times.ts.alias("ts"),

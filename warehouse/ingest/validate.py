@@ -58,6 +58,8 @@ REJECT_CODES = {
     "high_below_low": "a bar whose high is below its low",
     "duplicate_bar": "a second bar of a symbol at the same time (the first is kept)",
     "malformed": "input that is not a row at all: a CSV line of the wrong width, a message that is not JSON",
+    "bad_value": "a number outside its allowed range (an instrument's lot size, tick size or strike below 0)",
+    "unknown_exchange": "an instrument on an exchange whose time zone is not known",
 }
 """Every ``rejects.code``, with what it means."""
 

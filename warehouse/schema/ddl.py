@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from warehouse.errors import WarehouseError
+from warehouse.schema.instruments_ddl import instruments_ddl
 from warehouse.schema.rejects_ddl import KAFKA_REJECTS_SELECT, rejects_columns_ddl
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -282,6 +283,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "bars_1m with index_granularity 256 (short reads decode less)", _v7_fine_grained_bars),
     Migration(8, "rejects.code, field, value; reason LowCardinality without the value (warehouse.schema.rejects_ddl)",
               lambda target: rejects_columns_ddl(_on_cluster(target), kafka=target.kafka is not None)),
+    Migration(9, "instruments: tokens, symbols, exchanges and their time zones (warehouse.schema.instruments_ddl)",
+              lambda target: instruments_ddl(_on_cluster(target),
+                                             _engine(target, "ReplacingMergeTree", "instruments", "loaded_at"))),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
