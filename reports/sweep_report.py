@@ -69,7 +69,8 @@ def write_sweep_report(sweep: str | Path | pl.DataFrame, out_dir: str | Path, *,
     total = frame.height if sets is None else sets
     values = frame[metric].cast(pl.Float64).to_numpy() if distribution is None else distribution
     sections = [_best_section(ranked, names, metric, total),
-                _heatmap_section(frame if cells is None else cells, chosen, metric, best, binned=cells is not None),
+                _heatmap_section(frame if cells is None else cells, chosen, [n for n in names if n not in chosen],
+                                 metric, best, binned=cells is not None),
                 _distribution_section(values, ranked, names, metric)]
     if walk_forward is not None:
         wf = walk_forward if isinstance(walk_forward, pl.DataFrame) else pl.read_csv(walk_forward, try_parse_dates=True)
@@ -103,7 +104,8 @@ def _best_section(ranked: pl.DataFrame, names: Sequence[str], metric: str, total
                         note=note, name="best")
 
 
-def _heatmap_section(frame: pl.DataFrame, chosen: Sequence[str], metric: str, best: str, *, binned: bool) -> str:
+def _heatmap_section(frame: pl.DataFrame, chosen: Sequence[str], others: Sequence[str], metric: str, best: str, *,
+                     binned: bool) -> str:
     """``metric`` over the two chosen parameters; the best value over the other parameters per cell.
 
     ``binned``: ``frame`` holds the cells of a large sweep (an axis may be binned), not its sets.
@@ -121,7 +123,6 @@ def _heatmap_section(frame: pl.DataFrame, chosen: Sequence[str], metric: str, be
     chart = heatmap("sweep-heatmap", grid, [number(v) for v in row_values], [number(v) for v in col_values],
                     label=f"{metric} by {rows_p} and {cols_p}", cell_format=lambda v: stat_text(metric, v),
                     row_title=rows_p.removeprefix(PARAM_PREFIX), col_title=cols_p.removeprefix(PARAM_PREFIX))
-    others = [n for n in frame.columns if n.startswith(PARAM_PREFIX) and n not in chosen]
     note = (f"Each cell: the {best} {metric} over {', '.join(o.removeprefix(PARAM_PREFIX) for o in others)}."
             if others else f"Each cell: {metric} of that set; grey: not run or no value.")
     if binned:
