@@ -15,6 +15,7 @@ import argparse
 import sys
 from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from warehouse.bench import cli as bench_cli
 from warehouse.stream import cli as stream_cli
@@ -62,30 +63,16 @@ def cmd_load(args: argparse.Namespace) -> int:
     """Load tick files; exit 1 when a file had rows and every one was rejected."""
     client = connect(args.dsn)
     migrate(client)
-    worst = 0
-    for path in args.paths:
-        report = load_ticks(client, path, batch_rows=args.batch_rows)
-        print(report.summary())
-        if report.rejected and not report.loaded:
-            print(f"error: every row of {path} was rejected; see: SELECT reason, raw FROM rejects "
-                  f"WHERE source = '{path}'", file=sys.stderr)
-            worst = 1
-    return worst
+    return _load_each(args.paths, lambda path: load_ticks(client, path, batch_rows=args.batch_rows),
+                      see="position, code, field, value, raw")
 
 
 def cmd_load_ohlcv(args: argparse.Namespace) -> int:
     """Import bar files; exit 1 when a file had rows and every one was rejected."""
     client = connect(args.dsn)
     migrate(client)
-    worst = 0
-    for path in args.paths:
-        report = load_ohlcv(client, path, symbol=args.symbol, interval=args.interval, tz=args.tz)
-        print(report.summary())
-        if report.rejected and not report.loaded:
-            print(f"error: every row of {path} was rejected; see: SELECT position, reason, raw FROM rejects "
-                  f"WHERE source = '{path}'", file=sys.stderr)
-            worst = 1
-    return worst
+    return _load_each(args.paths, lambda path: load_ohlcv(client, path, symbol=args.symbol, interval=args.interval,
+                                                          tz=args.tz), see="position, code, field, value, raw")
 
 
 def cmd_load_instruments(args: argparse.Namespace) -> int:
@@ -93,12 +80,18 @@ def cmd_load_instruments(args: argparse.Namespace) -> int:
     client = connect(args.dsn)
     migrate(client)
     zones = dict(_pair(item, "zone") for item in args.zone)
+    return _load_each(args.paths, lambda path: load_instruments(client, path, zones=zones),
+                      see="position, code, field, value")
+
+
+def _load_each(paths: Sequence[str], load: Callable[[str], Any], *, see: str) -> int:
+    """Run ``load`` on each path and print its summary; 1 when some file had rows and every one was rejected."""
     worst = 0
-    for path in args.paths:
-        report = load_instruments(client, path, zones=zones)
+    for path in paths:
+        report = load(path)
         print(report.summary())
         if report.rejected and not report.loaded:
-            print(f"error: every row of {path} was rejected; see: SELECT position, code, field, value FROM rejects "
+            print(f"error: every row of {path} was rejected; see: SELECT {see} FROM rejects "
                   f"WHERE source = '{path}'", file=sys.stderr)
             worst = 1
     return worst

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
-from backtest.feed.request import UNIT_SECONDS, FeedError, Interval, request, use_rollup
+from backtest.feed.request import UNIT_SECONDS, FeedError, plan_bars, request
 from warehouse import feed_sql
 from warehouse.client import connect
 from warehouse.feed_sql import QueryCost
@@ -66,10 +66,7 @@ class Feed:
         Traceback (most recent call last):
         backtest.feed.request.FeedError: interval: '90s' is not whole minutes, which source='rollup' needs; use 'raw' or 'auto'
         """
-        names, t0, t1 = request(symbols, start, end, tz)
-        step = Interval.parse(interval)
-        rollup = use_rollup(step, t0, t1, source)
-        count, unit = step.sql_step(rollup)
+        names, t0, t1, step, rollup, count, unit = plan_bars(symbols, start, end, interval, source, tz)
         fetch = feed_sql.bars_from_rollup if rollup else feed_sql.bars_from_ticks
         table = self._run(f"bars {step}", names, t0, t1, fetch(self.client, names, t0, t1, count, unit))
         self._require_known(self._missing(names, table))
@@ -91,10 +88,7 @@ class Feed:
         Traceback (most recent call last):
         backtest.feed.request.FeedError: start: 2024-01-02T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
         """
-        names, t0, t1 = request(symbols, start, end, None)
-        step = Interval.parse(interval)
-        rollup = use_rollup(step, t0, t1, source)
-        count, unit = step.sql_step(rollup)
+        names, t0, t1, step, rollup, count, unit = plan_bars(symbols, start, end, interval, source)
         table = self._run(f"arrays {step}", names, t0, t1,
                           feed_sql.bar_columns(self.client, names, t0, t1, count, unit, rollup=rollup))
         indices = table.column("symbol_index").to_numpy()

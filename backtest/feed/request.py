@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -165,3 +166,29 @@ def use_rollup(step: Interval, t0: datetime, t1: datetime, source: str) -> bool:
             value = t0 if unaligned == "start" else t1
             raise FeedError(f"{unaligned}: {value.isoformat()} is not a whole minute, which source='rollup' needs")
     return step.whole_minutes and unaligned is None
+
+
+class BarPlan(NamedTuple):
+    """A checked bars request: the symbols and UTC range, the interval, and how the query asks for it."""
+
+    names: list[str]
+    t0: datetime
+    t1: datetime
+    step: Interval
+    rollup: bool  # read bars_1m (else deduplicated ticks)
+    count: int  # the query's interval: count x unit
+    unit: str
+
+
+def plan_bars(symbols: str | Iterable[str], start: datetime | date | str, end: datetime | date | str,
+              interval: str, source: str, tz: str | None = None) -> BarPlan:
+    """Check a bars request (:func:`request`, :class:`Interval`, :func:`use_rollup`) and say how to query it.
+
+    >>> plan = plan_bars("AAA", "2024-01-02", "2024-01-03", "5m", "auto")
+    >>> plan.names, plan.rollup, plan.count, plan.unit
+    (['AAA'], True, 5, 'minute')
+    """
+    names, t0, t1 = request(symbols, start, end, tz)
+    step = Interval.parse(interval)
+    rollup = use_rollup(step, t0, t1, source)
+    return BarPlan(names, t0, t1, step, rollup, *step.sql_step(rollup))
