@@ -4,15 +4,14 @@ head of the full one, binned heatmap cells that agree with every row, progress o
 from __future__ import annotations
 
 import io
-import itertools
 import time
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 import backtest
-
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import BarArrays
 from backtest.sweep import collect
@@ -57,7 +56,7 @@ def test_a_sweep_larger_than_the_ranking_streams_every_row_and_keeps_the_best(fu
     assert big.frame.equals(full.frame.head(50))
     # every row is on disk, in evaluation order, with the statistics of the in-memory sweep
     stored = pl.read_parquet(path)
-    assert stored.height == 658 and pq_row_groups(path) == 11
+    assert stored.height == 658 and pq.ParquetFile(path).num_row_groups == 11
     assert stored.sort("param_fast", "param_slow").equals(
         full.frame.drop("rank").sort("param_fast", "param_slow"))
     assert stored.select("param_fast", "param_slow").rows() == sorted(stored.select("param_fast", "param_slow").rows())
@@ -77,12 +76,6 @@ def test_a_sweep_larger_than_the_ranking_streams_every_row_and_keeps_the_best(fu
     page = (tmp_path / "sweep.html").read_text()
     assert "658 parameter sets" in page and "the best 50 are in sweep.csv, all in sweep.parquet" in page
     assert "Long axes are binned" in page
-
-
-def pq_row_groups(path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).num_row_groups
 
 
 def test_the_api_streams_every_row_to_the_parquet_file_it_is_given(full, tmp_path):
@@ -115,7 +108,7 @@ def test_dask_streams_more_chunks_than_it_keeps_in_flight(full):
 def test_progress_prints_a_status_line_when_due_and_draws_no_bar_off_a_terminal():
     stream = io.StringIO()
     with SweepProgress(100, every=3600.0, stream=stream) as progress:
-        for _ in itertools.repeat(None, 4):
+        for _ in range(4):
             progress.advance(25)
     assert stream.getvalue() == "sweep: 0 / 100 sets (0.0%), 0 sets/s, ETA ?\n"
     stream = io.StringIO()
