@@ -208,16 +208,17 @@ def test_bad_parameters_name_the_field_the_value_and_the_strategy(name, values, 
 
 
 def test_every_builtin_is_a_class_whose_config_option_holds_its_defaults():
-    from hydra.core.config_store import ConfigStore
+    from hydra import compose, initialize_config_dir
 
-    import backtest.config  # noqa: F401 -- registers the options
+    from backtest.config import CONF_DIR
 
     assert set(NEW) | {"sma_cross"} <= set(strategies.available())
     assert not (ROOT / "conf" / "strategy").exists()  # no YAML: defaults come from the classes
     for name in strategies.available():
         cls = strategies.find(name)
         assert issubclass(cls, strategies.Strategy) and cls.name == name
-        node = ConfigStore.instance().load(f"strategy/{name}.yaml").node
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            node = compose(config_name="config", overrides=[f"+strategy={name}"]).strategy
         assert dict(node) == {"name": name, **cls.defaults()}
         assert cls(**cls.defaults()) == cls()
 
