@@ -99,15 +99,13 @@ class SweepResult:
 
 def evaluate_stream(bars: BarArrays, chunks: Iterable[Sets], engine: EngineConfig, spec: SweepSpec,
                     indicators: Indicators | None = None) -> Iterator[tuple[Sets, np.ndarray]]:
-    """Each chunk with its sets' statistics, in order, on the executor ``spec`` names."""
+    """Each chunk with its sets' statistics, in order, on the executor ``spec`` names (a missing extra raises here)."""
     if spec.executor == "dask":
         from backtest.sweep.dask_executor import evaluate_on_dask
 
-        yield from evaluate_on_dask(bars, chunks, engine, spec)
-        return
-    indicators = Indicators(bars, shared=True) if indicators is None else indicators
-    for chunk in chunks:
-        yield chunk, evaluate_chunk(bars, [s.params for s in chunk.valid], engine, indicators)
+        return evaluate_on_dask(bars, chunks, engine, spec)
+    shared = Indicators(bars, shared=True) if indicators is None else indicators
+    return ((chunk, evaluate_chunk(bars, [s.params for s in chunk.valid], engine, shared)) for chunk in chunks)
 
 
 def evaluate(bars: BarArrays, sets: Sequence[ParamSet], engine: EngineConfig, spec: SweepSpec) -> np.ndarray:
@@ -132,9 +130,10 @@ def sweep(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engi
     rows = Rows(space, spec, total=total, parquet=parquet)
     indicators = Indicators(bars, shared=True)
     started = time.perf_counter()
+    stream = evaluate_stream(bars, iter_chunks(space, spec, values), engine, spec, indicators)
     try:
         with SweepProgress(total, every=status_every) as progress:
-            for chunk, stats in evaluate_stream(bars, iter_chunks(space, spec, values), engine, spec, indicators):
+            for chunk, stats in stream:
                 rows.add([s.values for s in chunk.valid], stats, chunk.invalid)
                 progress.advance(len(chunk.valid) + len(chunk.invalid))
     finally:
