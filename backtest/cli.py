@@ -22,15 +22,18 @@ recorded in ``multirun.csv`` (:class:`reports.multirun.CombineJobs`) and the
 others go on; the command then returns 1. ``HYDRA_FULL_ERROR=1`` shows the
 full traceback.
 
->>> main(["+strategy=sma_cross", "engine.fee=1"])
+>>> import sys
+>>> command_line, sys.argv = sys.argv, ["backtest", "+strategy=sma_cross", "engine.fee=1"]
+>>> main()
 2
+>>> sys.argv = command_line
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -139,45 +142,44 @@ def backtest_job(cfg: DictConfig) -> None:
 
 
 @contextmanager
-def _hydra_call(argv: Sequence[str] | None) -> Iterator[None]:
-    """Let Hydra's errors reach :func:`main`, and run it on ``argv`` when given; both restored afterwards.
+def _hydra_errors_raised() -> Iterator[None]:
+    """Let Hydra's errors reach :func:`main` for the call, then restore the environment.
 
-    ``HYDRA_FULL_ERROR=1`` is Hydra's one switch that makes it raise instead
-    of printing its own report and exiting 1 (a user who sets it gets the
-    traceback). ``hydra.main`` reads its command line from ``sys.argv`` only
-    (its other entry points are private), so a call from Python with its own
-    ``argv`` (the tests) lends it for the call; ``python -m backtest`` passes none.
+    ``HYDRA_FULL_ERROR=1`` is Hydra's documented switch that makes it raise instead of
+    printing its own report and exiting 1 (a user who sets it gets the traceback).
     """
-    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
-    if argv is not None:
-        sys.argv = [sys.argv[0], *argv]
+    saved = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         yield
     finally:
-        sys.argv = saved_argv
-        if saved_env is None:
+        if saved is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
-            os.environ["HYDRA_FULL_ERROR"] = saved_env
+            os.environ["HYDRA_FULL_ERROR"] = saved
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m backtest``: run Hydra on ``argv`` (default: the command line); the exit code.
+def main() -> int:
+    """Entry point of ``python -m backtest``: run Hydra on the command line (``sys.argv``, which
+    ``hydra.main`` reads); the exit code.
 
     0 when every job succeeded; 2 after one ``error: ...`` line (an unknown key,
     a bad value, a failed run, the failed job of a one-job multirun such as a
     sweep); 1 when some jobs of a multirun failed (each printed its line and is
     in ``multirun.csv``). ``HYDRA_FULL_ERROR=1`` re-raises instead.
 
-    >>> main(["+strategy=sma_cross", "strategy.fsat=3"])
+    >>> import sys
+    >>> command_line, sys.argv = sys.argv, ["backtest", "+strategy=sma_cross", "strategy.fsat=3"]
+    >>> main()
     2
-    >>> main(["+strategy=nope"])
+    >>> sys.argv = ["backtest", "+strategy=nope"]
+    >>> main()
     2
+    >>> sys.argv = command_line
     """
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
-        with _hydra_call(argv):
+        with _hydra_errors_raised():
             backtest_job()
     except tickhouse_sweeper.JobsFailed as exc:  # looked up now: Hydra's plugin scan re-runs the module
         if full_error:

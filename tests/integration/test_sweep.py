@@ -139,10 +139,13 @@ def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows(tmp_pat
     (["sweep.params.fast=5,10", "sweep.metirc=sharpe"], "error: Ambiguous value for argument 'sweep.params.fast=5,10'"),
     (["-m", "sweep.params.fast=5,10", "sweep.metirc=sharpe"], "error: Could not override 'sweep.metirc': Key 'metirc'"),
 ])
-def test_bad_sweep_specs_are_one_line_and_exit_2(args, message, tmp_path, capsys):
+def test_bad_sweep_specs_are_one_line_and_exit_2(args, message, tmp_path, capsys, monkeypatch):
     options = [a for a in args if a == "-m"]
     overrides = [a for a in args if a != "-m"]
-    assert main([*options, "+strategy=sma_cross", "+sweep=grid", *overrides, f"hydra.sweep.dir={tmp_path}"]) == 2
+    # the command line, as Hydra reads it
+    monkeypatch.setattr(sys, "argv", ["backtest", *options, "+strategy=sma_cross", "+sweep=grid", *overrides,
+                                      f"hydra.sweep.dir={tmp_path}"])
+    assert main() == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(message) and len(err.splitlines()) == 1, err
 
