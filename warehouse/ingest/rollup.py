@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import polars as pl
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from warehouse.schema.ddl import BAR_STATES
@@ -51,6 +53,21 @@ def _swap_month(client: Client, month: int, bars: str, ticks: str, params: dict)
     else:  # nothing left in the month: REPLACE refuses an empty source
         client.command(f"ALTER TABLE bars_1m DROP PARTITION {int(month)}")
     client.command("TRUNCATE TABLE bars_1m_staging")  # the swap copied its parts
+
+
+def bar_minutes(ticks: pa.Table) -> pl.DataFrame:
+    """The distinct (symbol, minute) bars ``ticks`` fall in, minutes as naive UTC minute starts.
+
+    >>> from datetime import timezone
+    >>> at = [datetime(2024, 1, 2, 14, 30, s, tzinfo=timezone.utc) for s in (1, 59, 0)]
+    >>> ticks = pa.table({"symbol": ["A", "A", "B"], "ts": pa.array(at, pa.timestamp("us", "UTC"))})
+    >>> bar_minutes(ticks).sort("symbol").rows()
+    [('A', datetime.datetime(2024, 1, 2, 14, 30)), ('B', datetime.datetime(2024, 1, 2, 14, 30))]
+    """
+    frame = pl.from_arrow(ticks.select(["symbol", "ts"]))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(pl.col("symbol").cast(pl.String),
+                        pl.col("ts").dt.truncate("1m").dt.replace_time_zone(None).alias("minute")).unique()
 
 
 def rebuild_minutes(client: Client, symbols: list[str], minutes: list[datetime]) -> int:

@@ -46,7 +46,7 @@ from clickhouse_connect.driver.client import Client
 from warehouse.client import is_embedded, sibling
 from warehouse.ingest.journal import OpenBatch, close_batches, open_batch, repair
 from warehouse.ingest.kernels import classify_nb, grouped_order_nb
-from warehouse.ingest.rollup import rebuild_minutes
+from warehouse.ingest.rollup import bar_minutes, rebuild_minutes
 from warehouse.ingest.validate import TICKS_SCHEMA
 
 _IDENTITY = ["symbol", "ts", "trade_id"]
@@ -188,7 +188,7 @@ class TickWriter:
         stored = self._stored(sorted_batch.symbols, lo, hi)
         flags, changed, batch.corrections, batch.redeliveries = classify_nb(
             *_identity_arrays(table), *_identity_arrays(stored))
-        dirty = _minutes_of(table.take(changed))
+        dirty = bar_minutes(table.take(changed))
         batch.rebuilt_bars = dirty.height
         entry = open_batch(self.client, sorted_batch.symbols, lo, hi, source=self.source)
         _insert(self.client, table.append_column(_FIRST_SEEN, pa.array(flags)))
@@ -240,14 +240,6 @@ def _identity_arrays(table: pa.Table) -> tuple[np.ndarray, ...]:
     return (codes.to_numpy(zero_copy_only=False).astype(np.int32), ts.to_numpy(),
             *(table.column(name).combine_chunks().to_numpy(zero_copy_only=False)
               for name in ("trade_id", "version", "price", "size")))
-
-
-def _minutes_of(rows: pa.Table) -> pl.DataFrame:
-    """The distinct (symbol, minute) bars of ``rows``, minutes as naive UTC datetimes."""
-    frame = pl.from_arrow(rows.select(["symbol", "ts"]))
-    assert isinstance(frame, pl.DataFrame)
-    return frame.select(pl.col("symbol").cast(pl.String),
-                        pl.col("ts").dt.truncate("1m").dt.replace_time_zone(None).alias("minute")).unique()
 
 
 # The embedded insert runs on one core, its two views after the table: a batch of at least twice

@@ -24,14 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-import polars as pl
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from warehouse.errors import WarehouseError
 from warehouse.ingest.files import write_rejects
-from warehouse.ingest.rollup import rebuild_minutes
+from warehouse.ingest.rollup import bar_minutes, rebuild_minutes
 from warehouse.ingest.writer import TickWriter, WriteStats
 from warehouse.stream.batch import Batch
 from warehouse.stream.decode import parse_messages
@@ -111,8 +110,7 @@ class StreamSink:
         write_rejects(self.client, rejects, target="ticks", source=self.source)
         self.writer.write(clean.ticks)
         if replay and clean.ticks.num_rows:
-            touched = pl.from_arrow(clean.ticks.select(["symbol", "ts"])).select(
-                "symbol", pl.col("ts").dt.truncate("1m").dt.replace_time_zone(None).alias("minute")).unique()
+            touched = bar_minutes(clean.ticks)
             rebuild_minutes(self.client, touched["symbol"].to_list(), touched["minute"].to_list())
         self.stats.messages += len(batch)
         self.stats.ticks += clean.ticks.num_rows
