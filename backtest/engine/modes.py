@@ -77,3 +77,33 @@ class Reason(Mode):
     take_profit = 2
     trailing_stop = 3
     end = 4
+
+
+class Execution(Mode):
+    """What fills the orders: the bars' prices, or the symbol's own trades and quotes."""
+
+    bars = 0  # next open / close and bar high-low stops (backtest.engine.rules)
+    ticks = 1  # the trade and quote sequence from the warehouse (backtest.engine.ticks)
+
+
+class OrderType(Mode):
+    """The order a signal sends in tick execution (bar execution sends market orders)."""
+
+    market = 0  # at the book (or the first print) at or after the active time
+    limit = 1  # rests at limit_offset_bps better than the decision price
+    stop = 2  # a market order once a print reaches stop_offset_bps beyond the decision price
+    stop_limit = 3  # a limit at the stop level (plus limit_offset_bps) once the stop triggers
+
+
+class Queue(Mode):
+    """Whether a resting limit fills on a print at exactly its price."""
+
+    conservative = 0  # only a print through the limit fills it
+    optimistic = 1  # a print at the limit fills it too
+
+
+class StopFill(Mode):
+    """Where a triggered stop-loss or trailing stop fills when it must take the market."""
+
+    print = 0  # the triggering print (or the bid/ask with quotes): what a stop-market order gets
+    level = 1  # the stop level, unless the bar's first print is already beyond it (the bar rule)

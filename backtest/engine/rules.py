@@ -40,6 +40,11 @@
   for next-open fills and from the bar after the entry for close fills. A gap
   through a level fills at the open. When one bar touches a loss-side stop and
   the take-profit, the loss side wins (the pessimistic reading of an OHLC bar).
+* **Execution** (``execution``, :class:`~backtest.engine.modes.Execution`) -- ``bars``
+  (default) fills as above; ``ticks`` fills on each symbol's own trades and quotes from the
+  warehouse, after ``latency_ms`` (plus a seeded random ``latency_jitter_ms``), with
+  ``order_type`` market/limit/stop/stop_limit, ``limit_offset_bps``, ``stop_offset_bps``,
+  ``order_expiry_s``, ``queue`` and ``stop_fill`` (the rules: :mod:`backtest.engine.ticks`).
 * **End** -- ``close_at_end=True`` closes what is open at the last close
   (reason ``end``); otherwise open trades are listed with ``is_open`` and
   marked to the last price, and the stats count only closed trades.
@@ -63,10 +68,12 @@ from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 from backtest.engine.kernels.records import Rules
-from backtest.engine.modes import Allocation, Direction, Fill, Mode, Signals, SizeType
+from backtest.engine.modes import (Allocation, Direction, Execution, Fill, Mode, OrderType, Queue, Signals, SizeType,
+                                   StopFill)
 from backtest.errors import BacktestError
 
-__all__ = ["Allocation", "Direction", "EngineConfig", "Fill", "Signals", "SizeType", "kernel_rules"]
+__all__ = ["Allocation", "Direction", "EngineConfig", "Execution", "Fill", "OrderType", "Queue", "Signals", "SizeType",
+           "StopFill", "kernel_rules"]
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,21 @@ class EngineConfig:
     take_profit: Optional[float] = None
     trailing_stop: Optional[float] = None
     close_at_end: bool = True
+    execution: Execution = Execution.bars
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    seed: int = 0
+    order_type: OrderType = OrderType.market
+    limit_offset_bps: float = 0.0
+    stop_offset_bps: float = 0.0
+    order_expiry_s: Optional[float] = None
+    queue: Queue = Queue.conservative
+    stop_fill: StopFill = StopFill.print
 
     def __post_init__(self) -> None:
         for name, mode in (("fill", Fill), ("signals", Signals), ("direction", Direction), ("size_type", SizeType),
-                           ("allocation", Allocation)):
+                           ("allocation", Allocation), ("execution", Execution), ("order_type", OrderType),
+                           ("queue", Queue), ("stop_fill", StopFill)):
             object.__setattr__(self, name, _as_mode(name, mode, getattr(self, name)))
         for name in ("whole_units", "close_at_end"):
             if not isinstance(getattr(self, name), bool):
@@ -120,6 +138,28 @@ class EngineConfig:
             raise BacktestError(f"engine.stop_loss: {self.stop_loss} must be a fraction below 1 (0.02 = 2%)")
         if self.signals is Signals.direction and self.size_type is SizeType.equity_fraction and self.size > 1:
             raise BacktestError(f"engine.size: {self.size} is above 1 (no leverage) for size_type equity_fraction")
+        self._check_tick_rules()
+
+    def _check_tick_rules(self) -> None:
+        """The tick-execution settings: numbers in range, and none of them set with bar execution."""
+        for name in ("latency_ms", "latency_jitter_ms", "limit_offset_bps", "stop_offset_bps"):
+            _check_number(name, getattr(self, name))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise BacktestError(f"engine.seed: {self.seed!r} is not a whole number")
+        if self.order_expiry_s is not None:
+            _check_number("order_expiry_s", self.order_expiry_s, positive=True)
+        if self.limit_offset_bps >= 1e4:
+            raise BacktestError(f"engine.limit_offset_bps: {self.limit_offset_bps} puts a buy limit at or below 0 "
+                                "(it must be below 10000)")
+        if self.execution is Execution.bars:
+            for name, off in (("order_type", OrderType.market), ("latency_ms", 0.0), ("latency_jitter_ms", 0.0),
+                              ("order_expiry_s", None)):
+                if getattr(self, name) != off:
+                    raise BacktestError(f"engine.{name}: {getattr(self, name)} needs engine.execution=ticks "
+                                        "(bar execution fills market orders at bar prices)")
+        elif self.fill is Fill.close:
+            raise BacktestError("engine.fill: close cannot be used with execution=ticks (orders fill on the ticks "
+                                "after the decision at the bar's close)")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> EngineConfig:
@@ -127,9 +167,9 @@ class EngineConfig:
 
         >>> EngineConfig.from_mapping({"fees_bps": 2, "fill": "close"}).fees_bps
         2
-        >>> EngineConfig.from_mapping({"fee": 2})
+        >>> EngineConfig.from_mapping({"fee": 2})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        backtest.errors.BacktestError: engine.fee: unknown setting (known: init_cash, fill, fees_bps, fee_fixed, slippage_bps, signals, direction, size_type, size, allocation, rebalance_threshold, whole_units, stop_loss, take_profit, trailing_stop, close_at_end)
+        backtest.errors.BacktestError: engine.fee: unknown setting (known: init_cash, fill, fees_bps, ..., stop_fill)
         """
         known = [f.name for f in fields(cls)]
         for key in values:

@@ -53,6 +53,7 @@ class SimulationResult:
     exposure_bars: int
     init_cash: float
     columns: int
+    fills: pl.DataFrame | None = None  # tick execution: one row per order, with its times and slippage
 
     @cached_property
     def cash(self) -> np.ndarray:
@@ -105,7 +106,7 @@ def run(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
     n_orders, _, n_trades, exposure = nb.simulate_into_nb(
         nb.Prices(*prices), signal.bars, signal.rows, kernel_rules(config), equity, orders, trades,
         np.empty((rec.STATE_FIELDS, shape[1])))
-    return SimulationResult(equity, _orders_frame(orders[:, :n_orders]), _trades_frame(trades[:, :n_trades]),
+    return SimulationResult(equity, orders_frame(orders[:, :n_orders]), trades_frame(trades[:, :n_trades]),
                             int(exposure), float(config.init_cash), shape[1])
 
 
@@ -123,12 +124,12 @@ _DIRECTIONS = pl.Series(["short", "long"], dtype=pl.Enum(["short", "long"]))
 _REASON_NAMES = pl.Series([*REASONS, None], dtype=pl.Enum(REASONS))  # code -1 (still open) reads the null
 
 
-def _reason_names(codes: np.ndarray) -> pl.Series:
+def reason_names(codes: np.ndarray) -> pl.Series:
     """Reason codes as an ``Enum`` of :data:`REASONS`; -1 (a trade still open) becomes null."""
     return _REASON_NAMES.gather(pl.Series(np.where(codes < 0, len(REASONS), codes).astype(np.uint32)))
 
 
-def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
+def orders_frame(orders: np.ndarray) -> pl.DataFrame:
     """Order rows as a typed frame."""
     return pl.DataFrame({
         "bar": orders[rec.ORDER_BAR].astype(np.int64),
@@ -136,13 +137,13 @@ def _orders_frame(orders: np.ndarray) -> pl.DataFrame:
         "size": orders[rec.ORDER_SIZE],
         "price": orders[rec.ORDER_PRICE],
         "fees": orders[rec.ORDER_FEES],
-        "reason": _reason_names(orders[rec.ORDER_REASON]),
+        "reason": reason_names(orders[rec.ORDER_REASON]),
         "position": orders[rec.ORDER_POSITION],
         "cash": orders[rec.ORDER_CASH],
     })
 
 
-def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
+def trades_frame(trades: np.ndarray) -> pl.DataFrame:
     """Trade rows as a typed frame; ``exit_reason`` is null for trades still open."""
     return pl.DataFrame({
         "column": trades[rec.TRADE_COL].astype(np.int64),
@@ -155,6 +156,6 @@ def _trades_frame(trades: np.ndarray) -> pl.DataFrame:
         "fees": trades[rec.TRADE_FEES],
         "pnl": trades[rec.TRADE_PNL],
         "return": trades[rec.TRADE_RETURN],
-        "exit_reason": _reason_names(trades[rec.TRADE_EXIT_REASON]),
+        "exit_reason": reason_names(trades[rec.TRADE_EXIT_REASON]),
         "is_open": trades[rec.TRADE_IS_OPEN] > 0,
     })

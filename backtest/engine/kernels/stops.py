@@ -38,7 +38,7 @@ def stop_exit(t: int, j: int, prices: Prices, state: np.ndarray, rules: Rules) -
     """``(fill price, reason)`` of the first stop bar ``t`` triggers for column ``j``'s position, or ``(nan, -1)``."""
     sign = 1.0 if state[POS, j] > 0.0 else -1.0
     open_, high, low = prices.open[t, j], prices.high[t, j], prices.low[t, j]
-    level, reason = _loss_side_level(sign, state[ENTRY_PRICE, j], state[EXTREME, j], rules)
+    level, reason = loss_side_level(sign, state[ENTRY_PRICE, j], state[EXTREME, j], rules)
     if reason >= 0:
         price = _touch(level, -sign, open_, high, low)
         if not np.isnan(price):
@@ -51,7 +51,7 @@ def stop_exit(t: int, j: int, prices: Prices, state: np.ndarray, rules: Rules) -
 
 
 @njit(inline="always")
-def _loss_side_level(sign: float, entry: float, extreme: float, rules: Rules) -> tuple[float, int]:
+def loss_side_level(sign: float, entry: float, extreme: float, rules: Rules) -> tuple[float, int]:
     """The tighter of the stop-loss and trailing levels and its reason, or ``(nan, -1)`` with neither set."""
     level = np.nan
     reason = -1
