@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,8 +166,10 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-def _batches(source: TickSource, batch_rows: int | None) -> tuple[Numbered, int | None]:
-    """(first row number, batch, unreadable rows as rejects) and the row count if known."""
+def _batches(source: TickSource, batch_rows: int | None,
+             check_columns: Callable[[list[str], str], object] = map_columns) -> tuple[Numbered, int | None]:
+    """(first row number, batch, unreadable rows as rejects) and the row count if known; a file's columns are
+    checked by ``check_columns(names, path)`` (ticks' by default) before its first batch is read."""
     if batch_rows is not None and batch_rows < 1:
         raise WarehouseError(f"batch_rows: {batch_rows} must be >= 1")
     if isinstance(source, pl.DataFrame):
@@ -187,10 +189,10 @@ def _batches(source: TickSource, batch_rows: int | None) -> tuple[Numbered, int 
             parquet = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise WarehouseError(f"path: {str(path)!r} is not a readable Parquet file ({exc})") from None
-        map_columns(parquet.schema_arrow.names, str(path))  # wrong columns fail even when there are no rows
+        check_columns(parquet.schema_arrow.names, str(path))  # wrong columns fail even when there are no rows
         return _numbered(parquet.iter_batches(batch_size=batch_rows)), parquet.metadata.num_rows
     if ".csv" in suffixes or ".txt" in suffixes:
-        return _csv_batches(path, batch_rows), None
+        return _csv_batches(path, batch_rows, check_columns), None
     raise WarehouseError(f"path: {str(path)!r} has an unknown type; use .parquet, .csv or .csv.gz")
 
 
@@ -202,7 +204,8 @@ def _numbered(batches: Iterable[pa.RecordBatch | pa.Table]) -> Numbered:
         first += batch.num_rows
 
 
-def _csv_batches(path: Path, batch_rows: int) -> Numbered:
+def _csv_batches(path: Path, batch_rows: int,
+                 check_columns: Callable[[list[str], str], object] = map_columns) -> Numbered:
     """CSV read as text columns (parsing is validation's job) in bounded memory.
 
     Lines with the wrong number of fields become rejects positioned ``line N`` (the header is
@@ -231,7 +234,7 @@ def _csv_batches(path: Path, batch_rows: int) -> Numbered:
         )
     except pa.ArrowInvalid as exc:
         raise WarehouseError(f"path: {str(path)!r} is not a readable CSV file ({exc})") from None
-    map_columns(list(column_types), str(path))  # wrong columns fail even when there are no rows
+    check_columns(list(column_types), str(path))  # wrong columns fail even when there are no rows
     first = 1
     pending: list[pa.RecordBatch] = []
     for batch in reader:

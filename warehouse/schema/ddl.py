@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from warehouse.errors import WarehouseError
 from warehouse.schema.instruments_ddl import instruments_ddl
+from warehouse.schema.quotes_ddl import quotes_ddl
 from warehouse.schema.rejects_ddl import KAFKA_REJECTS_SELECT, rejects_columns_ddl
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -286,6 +287,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "instruments: tokens, symbols, exchanges and their time zones (warehouse.schema.instruments_ddl)",
               lambda target: instruments_ddl(_on_cluster(target),
                                              _engine(target, "ReplacingMergeTree", "instruments", "loaded_at"))),
+    Migration(10, "quotes (5-level depth, totals, last trade, OI, session) and quotes_1m (warehouse.schema.quotes_ddl)",
+              lambda target: quotes_ddl(_on_cluster(target), _engine(target, "ReplacingMergeTree", "quotes"),
+                                        _engine(target, "ReplacingMergeTree", "quotes_1m", "version"))
+              + _distributed(target, "quotes") + _distributed(target, "quotes_1m")),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
