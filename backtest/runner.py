@@ -28,21 +28,28 @@ import numpy as np
 
 import strategies
 from backtest.config import DATA_SOURCES, DataSpec  # noqa: F401 (DATA_SOURCES, DataSpec: public here too)
-from backtest.engine.modes import Signals
+from backtest.engine.kernels.tick_records import QuoteStream, TradeStream
+from backtest.engine.modes import Allocation, Execution, Signals
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
+from backtest.engine.ticks import replay
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
+from backtest.feed.request import FeedError, Interval
+from backtest.feed.tick_windows import tick_windows
 from backtest.stats import summarize
 from warehouse.feed_sql import QueryCost
 from warehouse.schema.migrate import current_version
 
 @dataclass(frozen=True)
 class RunResult:
-    """Everything one run produced, ready for a report: ``strategy`` is its name, ``params`` its values."""
+    """Everything one run produced, ready for a report: ``strategy`` is its name, ``params`` its values.
+
+    ``data`` is the feed request, or None for bars given in memory (``backtest.Result.report``).
+    """
 
     strategy: str
     params: dict[str, Any]
-    data: DataSpec
+    data: DataSpec | None
     engine: EngineConfig
     bars: BarArrays
     simulation: SimulationResult
@@ -96,15 +103,76 @@ def make_strategy(strategy: str | type[strategies.Strategy], values: Mapping[str
 
 
 def engine_for(strategy: strategies.Strategy, engine: EngineConfig) -> EngineConfig:
-    """``engine``, reading signals as target weights when ``strategy`` returns weights."""
-    return dataclasses.replace(engine, signals=Signals.target) if strategy.uses_weights() else engine
+    """``engine`` as ``strategy`` runs under it; its target weights set ``signals=target, allocation=target_weights``.
+
+    The two names mean one path (signals read as signed fractions of equity): a strategy with
+    ``weights(bars)``, ``engine.signals=target`` or ``engine.allocation=target_weights`` sets
+    both. A direction allocation with target weights, or ``target_weights`` with direction
+    signals, is a one-line error naming the conflict.
+
+    >>> from strategies.sma_cross import SmaCross
+    >>> engine_for(SmaCross(), EngineConfig(signals="target")).allocation
+    <Allocation.target_weights: 3>
+    >>> engine_for(SmaCross(), EngineConfig(allocation="target_weights"))
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: engine.allocation: target_weights reads target weights, but sma_cross returns direction signals (define weights(bars), or set engine.signals=target to read its signals as weights)
+    """
+    weights = strategy.uses_weights() or engine.signals is Signals.target
+    if not weights:
+        if engine.allocation is Allocation.target_weights:
+            raise BacktestError(f"engine.allocation: target_weights reads target weights, but {strategy.name} returns "
+                                "direction signals (define weights(bars), or set engine.signals=target to read its "
+                                "signals as weights)")
+        return engine
+    if engine.allocation in (Allocation.equal, Allocation.signal_weight):
+        given = f"{strategy.name} returns weights(bars)" if strategy.uses_weights() else "engine.signals is target"
+        raise BacktestError(f"engine.allocation: {engine.allocation} sizes direction entries, but {given} "
+                            "(target weights: allocation=target_weights)")
+    return dataclasses.replace(engine, signals=Signals.target, allocation=Allocation.target_weights)
 
 
-def simulate(strategy: strategies.Strategy, bars: BarArrays, engine: EngineConfig) -> tuple[SimulationResult,
-                                                                                            dict[str, Any]]:
-    """Run ``strategy`` on ``bars`` under ``engine``: the simulation and its statistics."""
-    events = strategies.signal_events(strategy, bars, strategies.Indicators(bars))
-    simulation = run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, engine))
+def strategy_events(strategy: strategies.Strategy, bars: BarArrays, engine: EngineConfig,
+                    indicators: strategies.Indicators | None = None) -> strategies.SignalEvents:
+    """``strategy``'s checked signal events on ``bars``; signal strengths pass with ``allocation=signal_weight``."""
+    return strategies.signal_events(strategy, bars, strategies.Indicators(bars) if indicators is None else indicators,
+                                    strengths=engine.allocation is Allocation.signal_weight)
+
+
+@dataclass(frozen=True)
+class TickSource:
+    """Where tick execution reads each symbol's trades and quotes: ``feed``, for bars ``interval_seconds`` long."""
+
+    feed: Feed
+    interval_seconds: int
+
+    def replay(self, bars: BarArrays, events: strategies.SignalEvents, engine: EngineConfig) -> SimulationResult:
+        """Replay ``events`` (decided at each bar's end) on the ticks from the first bar's start to the last's end."""
+        starts = bars.index.astype("datetime64[ns]").astype(np.int64)
+        bar_end = starts + self.interval_seconds * 10**9
+        start, end = (np.datetime64(int(t), "ns").astype("datetime64[us]").item() for t in (starts[0], bar_end[-1]))
+        windows = ((TradeStream(*trades), QuoteStream(*quotes))
+                   for trades, quotes in tick_windows(self.feed, bars.symbols, start, end))
+        try:
+            return replay(bar_end, events, windows, engine, symbols=bars.symbols)
+        except FeedError as error:  # a symbol with no ticks at all
+            raise BacktestError(f"ticks: {error} in [{start:%Y-%m-%dT%H:%M}, {end:%Y-%m-%dT%H:%M}); tick execution "
+                                "needs them (load ticks, or use engine.execution=bars)") from None
+
+
+def simulate(strategy: strategies.Strategy, bars: BarArrays, engine: EngineConfig, *,
+             ticks: TickSource | None = None) -> tuple[SimulationResult, dict[str, Any]]:
+    """Run ``strategy`` on ``bars`` under ``engine``: the simulation and its statistics.
+
+    With ``engine.execution=ticks`` the orders fill on the trades and quotes ``ticks`` reads.
+    """
+    events = strategy_events(strategy, bars, engine)
+    if engine.execution is Execution.ticks:
+        if ticks is None:
+            raise BacktestError("engine.execution: ticks needs the trades of the run; give a feed request "
+                                "(symbols, start, end) so they come from the warehouse")
+        simulation = ticks.replay(bars, events, engine_for(strategy, engine))
+    else:
+        simulation = run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, engine))
     closed = simulation.trades.filter(~simulation.trades["is_open"])
     stats = summarize(simulation.equity, engine.init_cash, closed["pnl"].to_numpy(), closed["return"].to_numpy(),
                       simulation.exposure_bars, bars.index)
@@ -115,9 +183,11 @@ def run_backtest(feed: Feed, strategy: str | type[strategies.Strategy], strategy
                  data: DataSpec, engine: EngineConfig) -> RunResult:
     """Read ``data`` through ``feed``, run ``strategy`` with ``strategy_values`` under ``engine``."""
     instance = make_strategy(strategy, strategy_values)
+    engine = engine_for(instance, engine)  # the rules as run (target weights named), checked before reading
     first_cost = len(feed.stats)
     bars = read_bars(feed, data)
-    simulation, stats = simulate(instance, bars, engine)
+    ticks = TickSource(feed, Interval.parse(data.interval).seconds) if engine.execution is Execution.ticks else None
+    simulation, stats = simulate(instance, bars, engine, ticks=ticks)
     label = strategy if isinstance(strategy, str) else instance.name
     return RunResult(label, instance.values, data, engine, bars, simulation, stats, tuple(feed.stats[first_cost:]),
                      fingerprint(bars))

@@ -22,11 +22,25 @@
   affords nothing is skipped. Exits always fill in full, so a short that has
   lost more than the equity leaves cash and equity negative (there is no
   margin call).
-* **Allocation** (``allocation``, :class:`~backtest.engine.modes.Allocation`, direction
-  entries with ``equity_fraction``) -- ``fixed_fraction``: each entry spends
-  ``size x equity``; ``equal``: ``size x equity / number of symbols``, so every symbol
-  can hold its share at once. **Rebalancing** (target signals) -- ``rebalance_threshold``:
-  a resize worth less than this fraction of equity is skipped (entries and exits fill).
+* **Allocation** (``allocation``, :class:`~backtest.engine.modes.Allocation`) -- how
+  orders share the one cash pool. Direction entries have a budget, ``size x equity``
+  (``size`` in cash with ``size_type=cash``; ``units`` ignores the allocation):
+  ``fixed_fraction`` (default): each entry spends the budget; ``equal``: the budget /
+  number of symbols, so every symbol can hold its share at once; ``signal_weight``: the
+  budget x ``|s| / S``, ``s`` the entry's signal and ``S`` the sum of ``|signal|`` over
+  every column whose signal fills at that time (columns already holding that side count
+  and are not resized: their share stays in cash), so that time's entries spend at most
+  the budget between them, in proportion to their signals' strength. E.g. equity 1000,
+  ``size=1``, signals +1, +0.5, -0.5 at one fill time: 500 long, 250 long, 250 short.
+  With ``signal_weight`` a strategy's signals may be any finite number (the sign is the
+  side); the other rules take only +1/-1/0/NaN from a strategy. ``target_weights``: the
+  signals are target weights, each column rebalanced to its signed fraction of equity
+  (``signals=target``, what a strategy's ``weights(bars)`` gets): the two names are one
+  path and a strategy run sets both (:func:`backtest.runner.engine_for`, where a direction
+  allocation with weights, or ``target_weights`` with direction signals, is a one-line
+  error). Budgets are capped by buying power (below). **Rebalancing** (target signals) --
+  ``rebalance_threshold``: a resize worth less than this fraction of equity is skipped
+  (entries and exits fill).
 * **Several columns, one cash pool** -- at each fill time every column's
   reductions fill before any column's additions, and every order is sized on
   one equity figure: target weights on the equity before any of that time's

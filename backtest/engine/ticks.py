@@ -142,6 +142,7 @@ def replay(bar_end: np.ndarray, signal: SignalEvents, windows: Iterable[tuple[tr
     run = _Replay(grid, rules, config, k, capacity)
     levels = 0
     for trades, quotes in windows:
+        trades, quotes = _kernel_arrays(trades), _kernel_arrays(quotes)
         run.seen += np.bincount(trades.column, minlength=k)[:k] + np.bincount(quotes.column, minlength=k)[:k]
         levels = quotes.bid_px.shape[1]
         run.window(trades, quotes, final=False)
@@ -156,6 +157,15 @@ def replay(bar_end: np.ndarray, signal: SignalEvents, windows: Iterable[tuple[tr
     return SimulationResult(run.equity, orders_frame(run.orders[:, :n_orders]), trades_frame(run.trades[:, :n_all]),
                             int(run.cursor[tr.EXPOSURE]), float(config.init_cash), k,
                             fills=fills_frame(run.fills[:, :n_orders], run.fill_times[:, :n_orders]))
+
+
+def _kernel_arrays(stream: tr.TradeStream | tr.QuoteStream) -> tr.TradeStream | tr.QuoteStream:
+    """The stream with C-contiguous, writable arrays of the kernel's dtypes (copied only where they differ).
+
+    Read-only arrays (numpy views of Arrow buffers) would compile the replay a second time.
+    """
+    kinds = [np.int64, np.int64, *[np.float64] * (len(stream) - 2)]
+    return type(stream)(*(np.require(a, dtype=kind, requirements=["C", "W"]) for a, kind in zip(stream, kinds)))
 
 
 class _Replay:

@@ -61,7 +61,7 @@ def mid(books: np.ndarray, j: int) -> float:
     return 0.5 * (books[BID_PX, j, 0] + books[ASK_PX, j, 0])
 
 
-@njit(inline="always")
+@njit
 def walk_book(books: np.ndarray, j: int, units: float, limit: float) -> tuple[float, float, int]:
     """Take up to ``|units|`` from column ``j``'s book (asks for a buy, bids for a sell), no level beyond ``limit``.
 

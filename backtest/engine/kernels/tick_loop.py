@@ -172,7 +172,7 @@ def _group(ts: int, b: int, ti: int, t1: int, qi: int, q1: int, trades: TradeStr
     return cash, book
 
 
-@njit(inline="always")
+@njit
 def _event(j: int, ts: int, b: int, price: float, size: float, quoted: bool, state: np.ndarray, tick: np.ndarray,
            clock: np.ndarray, books: np.ndarray, cash: float, book: Book, rules: Rules, book_rules: Rules,
            trules: TickRules, use_stops: bool, fills: np.ndarray, fill_times: np.ndarray) -> tuple[float, Book]:

@@ -85,7 +85,7 @@ def takes_market(j: int, tick: np.ndarray) -> bool:
     return kind == MARKET or (kind == STOP and tick[TRIGGERED, j] > 0.0)
 
 
-@njit(inline="always")
+@njit
 def size_part(phase: int, j: int, state: np.ndarray, tick: np.ndarray, books: np.ndarray, cash: float,
               value: float, rules: Rules) -> None:
     """Size column ``j``'s reducing part (phase 0) or, once that has filled, its adding part (phase 1).

@@ -1,0 +1,77 @@
+"""Tick execution on warehouse ticks: bars built from the same trades agree with it, latency and stops
+differ where the tick sequence says so, the CLI and the API run it, and a range without ticks is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import backtest
+from backtest.errors import BacktestError
+from support.data import demo_ticks
+from warehouse.demo.generate import DemoSpec
+from warehouse.ingest.files import load_ticks
+
+DATA = {"symbols": ["AAPL", "MSFT"], "start": "2024-01-02", "end": "2024-01-09", "interval": "5m"}
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    """A database of 150k demo ticks (two symbols, with redeliveries and corrections)."""
+    import uuid
+
+    from warehouse.client import connect
+    from warehouse.schema.migrate import migrate
+
+    client = connect(database=f"ticks_{uuid.uuid4().hex[:8]}")
+    migrate(client)
+    load_ticks(client, demo_ticks(DemoSpec(ticks=150_000, symbols=("AAPL", "MSFT"), duplicate_rate=0.02,
+                                           correction_rate=0.01, seed=5)))
+    return client
+
+
+def test_market_orders_on_the_ticks_the_bars_come_from_fill_at_the_next_bar_open(warehouse):
+    one = {**DATA, "symbols": ["MSFT"]}
+    bars = backtest.run("sma_cross", one, warehouse=warehouse, fees_bps=1)
+    ticks = backtest.run("sma_cross", one, warehouse=warehouse, fees_bps=1, execution="ticks")
+    assert bars.stats["trades"] > 10
+    # the first print after a bar's end is the next bar's open: same trades, same equity
+    assert ticks.simulation.trades.equals(bars.simulation.trades)
+    np.testing.assert_array_equal(ticks.equity["equity"].to_numpy(), bars.equity["equity"].to_numpy())
+    fills = ticks.simulation.fills
+    assert len(fills) == len(ticks.simulation.orders) and (fills["ts"] >= fills["active"]).all()
+
+
+def test_two_symbols_fill_at_the_same_prices_and_size_on_the_last_prints(warehouse):
+    bars = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5)
+    ticks = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5, execution="ticks")
+    same = ["column", "entry_bar", "exit_bar", "entry_price", "exit_price", "exit_reason"]
+    assert bars.stats["trades"] > 20 and ticks.simulation.trades.select(same).equals(bars.simulation.trades.select(same))
+    # entries are sized on equity marked at each symbol's last print (a bar marks all at their opens)
+    np.testing.assert_allclose(ticks.simulation.trades["size"], bars.simulation.trades["size"], rtol=1e-3)
+
+
+def test_latency_fills_later_prints_and_records_them(warehouse):
+    ticks = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5, execution="ticks", latency_ms=1_500)
+    fills = ticks.simulation.fills.filter(reason="signal")
+    assert ((fills["active"] - fills["decided"]).dt.total_milliseconds() == 1_500).all()
+    assert (fills["ts"] >= fills["active"]).all()
+    zero = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5, execution="ticks")
+    assert not ticks.simulation.fills["price"].equals(zero.simulation.fills["price"])
+
+
+def test_a_range_without_ticks_is_an_error_naming_the_symbol_and_range(warehouse):
+    from support.data import load_goog
+
+    load_goog(warehouse)
+    goog = {"symbols": ["GOOG"], "start": "2010-01-01", "end": "2011-01-01", "interval": "1d", "source": "ohlcv"}
+    with pytest.raises(BacktestError, match=r"ticks: symbols: 'GOOG' not in the warehouse \(no ticks\) in \[2010-01-0"):
+        backtest.run("sma_cross", goog, warehouse=warehouse, execution="ticks")
+
+
+def test_tick_execution_needs_a_feed_request():
+    frame = {"ts": np.arange(3).astype("datetime64[D]"), "close": np.array([1.0, 2.0, 3.0])}
+    import polars as pl
+
+    with pytest.raises(BacktestError, match="engine.execution: ticks needs the trades of the run"):
+        backtest.run("sma_cross", pl.DataFrame(frame), execution="ticks")
