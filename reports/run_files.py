@@ -43,6 +43,8 @@ def write_run_files(result: RunResult, out_dir: str | Path,
         "orders.csv": _with_times(result.simulation.orders, result, ("bar",)),
         "data_access.csv": data_access_frame(result),
     }
+    if result.simulation.fills is not None:  # tick execution: every fill with its times and slippage
+        frames["fills.csv"] = _with_symbols(result.simulation.fills, result)
     paths = []
     for name, frame in frames.items():
         frame.write_csv(out / name)
@@ -51,15 +53,22 @@ def write_run_files(result: RunResult, out_dir: str | Path,
     return paths
 
 
+def _with_symbols(fills: pl.DataFrame, result: RunResult) -> pl.DataFrame:
+    """Fill records with the symbol's name in place of its column number."""
+    names = pl.Series(result.bars.symbols)
+    return fills.select(names.gather(fills["column"]).alias("symbol"), pl.exclude("column"))
+
+
 def metrics_frame(result: RunResult) -> pl.DataFrame:
     """One row: run identity, parameters (``param_*``) and every statistic."""
-    row: dict[str, object] = {
+    data, index = result.data, result.bars.index
+    row: dict[str, object] = {  # bars given in memory (data None): their first and last bar, source "memory"
         "strategy": result.strategy,
-        "symbols": ",".join(result.data.symbols),
-        "start": result.data.start,
-        "end": result.data.end,
-        "interval": result.data.interval,
-        "source": result.data.source,
+        "symbols": ",".join(result.bars.symbols if data is None else data.symbols),
+        "start": str(index[0]) if data is None else data.start,
+        "end": str(index[-1]) if data is None else data.end,
+        "interval": None if data is None else data.interval,
+        "source": "memory" if data is None else data.source,
         "fingerprint": result.fingerprint,
     }
     row.update({f"param_{k}": v for k, v in result.params.items()})

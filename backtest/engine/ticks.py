@@ -220,7 +220,11 @@ class _Replay:
 
 
 def fills_frame(fills: np.ndarray, times: np.ndarray) -> pl.DataFrame:
-    """Fill records as a typed frame: times, price, the decision quote and the slippage against it."""
+    """Fill records as a typed frame: times, price, the decision quote, the slippage and shortfall against it.
+
+    ``slippage_vs_*`` are signed fractions (positive: the fill was worse than the decision price or
+    the mid at the decision); ``shortfall`` is ``units x (fill - decision price)`` in cash.
+    """
     as_time = {name: pl.Series(times[row]).cast(pl.Datetime("ns", "UTC"))
                for name, row in (("decided", tr.FILL_DECIDED), ("active", tr.FILL_ACTIVE), ("ts", tr.FILL_TS))}
     return pl.DataFrame({
@@ -237,4 +241,6 @@ def fills_frame(fills: np.ndarray, times: np.ndarray) -> pl.DataFrame:
         "slippage_vs_mid": fills[tr.FILL_SLIP_MID],
         "levels": fills[tr.FILL_LEVELS].astype(np.int64),
         "beyond_book": fills[tr.FILL_BEYOND],
+        # implementation shortfall: what the fill cost beyond the decision price, in cash (fees apart)
+        "shortfall": fills[tr.FILL_UNITS] * (fills[tr.FILL_PRICE] - fills[tr.FILL_DECISION_PX]),
     })

@@ -69,6 +69,9 @@ def test_a_run_prints_a_summary_and_writes_its_files(demo_dsn, tmp_path):
     (["+strategy=sma_cross", "data.symbols=[ZZZ]"], "error: symbols: 'ZZZ' not in the warehouse"),
     (["+strategy=sma_cross", "data.start=2030-01-01", "data.end=2030-02-01"], "error: data: no bars for AAPL"),
     (["+strategy=sma_cross", "data.interval=7q"], "error: interval: '7q' is not like 1s, 5m, 1h or 1d"),
+    (["+strategy=sma_cross", "engine.execution=ticks", "engine.latency_ms=-5"],
+     "error: engine.latency_ms: -5.0 must be >= 0"),
+    (["+strategy=sma_cross", "engine.order_type=limit"], "error: engine.order_type: limit needs engine.execution=ticks"),
 ])
 def test_bad_input_is_one_line_and_exit_2(demo_dsn, tmp_path, args, message):
     done = _run("-m", "backtest", *args, f"warehouse.dsn={demo_dsn}", f"hydra.run.dir={tmp_path / 'run'}",
@@ -78,6 +81,17 @@ def test_bad_input_is_one_line_and_exit_2(demo_dsn, tmp_path, args, message):
     assert len(lines) == 1 and lines[0].startswith(message), done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "multi" / "0").exists()  # a multirun with a bad job is refused before any job runs
+
+
+def test_tick_execution_runs_from_the_command_line_and_across_latencies(demo_dsn, tmp_path):
+    """``engine.execution=ticks`` fills on the demo's trades; ``-m engine.latency_ms=0,250`` runs one job per latency."""
+    done = _run("-m", "backtest", "-m", "+strategy=sma_cross", "engine.execution=ticks", "engine.latency_ms=0,250",
+                f"warehouse.dsn={demo_dsn}", "data.interval=5m", f"hydra.sweep.dir={tmp_path / 'multi'}",
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    fills = [pl.read_csv(tmp_path / "multi" / str(job) / "fills.csv") for job in (0, 1)]
+    assert len(fills[0]) > 10 and set(fills[1]["reason"]) <= {"signal", "end"}
+    assert fills[0]["price"].to_list() != fills[1]["price"].to_list()  # 250 ms later, other prints
 
 
 def test_a_bad_choice_names_the_field_the_value_and_the_options(demo_dsn, tmp_path):
