@@ -5,7 +5,8 @@ polars or pandas frame (one column per symbol) or :class:`SignalEvents`
 (what ``self.ind.cross`` returns). Sparse events go to the engine as they
 are; a dense array is reduced to the bars that signal, so authors never think
 about it. Bad output is a one-line error naming the strategy, the field and
-the value: a wrong shape, booleans, inf, a signal other than +1/-1/0/NaN.
+the value: a wrong shape, booleans, inf, a signal other than +1/-1/0/NaN (unless the run
+weighs entries by signal strength: ``strengths=True``, the engine's ``allocation=signal_weight``).
 
 >>> import numpy as np
 >>> from strategies.base import Strategy
@@ -36,8 +37,13 @@ from strategies.indicators.api import Indicators
 from strategies.indicators.events import SignalEvents
 
 
-def signal_events(strategy: Strategy, bars: Any, indicators: Indicators | None = None) -> SignalEvents:
-    """Run ``strategy`` on ``bars`` (indicators through ``indicators``) and return its checked events."""
+def signal_events(strategy: Strategy, bars: Any, indicators: Indicators | None = None, *,
+                  strengths: bool = False) -> SignalEvents:
+    """Run ``strategy`` on ``bars`` (indicators through ``indicators``) and return its checked events.
+
+    ``strengths``: signals may be any finite number, the sign the side and the size a strength
+    (what the engine's ``allocation=signal_weight`` weighs entries by); otherwise +1/-1/0/NaN.
+    """
     if indicators is not None:
         strategy.bind(indicators)
     field = "weights" if strategy.uses_weights() else "signals"
@@ -48,7 +54,7 @@ def signal_events(strategy: Strategy, bars: Any, indicators: Indicators | None =
     if events.shape != shape:
         raise StrategyError(f"strategy {strategy.name}: {field} returned shape {events.shape}, "
                             f"bars are {shape} (bars, symbols)")
-    _check_values(strategy.name, field, events, bars.symbols)
+    _check_values(strategy.name, field, events, bars.symbols, strengths)
     return events
 
 
@@ -70,12 +76,12 @@ def _dense(strategy: Strategy, field: str, output: Any, shape: tuple[int, int]) 
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
-def _check_values(name: str, field: str, events: SignalEvents, symbols: Any) -> None:
-    """Every event value is finite (weights) or one of +1, -1, 0 (signals); NaN is always allowed."""
+def _check_values(name: str, field: str, events: SignalEvents, symbols: Any, strengths: bool) -> None:
+    """Every event value is finite (weights, signals with strengths) or one of +1, -1, 0; NaN is always allowed."""
     rows = events.rows
-    if field == "weights":
+    if field == "weights" or strengths:
         bad = np.isinf(rows)
-        rule = "weights are finite fractions of equity or NaN"
+        rule = "weights are finite fractions of equity or NaN" if field == "weights" else "signals are finite or NaN"
     else:
         bad = ~(np.isnan(rows) | (rows == 1.0) | (rows == -1.0) | (rows == 0.0))
         rule = "signals are +1, -1, 0 or NaN"
@@ -83,4 +89,6 @@ def _check_values(name: str, field: str, events: SignalEvents, symbols: Any) -> 
         i, j = np.argwhere(bad)[0]
         value = rows[i, j]
         text = "inf" if np.isposinf(value) else "-inf" if np.isneginf(value) else repr(float(value))
+        if np.isfinite(value):
+            rule += " (signal strengths need engine.allocation=signal_weight)"
         raise StrategyError(f"strategy {name}: {field}[{int(events.bars[i])}, {symbols[j]!r}] is {text}; {rule}")

@@ -63,10 +63,12 @@ class SizeType(Mode):
 
 
 class Allocation(Mode):
-    """How direction entries share the one cash pool (``size`` with ``size_type=equity_fraction``)."""
+    """How orders share the one cash pool (the rules: :mod:`backtest.engine.rules`, "Allocation")."""
 
-    fixed_fraction = 0  # each entry spends size x equity (capped by buying power)
-    equal = 1  # each entry spends size x equity / the number of symbols
+    fixed_fraction = 0  # each direction entry spends size x equity (capped by buying power)
+    equal = 1  # each direction entry spends size x equity / the number of symbols
+    signal_weight = 2  # an entry spends size x equity x |its signal| / sum of |signals| at that fill time
+    target_weights = 3  # the signals are target weights (signals=target; a strategy's weights(bars))
 
 
 class Reason(Mode):

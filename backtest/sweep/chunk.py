@@ -12,11 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-import strategies
 from backtest.engine.rules import kernel_rules
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import BarArrays
-from backtest.runner import engine_for
+from backtest.runner import engine_for, strategy_events
 from backtest.stats import STAT_NAMES, calendar
 from backtest.sweep.kernels import Calendar, Prices, sweep_stats_nb
 from strategies import Indicators, SignalEvents, Strategy
@@ -32,7 +31,7 @@ def evaluate_chunk(bars: BarArrays, params: Sequence[Strategy], engine: EngineCo
         return np.zeros((0, len(STAT_NAMES)))
 
     def events(strategy: Strategy) -> SignalEvents:
-        return strategies.signal_events(strategy, bars, indicators)
+        return strategy_events(strategy, bars, engine, indicators)
 
     # signal kernels release the GIL: the sets' signals are computed on numba's thread count
     with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:

@@ -57,11 +57,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-import strategies
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
-from backtest.runner import DataSpec, engine_for
+from backtest.runner import DataSpec, engine_for, strategy_events
 from backtest.stats import STAT_NAMES
 from backtest.sweep.chunk import evaluate_chunk
 from backtest.sweep.collect import PARAM_PREFIX, Rows
@@ -161,7 +160,7 @@ def rerun(result: SweepResult, rank: int) -> SimulationResult:
     row = result.frame.row(rank - 1, named=True)
     strategy = result.space.strategy(**{**result.fixed, **{n: row[PARAM_PREFIX + n] for n in result.space.names}})
     bars = result.bars
-    events = strategies.signal_events(strategy, bars, Indicators(bars))
+    events = strategy_events(strategy, bars, result.engine)
     return run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, result.engine))
 
 

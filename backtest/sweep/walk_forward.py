@@ -38,15 +38,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-import strategies
 from backtest.engine.simulate import EngineConfig, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
 from backtest.stats import STAT_NAMES, summarize
-from backtest.runner import engine_for
+from backtest.runner import engine_for, strategy_events
 from backtest.sweep.local import PARAM_PREFIX, evaluate
 from backtest.sweep.spec import ParamSpace, SweepSpec, WalkForward, enumerate_sets
-from strategies import Indicators, Strategy
+from strategies import Strategy
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
 _UNITS = {"m": "m", "h": "h", "d": "D", "w": "W"}
@@ -147,7 +146,7 @@ def walk_forward(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpe
         key = np.where(np.isnan(stats[:, col]), -np.inf, stats[:, col] if spec.descending else -stats[:, col])
         best = int(np.argmax(key))
         history, chosen = _slice(bars, a, d), sets.valid[best].params
-        signal = np.ascontiguousarray(strategies.signal_events(chosen, history, Indicators(history)).dense()[c - a:])
+        signal = np.ascontiguousarray(strategy_events(chosen, history, engine).dense()[c - a:])
         test = _slice(bars, c, d)
         sim = run(test.open, test.high, test.low, test.close, signal,
                   dataclasses.replace(engine_for(chosen, engine), init_cash=cash, close_at_end=True))

@@ -14,11 +14,11 @@ import numpy as np
 from numba import njit
 
 from backtest.engine.kernels.records import (
-    ALLOCATION_EQUAL, ENTRY_BAR, ENTRY_PRICE, EXIT_UNITS, EXIT_VALUE, EXTREME, FEES, MARK, ORDER_BAR, ORDER_CASH, ORDER_COL,
-    ORDER_FEES, ORDER_POSITION, ORDER_PRICE, ORDER_REASON, ORDER_SIZE, PEAK_SIZE, POS, REALIZED, SIGNALS_DIRECTION,
-    SIZE_EQUITY_FRACTION, SIZE_UNITS, TRADE_COL, TRADE_DIRECTION, TRADE_ENTRY_BAR, TRADE_ENTRY_PRICE, TRADE_EXIT_BAR,
-    TRADE_EXIT_PRICE, TRADE_EXIT_REASON, TRADE_FEES, TRADE_IS_OPEN, TRADE_PNL, TRADE_RETURN, TRADE_SIZE, Book,
-    LONG_ONLY, SHORT_ONLY, Rules)
+    ALLOCATION_EQUAL, ALLOCATION_SIGNAL_WEIGHT, ENTRY_BAR, ENTRY_PRICE, EXIT_UNITS, EXIT_VALUE, EXTREME, FEES,
+    LONG_ONLY, MARK, ORDER_BAR, ORDER_CASH, ORDER_COL, ORDER_FEES, ORDER_POSITION, ORDER_PRICE, ORDER_REASON,
+    ORDER_SIZE, PEAK_SIZE, POS, REALIZED, SHORT_ONLY, SIGNALS_DIRECTION, SIZE_EQUITY_FRACTION, SIZE_UNITS, TRADE_COL,
+    TRADE_DIRECTION, TRADE_ENTRY_BAR, TRADE_ENTRY_PRICE, TRADE_EXIT_BAR, TRADE_EXIT_PRICE, TRADE_EXIT_REASON,
+    TRADE_FEES, TRADE_IS_OPEN, TRADE_PNL, TRADE_RETURN, TRADE_SIZE, WANTED, Book, Rules)
 
 EPS = 1e-12
 
@@ -118,7 +118,12 @@ def order_units(phase: int, j: int, want: float, price: float, state: np.ndarray
 @njit(inline="always")
 def _direction_units(phase: int, current: float, want: float, price: float, state: np.ndarray, cash: float,
                      value: float, rules: Rules) -> float:
-    """Direction signals: close a position on the other side (phase 0), open a new one sized by the rules (1)."""
+    """Direction signals: close a position on the other side (phase 0), open a new one sized by the rules (1).
+
+    The entry's budget (``size`` x ``value``, or ``size`` in cash) is divided by the number of
+    columns (``equal``) or scaled by its share of the signal strengths (``signal_weight``:
+    :func:`signal_share`), then capped by buying power.
+    """
     side = np.sign(want)
     if phase == 0:
         return -current if current != 0.0 and np.sign(current) != side else 0.0
@@ -131,9 +136,33 @@ def _direction_units(phase: int, current: float, want: float, price: float, stat
         budget = rules.size * value if rules.size_type == SIZE_EQUITY_FRACTION else rules.size
         if rules.allocation == ALLOCATION_EQUAL:
             budget /= state.shape[1]
+        elif rules.allocation == ALLOCATION_SIGNAL_WEIGHT:
+            budget *= signal_share(abs(want), state)
         budget = min(budget, buying_power(cash, state))
         units = units_for_budget(budget, fill, rules)
     return side * units if units > 0.0 else 0.0
+
+
+@njit(inline="always")
+def signal_share(j_strength: float, state: np.ndarray) -> float:
+    """An entry's share of its fill time's budget: its |signal| over the sum of every column's |signal|.
+
+    The sum runs over the signals wanted at this fill time (``state[WANTED]``, NaN = none, 0 =
+    flat adds nothing), columns already holding their side included, and is the same for every
+    column whatever their order. ``j_strength`` is the entering column's own |signal|.
+
+    >>> from backtest.engine.kernels.records import STATE_FIELDS
+    >>> state = np.zeros((STATE_FIELDS, 4))
+    >>> state[WANTED] = [1.0, -0.5, np.nan, 0.0]
+    >>> float(signal_share.py_func(0.5, state))
+    0.3333333333333333
+    """
+    total = 0.0
+    for k in range(state.shape[1]):
+        wanted = state[WANTED, k]
+        if not np.isnan(wanted):
+            total += abs(wanted)
+    return j_strength / total if total >= j_strength > 0.0 else 1.0
 
 
 @njit(inline="always")

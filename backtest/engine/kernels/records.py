@@ -62,6 +62,7 @@ SHORT_ONLY = Direction.short_only.value
 SIZE_EQUITY_FRACTION = SizeType.equity_fraction.value
 SIZE_UNITS = SizeType.units.value
 ALLOCATION_EQUAL = Allocation.equal.value
+ALLOCATION_SIGNAL_WEIGHT = Allocation.signal_weight.value
 
 # why an order was filled
 REASON_SIGNAL = Reason.signal.value
