@@ -15,6 +15,12 @@
 ``fees_bps=2, fill="close"``). Both call what ``python -m backtest`` calls
 (:func:`backtest.runner.simulate`, :func:`backtest.sweep.local.sweep`).
 
+:meth:`Result.report` writes the files a CLI run writes (CSVs and ``report.html``,
+:func:`reports.run_files.write_run_files`), also for bars given in memory. Like the CLI, this
+module is an entry point above the layers (``reports -> backtest -> strategies``): that method
+imports ``reports`` when it is called, the one import of ``reports`` in ``backtest/``
+(``tests/unit/test_layout.py`` allows exactly it).
+
 >>> import numpy as np, polars as pl
 >>> from strategies import Strategy, param
 >>> class Momentum(Strategy):
@@ -29,6 +35,10 @@
 (10, ['ts', 'equity'], 'X')
 >>> sweep(Momentum, frame, window=range(2, 6), fill="close").select("param_window", "trades").head(2).rows()
 [(2, 10), (3, 10)]
+>>> import tempfile
+>>> path = result.report(tempfile.mkdtemp())
+>>> path.name, sorted(p.name for p in path.parent.glob("*.csv"))[:2]
+('report.html', ['data_access.csv', 'equity.csv'])
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ from backtest.config import DataSpec
 from backtest.engine.simulate import EngineConfig, SimulationResult
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
-from backtest.runner import RunResult, read_bars, run_backtest, simulate
+from backtest.runner import RunResult, engine_for, fingerprint, read_bars, run_backtest, simulate
 from backtest.sweep.local import sweep as sweep_sets
 from backtest.sweep.spec import SweepSpec
 
@@ -55,10 +65,11 @@ _OHLCV = ("open", "high", "low", "close", "volume")
 
 @dataclass(frozen=True)
 class Result:
-    """One run: the strategy, its bars, rules and simulation; ``stats``, ``trades``, ``equity`` to read.
+    """One run: the strategy, its bars, rules (as run) and simulation; ``stats``, ``trades``, ``equity`` to read.
 
     ``run`` is the CLI's record of a run on warehouse data (what ``reports.run_files.write_run_files``
-    renders as CSVs and ``report.html``); None for bars given in memory.
+    renders as CSVs and ``report.html``); None for bars given in memory. :meth:`report` writes
+    those files for either.
     """
 
     strategy: strategies.Strategy
@@ -83,6 +94,23 @@ class Result:
             index.gather(trades["entry_bar"]).alias("entry_time"),
             index.gather(trades["exit_bar"]).alias("exit_time"))
 
+    def report(self, path: str | Path) -> Path:
+        """Write the run's CSV files and ``report.html`` into the folder ``path``; return the page's path.
+
+        The files ``python -m backtest`` writes. For bars given in memory the page says so where a
+        warehouse run shows its request, feed queries and command line, and the ``python -m warehouse
+        bench`` table is left out.
+        """
+        from reports.run_files import write_run_files  # the one import of reports in backtest (module text)
+
+        if self.run is not None:
+            write_run_files(self.run, path)
+        else:
+            memory = RunResult(self.strategy.name, self.strategy.values, None, self.engine, self.bars,
+                               self.simulation, dict(self.stats), (), fingerprint(self.bars))
+            write_run_files(memory, path, benchmark_csv=None)
+        return Path(path) / "report.html"
+
     def __repr__(self) -> str:
         stats = self.stats
         return (f"Result({self.strategy!r} on {','.join(self.bars.symbols)}, {len(self.bars.index):,} bars: "
@@ -99,7 +127,7 @@ class Result:
 def run(strategy: strategies.Strategy | type | str, data: Any, *, warehouse: Any = None, **rules: Any) -> Result:
     """Run ``strategy`` on ``data`` under the engine ``rules``; see the module text for the forms."""
     instance = strategy if isinstance(strategy, strategies.Strategy) else strategies.find(strategy)()
-    engine = engine_of(rules)
+    engine = engine_for(instance, engine_of(rules))
     if isinstance(data, (DataSpec, Mapping)):  # the CLI's path: feed costs and fingerprint recorded
         spec = data if isinstance(data, DataSpec) else DataSpec.from_mapping(data)
         ran = run_backtest(Feed(warehouse), type(instance), instance.values, spec, engine)

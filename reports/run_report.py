@@ -2,7 +2,9 @@
 
 Everything shown comes from the :class:`~backtest.runner.RunResult` (numbers
 from ``backtest/``), the run folder's ``.hydra/`` files and, when present, the
-``python -m warehouse bench`` results; the page is one file with inline SVG.
+``python -m warehouse bench`` results; the page is one file with inline SVG. A run on
+bars given in memory (``data`` None: ``backtest.Result.report``) says so where a
+warehouse run shows its request, feed queries and command line.
 
 >>> import tempfile, numpy as np
 >>> from backtest.engine.simulate import EngineConfig, run
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
+from enum import Enum
 from html import escape
 from pathlib import Path
 
@@ -31,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from backtest.curves import drawdown, monthly_returns
+from backtest.engine.simulate import EngineConfig
 from backtest.runner import RunResult
 from reports import html
 from reports.charts import GREEN, RED, Markers, heatmap, line_chart
@@ -51,8 +55,13 @@ def write_run_report(result: RunResult, out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = result.data
-    title = f"{result.strategy} on {', '.join(data.symbols)}"
-    subtitle = f"{data.interval} bars, {data.start} to {data.end} (source {data.source}) - data {result.fingerprint}"
+    if data is None:
+        title = f"{result.strategy} on {', '.join(result.bars.symbols)}"
+        subtitle = f"bars given in memory, {_span(result.bars.index)} - data {result.fingerprint}"
+    else:
+        title = f"{result.strategy} on {', '.join(data.symbols)}"
+        subtitle = (f"{data.interval} bars, {data.start} to {data.end} (source {data.source}) "
+                    f"- data {result.fingerprint}")
     sections = [
         _run_section(result, out),
         html.section("Statistics", html.key_values((k, stat_text(k, v)) for k, v in result.stats.items()),
@@ -85,6 +94,8 @@ def time_ticks(index: np.ndarray, count: int = 6) -> list[tuple[float, str]]:
 
 def _run_section(result: RunResult, out: Path) -> str:
     """What ran on which data with which rules, and the command that redoes it."""
+    if result.data is None:
+        return _memory_run_section(result)
     params = dict(result.params)
     rows, symbols = result.bars.close.shape
     returned = sum(cost.rows_returned for cost in result.query_costs)
@@ -111,6 +122,47 @@ def _run_section(result: RunResult, out: Path) -> str:
             + f"<h2 style=\"margin-top:12px\">Reproduce</h2>{given}"
             + f"Every value explicit (same fingerprint expected on the same warehouse):{html.code_block(explicit)}")
     return html.section("Run", body, name="run")
+
+
+def _memory_run_section(result: RunResult) -> str:
+    """What ran on bars given in memory, with which rules, and the Python call that redoes it."""
+    rows, symbols = result.bars.close.shape
+    run_info = [
+        ("strategy", result.strategy),
+        *((f"param {k}", number(v)) for k, v in result.params.items()),
+        ("symbols", ", ".join(result.bars.symbols)),
+        ("data", "bars given in memory (Python API), not read from the warehouse"),
+        ("first / last bar", _span(result.bars.index)),
+        ("bars x symbols", f"{rows:,} x {symbols}"),
+        ("data fingerprint", result.fingerprint),
+        ("report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    engine = [(k, number(v)) for k, v in dataclasses.asdict(result.engine).items()]
+    body = (html.columns(html.key_values(run_info), html.key_values(engine))
+            + "<h2 style=\"margin-top:12px\">Reproduce</h2><p class=\"note\">Run from Python on bars given in memory: "
+            "no command line reads them; the same bars give the same data fingerprint. The call, with the "
+            f"strategy above and every rule that differs from the defaults:</p>{html.code_block(python_call(result))}")
+    return html.section("Run", body, name="run")
+
+
+def python_call(result: RunResult) -> str:
+    """``backtest.run(...)`` with the rules of ``result`` that differ from :class:`EngineConfig`'s defaults.
+
+    A class name stands for itself; a short name is looked up with ``strategies.find``.
+
+    >>> from types import SimpleNamespace
+    >>> python_call(SimpleNamespace(strategy="sma_cross", params={"fast": 5}, engine=EngineConfig(fill="close")))
+    "backtest.run(strategies.find('sma_cross')(fast=5), bars, fill='close')"
+    >>> python_call(SimpleNamespace(strategy="EmaCross", params={}, engine=EngineConfig()))
+    'backtest.run(EmaCross(), bars)'
+    """
+    defaults = dataclasses.asdict(EngineConfig())
+    rules = [f"{k}={str(v)!r}" if isinstance(v, Enum) else f"{k}={v!r}"
+             for k, v in dataclasses.asdict(result.engine).items() if v != defaults[k]]
+    params = ", ".join(f"{k}={v!r}" for k, v in result.params.items())
+    name = result.strategy
+    maker = name if name.isidentifier() and name[:1].isupper() else f"strategies.find({name!r})"
+    return f"backtest.run({', '.join([f'{maker}({params})', 'bars', *rules])})"
 
 
 def _span(index: np.ndarray) -> str:
@@ -211,6 +263,9 @@ def data_access_section(result: RunResult, benchmark_csv: str | Path | None) -> 
     columns = ["call", "source table", "wall ms", "rows to read", "rows returned", "bytes returned"]
     rows = [[c.call, c.source, number(c.wall_ms), number(c.rows_to_read), number(c.rows_returned),
              number(c.bytes_returned)] for c in result.query_costs]
+    if result.data is None:
+        return html.section("Data access", html.notice("No feed queries: the bars were given in memory."),
+                            name="data-access")
     body = html.table(columns, rows, numeric=[2, 3, 4, 5]) if rows else html.notice("No feed queries recorded.")
     body += ('<p class="note">bars_1m = the 1-minute rollup; ticks_dedup = bars aggregated from raw ticks '
              "(scan). Rows to read: the primary-index estimate (embedded) or the server's read_rows.</p>")

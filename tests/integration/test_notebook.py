@@ -55,4 +55,6 @@ def test_strategy_tour_writes_runs_sweeps_and_reports_a_strategy(tmp_path: Path,
     texts = [out["data"]["text/plain"] for out in outputs if "text/plain" in out.get("data", {})]
     sweep_table = next(text for text in texts if "param_fast" in text)
     assert re.search(r"shape: \(5, 6\)", sweep_table)
-    assert "'report.html'" in texts[-1] and (tmp_path / "strategy_tour_run" / "report.html").stat().st_size > 10_000
+    report = tmp_path / "strategy_tour_run" / "report.html"  # result.report(...), then shown in an IFrame
+    assert "'report.html'" in texts[-2] and "'trades.csv'" in texts[-2] and report.stat().st_size > 10_000
+    assert 'src="strategy_tour_run/report.html"' in html[-1]
