@@ -185,6 +185,7 @@ class _Replay:
         self.tick = np.zeros((tr.TICK_FIELDS, k))
         self.tick[tr.WANT] = np.nan
         self.tick[tr.LAST_BAR] = -1
+        self.tick[tr.PRE_MARK] = np.nan
         self.clock = np.zeros((tr.CLOCK_FIELDS, k), dtype=np.int64)
         self.scratch = np.zeros((tr.SCRATCH_FIELDS, k), dtype=np.int64)
         self.scratch[tr.FIRST_TRADE] = -1

@@ -155,6 +155,18 @@ def test_limit_order_rests_and_fills_by_traded_size(queue, filled):
     assert result.fills["units"].to_list() == filled
 
 
+def test_one_print_fills_a_reversal_by_its_traded_size_once():
+    # short 2 units at 101 (a sell limit 1% above 100); at bar 1's close a buy limit 1% below 101.5 closes 2, opens 2
+    seq = prints((0, 100, 1), (65, 101.5, 5), (150, 98, 3), (170, 97, 10))
+    signal = SignalEvents.from_dense(np.array([[-1.0], [1.0], [np.nan]]))
+    result = replay(np.array([60, 120, 180]) * 10**9, signal, [(seq, no_quotes(0))],
+                    EngineConfig(execution="ticks", order_type="limit", limit_offset_bps=100, size_type="units",
+                                 size=2, close_at_end=False))
+    buys = result.fills.filter(result.fills["units"] > 0)
+    assert buys["units"].to_list() == [2.0, 1.0, 1.0]  # the print of 3 at 98: 2 to close, 1 to open; then 1 at 97
+    assert buys["price"].unique().to_list() == [101.5 * 0.99]
+
+
 def test_stop_entry_triggers_on_the_print_that_reaches_it_and_expiry_cancels():
     seq = prints((0, 100, 1), (60, 100.5, 1), (70, 101.2, 1), (80, 101.0, 1), (100, 100, 1))
     entry = one_bar_long(seq, order_type="stop", stop_offset_bps=100, close_at_end=False)

@@ -33,7 +33,7 @@ from backtest.engine.kernels.tick_fills import ASK_PX, BID_PX, Decision, fill
 from backtest.engine.kernels.tick_orders import decide, live, size_part, take_market, takes_market, work_order
 from backtest.engine.kernels.tick_records import (
     AT_BAR, AT_QUOTE, AT_SIGNAL, AT_TRADE, BOOK_USED, EXPOSURE, FIRST_TRADE, LAST_BAR, N_ALL_TRADES, N_ORDERS,
-    N_TRADES, NEED, NO_TIME, QUOTED, TOUCHED, Grid, QuoteStream, TickRules, TradeStream)
+    N_TRADES, NEED, NO_TIME, PRE_MARK, QUOTED, TOUCHED, Grid, QuoteStream, TickRules, TradeStream)
 from backtest.engine.kernels.tick_stops import check_position_stops
 
 
@@ -143,6 +143,7 @@ def _group(ts: int, b: int, ti: int, t1: int, qi: int, q1: int, trades: TradeStr
                 scratch[TOUCHED, n_touched] = j
                 n_touched += 1
             scratch[FIRST_TRADE, j] = i
+            tick[PRE_MARK, j] = state[MARK, j]
             state[MARK, j] = trades.price[i]
     value = equity(cash, state)
     for phase in range(2):  # market orders: every column's reducing part before any adding part
@@ -161,7 +162,9 @@ def _group(ts: int, b: int, ti: int, t1: int, qi: int, q1: int, trades: TradeStr
                                 book_rules, trules, use_stops, fills, fill_times)
     for i in range(ti, t1):  # then the prints, in order
         j = trades.column[i]
-        state[MARK, j] = trades.price[i]
+        if i != scratch[FIRST_TRADE, j]:
+            tick[PRE_MARK, j] = state[MARK, j]
+            state[MARK, j] = trades.price[i]
         cash, book = _event(j, ts, b, trades.price[i], trades.size[i], False, state, tick, clock, books, cash, book,
                             rules, book_rules, trules, use_stops, fills, fill_times)
         tick[LAST_BAR, j] = b

@@ -17,7 +17,7 @@ from backtest.engine.kernels.records import MARK, POS, REASON_SIGNAL, SIGNALS_DI
 from backtest.engine.kernels.tick_fills import ASK_PX, BID_PX, fill, has_book, mid, pending_decision, top, walk_book
 from backtest.engine.kernels.tick_records import (
     ACTIVE, ADD_LEFT, BOOK_USED, DECIDED, DECISION_ASK, DECISION_BID, DECISION_PX, EXPIRES, KIND, LIMIT, LIMIT_PX,
-    MARKET, NO_TIME, QUEUE_OPTIMISTIC, REASON, REDUCE_LEFT, RESTING, SIDE, SIZED, STOP, STOP_LIMIT, STOP_PX,
+    MARKET, NO_TIME, PRE_MARK, QUEUE_OPTIMISTIC, REASON, REDUCE_LEFT, RESTING, SIDE, SIZED, STOP, STOP_LIMIT, STOP_PX,
     TRIGGERED, WANT, TickRules)
 
 
@@ -170,14 +170,17 @@ def work_limit(j: int, ts: int, bar: int, price: float, size: float, quoted: boo
                fill_times: np.ndarray) -> tuple[float, Book]:
     """Give column ``j``'s live limit order what this event allows.
 
-    On arrival (its first event) a marketable limit takes the book up to its price, or the
-    print when no book is in force; after that it rests at its price and fills there, for at
-    most the traded size, when a print goes through it (or touches it with
-    ``queue=optimistic``), or for the quantity of the opposite side that crosses it.
+    On arrival (its first event) a limit that is marketable takes the book up to its price, or,
+    with no book, this print when the print before it was at or through the limit; otherwise it
+    rests at its price and fills there, for at most the traded size, when a print goes through
+    it (or touches it with ``queue=optimistic``), or for the quantity of the opposite side that
+    crosses it.
     ``price``/``size`` are the print's (NaN for a quote event).
     """
     limit = tick[LIMIT_PX, j]
     side = tick[SIDE, j]
+    traded = size  # what the print leaves for the next part of the order
+    book_free = True  # a book is taken once per event
     for phase in range(2):
         value = equity(cash, state)
         size_part(phase, j, state, tick, books, cash, value, rules)
@@ -188,17 +191,23 @@ def work_limit(j: int, ts: int, bar: int, price: float, size: float, quoted: boo
         at = limit
         levels = 0
         on_print = False
-        if tick[RESTING, j] == 0.0:
-            if has_book(books, j):
+        if tick[RESTING, j] == 0.0:  # arriving: marketable against the book, or the last print before this one
+            if has_book(books, j) and book_free:
                 got, at, levels = walk_book(books, j, units, limit)
-            elif not np.isnan(price) and side * (limit - price) >= 0.0:
+                book_free = False
+            elif (not np.isnan(price) and side * (limit - tick[PRE_MARK, j]) >= 0.0
+                  and side * (limit - price) >= 0.0):
                 got, at, on_print = units, price, True
-        elif not np.isnan(price):
+            else:
+                tick[RESTING, j] = 1.0
+        if tick[RESTING, j] == 1.0 and not np.isnan(price):
             through = side * (limit - price)
             if through > 0.0 or (through == 0.0 and trules.queue == QUEUE_OPTIMISTIC):
-                got = np.sign(units) * min(abs(units), size)
-        elif quoted and has_book(books, j):
+                got = np.sign(units) * min(abs(units), traded)
+                traded -= abs(got)
+        elif tick[RESTING, j] == 1.0 and quoted and has_book(books, j) and book_free:
             got, _, levels = walk_book(books, j, units, limit)
+            book_free = False
         if got != 0.0:
             cash, book = fill(j, got, at, int(tick[REASON, j]), bar, ts, levels, 0.0, on_print,
                               pending_decision(j, tick, clock), state, cash, book, rules, book_rules, fills, fill_times)

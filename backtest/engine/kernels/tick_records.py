@@ -86,8 +86,8 @@ STOP_FILL_PRINT = StopFill.print.value
 
 # rows of the per-column float64 tick state (beside the bar loop's state rows)
 (WANT, KIND, SIDE, REASON, LIMIT_PX, STOP_PX, TRIGGERED, RESTING, SIZED, REDUCE_LEFT, ADD_LEFT, DECISION_PX,
- DECISION_BID, DECISION_ASK, LAST_BAR, BOOK_USED) = range(16)
-TICK_FIELDS = 16
+ DECISION_BID, DECISION_ASK, LAST_BAR, BOOK_USED, PRE_MARK) = range(17)
+TICK_FIELDS = 17  # PRE_MARK: the column's last print before the current one
 
 # rows of the per-column int64 clock
 DECIDED, ACTIVE, EXPIRES = range(3)
