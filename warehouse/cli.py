@@ -1,5 +1,5 @@
-"""``python -m warehouse <command>``: init, demo, load, load-ohlcv, load-instruments, status, repair, compact,
-rebuild-bars.
+"""``python -m warehouse <command>``: init, demo, load, load-quotes, load-ohlcv, load-instruments, status, repair,
+compact, rebuild-bars.
 
 Every command takes ``--dsn`` (default ``$TICKHOUSE_DSN`` or the embedded
 ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
@@ -27,6 +27,7 @@ from warehouse.ingest.compact import compact
 from warehouse.ingest.instruments import load_instruments
 from warehouse.ingest.journal import repair
 from warehouse.ingest.ohlcv import load_ohlcv
+from warehouse.ingest.quotes import load_quotes
 from warehouse.ingest.rollup import rebuild_range
 from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
@@ -64,6 +65,14 @@ def cmd_load(args: argparse.Namespace) -> int:
     client = connect(args.dsn)
     migrate(client)
     return _load_each(args.paths, lambda path: load_ticks(client, path, batch_rows=args.batch_rows),
+                      see="position, code, field, value, raw")
+
+
+def cmd_load_quotes(args: argparse.Namespace) -> int:
+    """Load quote files (5-level depth); exit 1 when a file had rows and every one was rejected."""
+    client = connect(args.dsn)
+    migrate(client)
+    return _load_each(args.paths, lambda path: load_quotes(client, path, batch_rows=args.batch_rows),
                       see="position, code, field, value, raw")
 
 
@@ -188,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("paths", nargs="+", metavar="PATH")
     load.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per insert batch")
     load.set_defaults(run=cmd_load)
+
+    quotes = commands.add_parser("load-quotes", help="load quote files (.parquet, .csv, .csv.gz; symbol, ts, "
+                                 "bid/ask px, qty, orders for levels 1-5, totals, last trade, OI) into quotes")
+    quotes.add_argument("paths", nargs="+", metavar="PATH")
+    quotes.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per insert batch")
+    quotes.set_defaults(run=cmd_load_quotes)
 
     bars = commands.add_parser("load-ohlcv", help="import bar files (CSV/TSV, MetaTrader, yfinance, Kite JSON, "
                                "Parquet) of any interval into ohlcv")

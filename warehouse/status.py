@@ -1,9 +1,10 @@
-"""What is in the warehouse: tables, rows, bytes, parts, trades per symbol, and whether bars are exact.
+"""What is in the warehouse: tables, rows, bytes, parts, trades per symbol, whether bars are exact, and quotes.
 
 The bars check compares, per symbol and month, the trades and volume ``bars_1m``
 counts with those of the deduplicated ticks (``ticks_dedup FINAL``), and lists the
 batches a killed writer left open (:mod:`warehouse.ingest.journal`); where they
-disagree it names the command that repairs them.
+disagree it names the command that repairs them. Quotes are counted per symbol from ``quotes_1m``,
+with the crossed books (bid >= ask) the loaders kept.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ FROM (SELECT symbol, toYYYYMM(ts) AS month, count() AS trades, sum(size) AS volu
 FULL OUTER JOIN (SELECT symbol, toYYYYMM(minute) AS month, sum(trades) AS trades, sum(volume) AS volume
       FROM bars_1m GROUP BY symbol, month) AS b USING (symbol, month)
 ORDER BY symbol, month
+"""
+_QUOTES_SQL = """
+SELECT symbol, sum(quotes), sum(crossed), min(minute), max(minute) FROM quotes_1m FINAL GROUP BY symbol ORDER BY symbol
 """
 _FINAL_BY_MONTH = {"do_not_merge_across_partitions_select_final": 1, "join_use_nulls": 0}
 
@@ -130,6 +134,25 @@ def bars_report(client: Client) -> tuple[bool, list[str]]:
     return False, lines
 
 
+def quotes_report(client: Client) -> list[str]:
+    """The quotes part of ``python -m warehouse status``: quotes and crossed books per symbol, and in all.
+
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(database="status_quotes_example"); _ = migrate(client)
+    >>> quotes_report(client)
+    ['quotes: none']
+    """
+    rows = client.query(_QUOTES_SQL, settings=_FINAL_BY_MONTH).result_rows
+    if not rows:
+        return ["quotes: none"]
+    lines = [f"{'symbol':<12}{'quotes':>14}{'crossed':>10}  {'first minute (UTC)':<28}{'last minute (UTC)':<28}"]
+    lines += [f"{symbol:<12}{quotes:>14,}{crossed:>10,}  {first!s:<28}{last!s:<28}"
+              for symbol, quotes, crossed, first, last in rows]
+    total, crossed = sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows)
+    return lines + [f"crossed top of book (bid >= ask): {crossed:,} of {total:,} quotes, kept as the feed sent them"]
+
+
 def format_status(client: Client) -> tuple[bool, str]:
     """(bars exact?, the ``python -m warehouse status`` report as text).
 
@@ -151,6 +174,8 @@ def format_status(client: Client) -> tuple[bool, str]:
             lines.append(f"{symbol:<12}{trades:>14,}{raw:>14,}  {first!s:<28}{last!s:<28}")
         exact, check = bars_report(client)
         lines += ["", *check]
+    if client.command("EXISTS TABLE quotes_1m"):
+        lines += ["", *quotes_report(client)]
     return exact, "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ Columns (names in any case; ``warehouse load-quotes`` documents them):
 * ``symbol`` (or ``ticker``, ``tradingsymbol``) and ``ts`` (or ``timestamp``, ``time``): required; times as
   for ticks (ISO text, naive = UTC; Arrow times; epoch numbers in one unit per file);
 * ``bid_px_1`` .. ``bid_px_5`` and ``ask_px_1`` .. ``ask_px_5`` (also ``bid_price_1``, ``buy_price_1``,
-  ``sell_px_1``, ``offer_1``, ``bid1``), ``bid_qty_k`` / ``ask_qty_k`` (``_quantity``, ``_size``),
+  ``sell_px_1``, ``offer_1``, ``bid1``; ``bid``, ``ask``, ``bid_size`` without a level are level 1), ``bid_qty_k`` / ``ask_qty_k`` (``_quantity``, ``_size``),
   ``bid_orders_k`` / ``ask_orders_k``; level 1 is the top of the book and its two prices are required;
   an empty level (empty cell, or price 0) is stored as price, quantity and orders 0;
 * optional: ``exchange_ts`` (default ``ts``), ``seq`` (the feed's sequence number; default a hash of
@@ -56,7 +56,7 @@ _ALIASES = {"symbol": ("symbol", "ticker", "sym", "instrument", "tradingsymbol")
             "last_price": ("last_price", "ltp", "last"), "last_qty": ("last_qty", "last_quantity", "ltq"),
             "oi": ("oi", "open_interest"), "oi_day_high": ("oi_day_high",), "oi_day_low": ("oi_day_low",),
             "session": ("session", "session_type")}
-_LEVEL = re.compile(r"^(bid|buy|ask|sell|offer)_?(px|price|qty|quantity|size|orders|order_count)?_?([1-9])$")
+_LEVEL = re.compile(r"^(bid|buy|ask|sell|offer)_?(px|price|qty|quantity|size|orders|order_count)?_?([1-9])?$")
 _SIDE = {"bid": "bid", "buy": "bid", "ask": "ask", "sell": "ask", "offer": "ask"}
 _FIELD = {None: "px", "px": "px", "price": "px", "qty": "qty", "quantity": "qty", "size": "qty",
           "orders": "orders", "order_count": "orders"}
@@ -80,6 +80,9 @@ def map_quote_columns(names: list[str], source: str) -> dict[str, str]:
 
     >>> map_quote_columns(["Ticker", "Timestamp", "bid1", "Ask_Price_1", "buy_qty_1"], "q.csv")
     {'symbol': 'Ticker', 'ts': 'Timestamp', 'bid_px_1': 'bid1', 'ask_px_1': 'Ask_Price_1', 'bid_qty_1': 'buy_qty_1'}
+    >>> map_quote_columns(["symbol", "ts", "bid", "ask", "bid_size", "buy_quantity"], "taq.csv")  # doctest: +NORMALIZE_WHITESPACE
+    {'symbol': 'symbol', 'ts': 'ts', 'bid_px_1': 'bid', 'ask_px_1': 'ask', 'bid_qty_1': 'bid_size',
+     'total_buy_qty': 'buy_quantity'}
     >>> map_quote_columns(["symbol", "ts", "bid_px_1"], "q.csv")
     Traceback (most recent call last):
     warehouse.errors.WarehouseError: columns: q.csv has no 'ask_px_1' column (found: symbol, ts, bid_px_1)
@@ -88,8 +91,9 @@ def map_quote_columns(names: list[str], source: str) -> dict[str, str]:
     for name in names:
         key = name.lower().strip()
         match = _LEVEL.match(key)
-        field = (f"{_SIDE[match[1]]}_{_FIELD[match[2]]}_{match[3]}" if match and int(match[3]) <= LEVELS else
-                 next((canonical for canonical, aliases in _ALIASES.items() if key in aliases), None))
+        alias = next((canonical for canonical, aliases in _ALIASES.items() if key in aliases), None)
+        level = int(match[3] or 1) if match else 0
+        field = alias or (f"{_SIDE[match[1]]}_{_FIELD[match[2]]}_{level}" if match and level <= LEVELS else None)
         if field and field not in mapping:
             mapping[field] = name
     for field in REQUIRED:

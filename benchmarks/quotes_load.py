@@ -1,0 +1,113 @@
+"""Bulk quote load: ``load_quotes`` on a Parquet file against a bare insert of the same file, bytes per quote, and a read.
+
+Usage: python benchmarks/quotes_load.py [--quotes 4M] [--repeat 3] [--runs 15]
+
+Demo quotes (5 symbols, 5-level depth, time order; :mod:`warehouse.demo.quotes`) are written to a
+zstd Parquet file once (not timed). Each repeat loads the file into a fresh embedded warehouse two ways,
+interleaved so a busy machine slows both alike:
+
+* ``load_quotes``: what ``python -m warehouse load-quotes`` does: read, check every row, compute the
+  ``quotes_1m`` minutes, insert (two halves at once), write the minutes;
+* ``bare insert`` (the peer): the same Parquet batches inserted into ``quotes`` as they are, one
+  connection, no checks and no minutes: the floor the loader is measured against.
+
+Then: bytes per stored quote (``system.parts.bytes_on_disk`` of ``quotes`` after ``OPTIMIZE FINAL``)
+and the median read of 100 minutes of the busiest symbol through ``Feed.quotes`` (``--runs`` reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from backtest.feed import Feed
+from warehouse.client import close_embedded, connect
+from warehouse.demo.generate import DemoSpec, parse_count
+from warehouse.demo.quotes import demo_quotes
+from warehouse.ingest.quote_check import QUOTES_SCHEMA
+from warehouse.ingest.quotes import _insert, load_quotes
+from warehouse.schema.migrate import migrate
+
+
+def write_file(path: Path, quotes: int) -> tuple[int, str, object]:
+    """Demo quotes into ``path``; (rows, busiest symbol, its first quote time)."""
+    counts: dict[str, int] = {}
+    first: dict[str, object] = {}
+    rows = 0
+    with pq.ParquetWriter(path, QUOTES_SCHEMA, compression="zstd") as writer:
+        for table in demo_quotes(DemoSpec(ticks=int(quotes / 0.94) + 1)):
+            writer.write_table(table)
+            rows += table.num_rows
+            for item in pc.value_counts(table.column("symbol")).to_pylist():
+                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+                if item["values"] not in first:
+                    mask = pc.equal(table.column("symbol"), item["values"])
+                    first[item["values"]] = table.filter(mask).column("ts")[0].as_py()
+    symbol = max(counts, key=counts.get)
+    return rows, symbol, first[symbol]
+
+
+def bare_insert(client, path: Path) -> None:
+    """The peer: the file's batches straight into ``quotes``."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=500_000):
+        _insert(client, pa.Table.from_batches([batch]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quotes", default="4M", help="quotes in the file (about; default 4M)")
+    parser.add_argument("--repeat", type=int, default=3, help="loads of each kind (the best is shown)")
+    parser.add_argument("--runs", type=int, default=15, help="reads of 100 minutes (the median is shown)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="quotes-load-"))
+    path = work / "quotes.parquet"
+    rows, symbol, first = write_file(path, parse_count(args.quotes))
+    print(f"{rows:,} quotes in {path.stat().st_size / 2**20:.0f} MiB of Parquet; repeats: {args.repeat}", flush=True)
+    best = {"load_quotes": float("inf"), "bare insert": float("inf")}
+    for repeat in range(args.repeat):
+        for kind in best:
+            close_embedded()
+            folder = work / f"{kind.replace(' ', '_')}_{repeat}"
+            client = connect(f"chdb://{folder}")
+            migrate(client)
+            started = time.perf_counter()
+            if kind == "load_quotes":
+                report = load_quotes(client, path, progress=False)
+                assert report.loaded == rows, report.summary()
+            else:
+                bare_insert(client, path)
+            seconds = time.perf_counter() - started
+            best[kind] = min(best[kind], seconds)
+            print(f"  {kind:<12} {seconds:6.2f} s  {rows / seconds:>12,.0f} quotes/s", flush=True)
+    ratio = best["load_quotes"] / best["bare insert"]
+    print(f"best: load_quotes {rows / best['load_quotes']:,.0f} quotes/s, bare insert "
+          f"{rows / best['bare insert']:,.0f} quotes/s (load_quotes takes {ratio:.2f}x the bare insert's time)")
+    close_embedded()
+    client = connect(f"chdb://{work / 'load_quotes_0'}")
+    client.command("OPTIMIZE TABLE quotes FINAL")
+    on_disk = client.command("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND table = 'quotes' "
+                             "AND database = currentDatabase()")
+    print(f"bytes per stored quote: {int(on_disk) / rows:.1f}")
+    if args.runs < 1:
+        return
+    feed = Feed(client)
+    start = first + timedelta(days=2)
+    times = []
+    for _ in range(args.runs):
+        began = time.perf_counter()
+        frame = feed.quotes(symbol, start, start + timedelta(minutes=100))
+        times.append((time.perf_counter() - began) * 1000)
+    print(f"Feed.quotes, 100 minutes of {symbol} ({frame.height:,} quotes): median {statistics.median(times):.1f} ms "
+          f"of {args.runs} (quotes_1m rows: {client.command('SELECT count() FROM quotes_1m FINAL'):,})")
+
+
+if __name__ == "__main__":
+    main()
