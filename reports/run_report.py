@@ -38,6 +38,7 @@ from backtest.engine.simulate import EngineConfig
 from backtest.runner import RunResult
 from reports import html
 from reports.charts import GREEN, RED, Markers, heatmap, line_chart
+from reports.execution import execution_section
 from reports.format import number, percent, stat_text
 from reports.provenance import command_line, explicit_overrides, hydra_config, hydra_overrides
 
@@ -70,6 +71,7 @@ def write_run_report(result: RunResult, out_dir: str | Path,
         _price_section(result),
         _months_section(result),
         _trades_section(result),
+        execution_section(result),
         data_access_section(result, benchmark_csv),
     ]
     path = out / "report.html"

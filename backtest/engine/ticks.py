@@ -245,3 +245,54 @@ def fills_frame(fills: np.ndarray, times: np.ndarray) -> pl.DataFrame:
         # implementation shortfall: what the fill cost beyond the decision price, in cash (fees apart)
         "shortfall": fills[tr.FILL_UNITS] * (fills[tr.FILL_PRICE] - fills[tr.FILL_DECISION_PX]),
     })
+
+
+def execution_summary(simulation: SimulationResult) -> dict[str, float]:
+    """What tick execution cost against the decisions: totals over every fill of ``simulation``.
+
+    ``shortfall`` is the implementation shortfall in cash (fills against their decision prices,
+    fees apart), ``shortfall_bps`` the same per traded value; slippage means are in bps;
+    ``delay_ms`` is the median time from decision to fill.
+
+    >>> start = np.array([0, 60, 120]) * 10**9
+    >>> prices = np.array([[10.0], [11.0], [12.0]])
+    >>> signal = SignalEvents.from_dense(np.array([[1.0], [np.nan], [np.nan]]))
+    >>> ticks = bar_ticks(start, 60 * 10**9, prices, prices, prices, prices)
+    >>> result = replay(start + 60 * 10**9, signal, [(ticks, no_quotes(0))], EngineConfig(execution="ticks"))
+    >>> summary = execution_summary(result)  # bought at 11 (the next open) on a decision at 10
+    >>> summary["delay_ms"], round(summary["shortfall"], 2), round(summary["shortfall_bps"], 1)
+    (0.0, 909.09, 434.8)
+    """
+    fills = simulation.fills
+    if fills is None or fills.is_empty():
+        return {}
+    value = (fills["units"].abs() * fills["price"]).sum()
+    return {
+        "fills": float(fills.height),
+        "traded_value": float(value),
+        "shortfall": float(fills["shortfall"].sum()),
+        "shortfall_bps": float(fills["shortfall"].sum() / value * 1e4) if value else float("nan"),
+        "slippage_vs_decision_bps": float(fills["slippage_vs_decision"].mean() * 1e4),
+        "slippage_vs_mid_bps": float(fills["slippage_vs_mid"].fill_nan(None).mean() or float("nan")) * 1e4,
+        "delay_ms": float((fills["ts"] - fills["decided"]).dt.total_microseconds().median() / 1e3),
+        "beyond_book": float(fills["beyond_book"].sum()),
+    }
+
+
+def shortfall_by_trade(simulation: SimulationResult) -> pl.Series:
+    """Each trade's implementation shortfall (cash, its fills against their decision prices), in trade order.
+
+    A fill that starts from flat opens the column's next trade; the fills until the position is
+    flat again belong to it.
+    """
+    fills, orders, trades = simulation.fills, simulation.orders, simulation.trades
+    if fills is None or trades.is_empty():
+        return pl.Series("shortfall", [], dtype=pl.Float64)
+    opened = (orders["position"] - orders["size"]).abs() <= 1e-12 * orders["size"].abs()
+    by_fill = pl.DataFrame({"column": orders["column"], "opens": opened, "shortfall": fills["shortfall"]})
+    by_fill = by_fill.with_columns(trade=pl.col("opens").cum_sum().over("column"))
+    per_trade = by_fill.group_by("column", "trade").agg(pl.col("shortfall").sum())
+    numbered = trades.with_row_index("row").with_columns(
+        trade=pl.col("entry_bar").rank("ordinal").over("column").cast(per_trade["trade"].dtype))
+    joined = numbered.join(per_trade, on=["column", "trade"], how="left").sort("row")
+    return joined["shortfall"]

@@ -75,3 +75,18 @@ def test_tick_execution_needs_a_feed_request():
 
     with pytest.raises(BacktestError, match="engine.execution: ticks needs the trades of the run"):
         backtest.run("sma_cross", pl.DataFrame(frame), execution="ticks")
+
+
+def test_the_report_shows_the_shortfall_per_trade_and_in_total(warehouse, tmp_path):
+    from backtest.engine.ticks import execution_summary, shortfall_by_trade
+
+    result = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5, execution="ticks", latency_ms=800,
+                          order_type="limit", limit_offset_bps=1)
+    per_trade = shortfall_by_trade(result.simulation)
+    summary = execution_summary(result.simulation)
+    assert len(per_trade) == len(result.simulation.trades) and per_trade.null_count() == 0
+    assert per_trade.sum() == pytest.approx(summary["shortfall"])  # every fill belongs to one trade
+    page = result.report(tmp_path).read_text()
+    assert "Execution on ticks" in page and "implementation shortfall" in page and "800 ms" in page
+    fills = __import__("polars").read_csv(tmp_path / "fills.csv")
+    assert len(fills) == summary["fills"] and set(fills["symbol"]) == {"AAPL", "MSFT"}

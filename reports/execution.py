@@ -1,0 +1,53 @@
+"""The report's "Execution on ticks" card: what filling on the trade and quote sequence cost.
+
+The figures come from :func:`backtest.engine.ticks.execution_summary` and
+:func:`~backtest.engine.ticks.shortfall_by_trade`; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+
+from backtest.engine.ticks import execution_summary, shortfall_by_trade
+from backtest.runner import RunResult
+from reports import html
+from reports.format import number
+
+TRADES_SHOWN = 50
+
+
+def execution_section(result: RunResult) -> str:
+    """The card for a tick-execution run; empty text for a bar-execution run."""
+    simulation = result.simulation
+    summary = execution_summary(simulation)
+    if not summary:
+        return ""
+    engine = result.engine
+    pairs = [
+        ("latency", f"{number(engine.latency_ms)} ms" + (f" + jitter {number(engine.latency_jitter_ms)} ms (seed "
+                                                          f"{engine.seed})" if engine.latency_jitter_ms else "")),
+        ("order type", str(engine.order_type)),
+        ("fills", f"{int(summary['fills']):,}"),
+        ("traded value", number(summary["traded_value"])),
+        ("implementation shortfall", f"{number(summary['shortfall'])} ({_bps(summary['shortfall_bps'])})"),
+        ("mean slippage vs decision", _bps(summary["slippage_vs_decision_bps"])),
+        ("mean slippage vs mid", _bps(summary["slippage_vs_mid_bps"])),
+        ("median decision to fill", f"{number(summary['delay_ms'])} ms"),
+        ("units beyond the 5 levels", number(summary["beyond_book"])),
+    ]
+    shortfall = shortfall_by_trade(simulation)
+    symbols = result.bars.symbols
+    rows = [[str(i + 1), symbols[t["column"]], t["direction"], number(t["entry_price"]), number(t["exit_price"]),
+             number(t["pnl"]), number(s)]
+            for i, (t, s) in enumerate(zip(simulation.trades.head(TRADES_SHOWN).iter_rows(named=True),
+                                           shortfall.head(TRADES_SHOWN).to_list()))]
+    body = html.key_values(pairs) + html.table(
+        ["#", "symbol", "side", "entry price", "exit price", "pnl", "shortfall"], rows, numeric=[0, 3, 4, 5, 6],
+        scroll=True)
+    return html.section("Execution on ticks", body, name="execution",
+                        note="Shortfall: units x (fill - decision price), in cash, fees apart; positive is a cost. "
+                             "Every fill, with its times and quote, is in fills.csv.")
+
+
+def _bps(value: float) -> str:
+    return "n/a (no quotes)" if math.isnan(value) else f"{value:.2f} bps"
