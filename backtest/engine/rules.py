@@ -171,6 +171,9 @@ class EngineConfig:
                 if getattr(self, name) != off:
                     raise BacktestError(f"engine.{name}: {getattr(self, name)} needs engine.execution=ticks "
                                         "(bar execution fills market orders at bar prices)")
+        elif self.allocation is Allocation.signal_weight:
+            raise BacktestError("engine.allocation: signal_weight is not available with execution=ticks yet "
+                                "(its shares are per bar fill time; use fixed_fraction or equal)")
         elif self.fill is Fill.close:
             raise BacktestError("engine.fill: close cannot be used with execution=ticks (orders fill on the ticks "
                                 "after the decision at the bar's close)")
@@ -199,6 +202,9 @@ def kernel_rules(config: EngineConfig) -> Rules:
     >>> rules.direction, rules.stop_loss, rules.take_profit
     (0, 0.02, nan)
     """
+    if config.allocation is Allocation.target_weights and config.signals is Signals.direction:
+        raise BacktestError("engine.allocation: target_weights reads the signals as target weights; set "
+                            "engine.signals=target (a strategy with weights(bars) sets it itself)")
     nan = float("nan")
     return Rules(
         init_cash=float(config.init_cash),

@@ -68,3 +68,13 @@ def test_stat_and_reason_names_are_defined_once():
     assert backtest.stats.STAT_NAMES is STAT_NAMES
     assert [STAT_NAMES[i] for i in STAT] == list(STAT._fields) == list(STAT_NAMES)
     assert REASONS == tuple(r.name for r in Reason)
+
+
+def test_target_weights_on_direction_signals_is_refused_by_the_kernel_rules():
+    import pytest
+
+    from backtest.errors import BacktestError
+
+    with pytest.raises(BacktestError, match="engine.allocation: target_weights reads the signals as target weights"):
+        kernel_rules(EngineConfig(allocation="target_weights"))
+    assert kernel_rules(EngineConfig(allocation="target_weights", signals="target")).signals == 1

@@ -182,6 +182,7 @@ def test_stop_entry_triggers_on_the_print_that_reaches_it_and_expiry_cancels():
     ({"order_type": "limit"}, "engine.order_type: limit needs engine.execution=ticks"),
     ({"execution": "ticks", "fill": "close"}, "engine.fill: close cannot be used with execution=ticks"),
     ({"execution": "tick"}, "engine.execution: 'tick' is not one of bars, ticks"),
+    ({"execution": "ticks", "allocation": "signal_weight"}, "engine.allocation: signal_weight is not available"),
 ])
 def test_bad_tick_rules_are_one_line_errors_naming_the_field(rules, message):
     with pytest.raises(BacktestError, match=message.replace(".", r"\.")):
