@@ -12,6 +12,7 @@ schema at version ... (...)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from warehouse.bench import cli as bench_cli
 from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
+from warehouse.demo.quotes import demo_quotes
 from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
 from warehouse.ingest.compact import compact
@@ -35,6 +37,7 @@ from warehouse.schema.ddl import LATEST_VERSION, KafkaSource, Target, render
 from warehouse.status import format_status
 
 Command = Callable[[argparse.Namespace], int]
+QUOTE_BATCH_TICKS = 540_000  # the demo's quotes in batches of ~500k (two halves at once, ~170 MB each)
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -114,8 +117,8 @@ def _pair(text: str, field: str) -> tuple[str, str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate seeded synthetic ticks and load them through the normal ingest path; symbols are added
-    (and the output says so) when the sessions would otherwise run past today."""
+    """Generate seeded synthetic ticks (and quotes consistent with them) and load them through the normal ingest
+    paths; symbols are added (and the output says so) when the sessions would otherwise run past today."""
     asked = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
                      start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
                      seed=args.seed, dense=parse_dense(args.dense))
@@ -131,6 +134,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     report = load_ticks(client, generate(spec), name="demo")
     print(report.summary())
+    if args.quotes:  # the same stream again, for the book at each original trade (bounded memory)
+        quotes = demo_quotes(dataclasses.replace(spec, batch_rows=QUOTE_BATCH_TICKS))
+        print(load_quotes(client, quotes, name="demo quotes").summary())
     return 0
 
 
@@ -231,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dense", metavar="SYMBOL=k[,...]",
                       help="symbols that trade k times as often as they otherwise would, e.g. SPY=10")
     demo.add_argument("--again", action="store_true", help="load even if the symbols already have ticks")
+    demo.add_argument("--no-quotes", dest="quotes", action="store_false",
+                      help="ticks only (by default the demo also writes a 5-level book with each trade at its bid or ask)")
     demo.set_defaults(run=cmd_demo)
 
     rebuild = commands.add_parser("rebuild-bars", help="recompute bars_1m exactly from ticks_dedup")

@@ -147,7 +147,7 @@ def quotes_report(client: Client) -> list[str]:
     if not rows:
         return ["quotes: none"]
     lines = [f"{'symbol':<12}{'quotes':>14}{'crossed':>10}  {'first minute (UTC)':<28}{'last minute (UTC)':<28}"]
-    lines += [f"{symbol:<12}{quotes:>14,}{crossed:>10,}  {first!s:<28}{last!s:<28}"
+    lines += [f"{symbol:<12}{quotes:>14,}{crossed:>10,}  {first:%Y-%m-%d %H:%M}{'':<12}{last:%Y-%m-%d %H:%M}"
               for symbol, quotes, crossed, first, last in rows]
     total, crossed = sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows)
     return lines + [f"crossed top of book (bid >= ask): {crossed:,} of {total:,} quotes, kept as the feed sent them"]

@@ -46,7 +46,8 @@ def test_demo_adds_symbols_rather_than_ticks_in_the_future(own_dsn):
     start = str(np.busday_offset(np.datetime64(today_utc()), -3, roll="backward"))  # three sessions before today
     demo = _run("demo", "--ticks", "200k", "--start", start, "--dense", "SPY=3", dsn=own_dsn)
     assert demo.returncode == 0, demo.stderr
-    note, summary = demo.stdout.strip().splitlines()
+    note, summary, quotes = demo.stdout.strip().splitlines()
+    assert quotes.startswith("demo quotes: loaded ") and "rejected 0" in quotes
     assert note.startswith("200k ticks over ") and "AAPL, MSFT, NVDA, SPY, TSLA, AMZN" in note
     assert "(the 5 asked for would have run past today, to " in note
     assert "loaded 200,000 ticks, rejected 0 (new trades" in summary

@@ -93,11 +93,18 @@ def quotes_nb(codes, ts, cents, size, side, trade_id, version, draws, max_id, la
 
 
 def demo_quotes(spec: DemoSpec) -> Iterator[pa.Table]:
-    """The quotes of the demo stream of ``spec``, one table (``QUOTES_SCHEMA``) per tick batch, in time order."""
+    """The quotes of the demo stream of ``spec``, one table (``QUOTES_SCHEMA``) per tick batch of
+    ``spec.batch_rows``, in time order; the same quotes whatever ``batch_rows`` is.
+
+    >>> small = pa.concat_tables(demo_quotes(DemoSpec(ticks=3_000, batch_rows=700)))
+    >>> small.equals(pa.concat_tables(demo_quotes(DemoSpec(ticks=3_000))))
+    True
+    """
     symbols = pa.array(spec.symbols, pa.string())
     state = (np.zeros(len(spec.symbols), np.uint64), np.full(len(spec.symbols), -1, np.int64),
              np.zeros(len(spec.symbols), np.int64), np.zeros(len(spec.symbols)))
-    rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(2,)))
+    # two streams, each drawn in row order: the quotes do not depend on spec.batch_rows
+    rng, table_rng = (np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(2, k))) for k in (0, 1))
     for batch in generate(spec):
         codes = pc.index_in(batch.column("symbol"), value_set=symbols).to_numpy().astype(np.int32)
         ts = batch.column("ts").cast(pa.int64()).to_numpy()
@@ -105,14 +112,17 @@ def demo_quotes(spec: DemoSpec) -> Iterator[pa.Table]:
         cents = np.round(columns[0] * 100).astype(np.int64)
         rows, qts, bid, ask, bid_qty, ask_qty, last_cents, last_size = quotes_nb(
             codes, ts, cents, *columns[1:], rng.random((codes.size, 13)), *state)
-        yield _table(symbols.take(pa.array(codes[rows])), qts, bid, ask, bid_qty, ask_qty, last_cents, last_size, rng)
+        yield _table(symbols.take(pa.array(codes[rows])), qts, bid, ask, bid_qty, ask_qty, last_cents, last_size,
+                     table_rng)
 
 
 def _table(symbol: pa.Array, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, bid_qty: np.ndarray,
            ask_qty: np.ndarray, last_cents: np.ndarray, last_size: np.ndarray, rng: np.random.Generator) -> pa.Table:
     n = ts.size
-    bid_orders = np.where(bid_qty > 0, np.ceil(bid_qty / rng.uniform(80, 400, (n, LEVELS))), 0).astype(np.uint32)
-    ask_orders = np.where(ask_qty > 0, np.ceil(ask_qty / rng.uniform(80, 400, (n, LEVELS))), 0).astype(np.uint32)
+    draws = rng.random((n, 2 * LEVELS + 2))  # one row of draws per quote: independent of how rows are batched
+    per_order = 80 + 320 * draws[:, :2 * LEVELS]
+    bid_orders = np.where(bid_qty > 0, np.ceil(bid_qty / per_order[:, :LEVELS]), 0).astype(np.uint32)
+    ask_orders = np.where(ask_qty > 0, np.ceil(ask_qty / per_order[:, LEVELS:]), 0).astype(np.uint32)
     stamps = pa.array(ts, pa.timestamp("us", "UTC"))
     columns: dict[str, pa.Array] = {"symbol": symbol, "ts": stamps, "exchange_ts": stamps,
                                     "seq": pa.array(np.zeros(n, np.uint64))}
@@ -120,8 +130,8 @@ def _table(symbol: pa.Array, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, b
         for name, values in (("px", px / 100.0), ("qty", qty), ("orders", orders)):
             for level in range(LEVELS):
                 columns[f"{side}_{name}_{level + 1}"] = pa.array(np.ascontiguousarray(values[:, level]))
-    columns["total_buy_qty"] = pa.array(bid_qty.sum(axis=1) * rng.uniform(3, 10, n).round())
-    columns["total_sell_qty"] = pa.array(ask_qty.sum(axis=1) * rng.uniform(3, 10, n).round())
+    columns["total_buy_qty"] = pa.array(bid_qty.sum(axis=1) * (3 + 7 * draws[:, -2]).round())
+    columns["total_sell_qty"] = pa.array(ask_qty.sum(axis=1) * (3 + 7 * draws[:, -1]).round())
     columns["last_price"] = pa.array(last_cents / 100.0)
     columns["last_qty"] = pa.array(last_size)
     for name in ("oi", "oi_day_high", "oi_day_low"):
