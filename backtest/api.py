@@ -56,7 +56,9 @@ from backtest.config import DataSpec
 from backtest.engine.simulate import EngineConfig, SimulationResult
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
-from backtest.runner import RunResult, engine_for, fingerprint, read_bars, run_backtest, simulate
+from backtest.engine.modes import Execution
+from backtest.feed.request import Interval
+from backtest.runner import RunResult, TickSource, engine_for, fingerprint, read_bars, run_backtest, simulate
 from backtest.sweep.local import sweep as sweep_sets
 from backtest.sweep.spec import SweepSpec
 
@@ -156,7 +158,12 @@ def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", warehouse:
     params = {k: list(v) if isinstance(v, Iterable) and not isinstance(v, str) else [v] for k, v in grids.items()}
     size = int(np.prod([len(v) for v in params.values()]))
     spec = SweepSpec(params=params, metric=metric, max_sets=max(size, 1))
-    return sweep_sets(bars_of(data, warehouse=warehouse), cls, spec, engine_of(rules), parquet=parquet).frame
+    engine = engine_of(rules)
+    ticks = None
+    if engine.execution is Execution.ticks and isinstance(data, (DataSpec, Mapping)):
+        request = data if isinstance(data, DataSpec) else DataSpec.from_mapping(data)
+        ticks = TickSource(Feed(warehouse), Interval.parse(request.interval).seconds)
+    return sweep_sets(bars_of(data, warehouse=warehouse), cls, spec, engine, parquet=parquet, ticks=ticks).frame
 
 
 def engine_of(rules: Mapping[str, Any]) -> EngineConfig:

@@ -31,7 +31,7 @@ from backtest.config import DATA_SOURCES, DataSpec  # noqa: F401 (DATA_SOURCES, 
 from backtest.engine.kernels.tick_records import QuoteStream, TradeStream
 from backtest.engine.modes import Allocation, Execution, Signals
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
-from backtest.engine.ticks import replay
+from backtest.engine.ticks import replay_many
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
 from backtest.feed.request import FeedError, Interval
@@ -147,13 +147,18 @@ class TickSource:
 
     def replay(self, bars: BarArrays, events: strategies.SignalEvents, engine: EngineConfig) -> SimulationResult:
         """Replay ``events`` (decided at each bar's end) on the ticks from the first bar's start to the last's end."""
+        return self.replay_many(bars, [events], engine)[0]
+
+    def replay_many(self, bars: BarArrays, events: list[strategies.SignalEvents],
+                    engine: EngineConfig) -> list[SimulationResult]:
+        """Replay several sets' ``events`` on one read of the ticks (a sweep chunk)."""
         starts = bars.index.astype("datetime64[ns]").astype(np.int64)
         bar_end = starts + self.interval_seconds * 10**9
         start, end = (np.datetime64(int(t), "ns").astype("datetime64[us]").item() for t in (starts[0], bar_end[-1]))
         windows = ((TradeStream(*trades), QuoteStream(*quotes))
                    for trades, quotes in tick_windows(self.feed, bars.symbols, start, end))
         try:
-            return replay(bar_end, events, windows, engine, symbols=bars.symbols)
+            return replay_many(bar_end, events, windows, engine, symbols=bars.symbols)
         except FeedError as error:  # a symbol with no ticks at all
             raise BacktestError(f"ticks: {error} in [{start:%Y-%m-%dT%H:%M}, {end:%Y-%m-%dT%H:%M}); tick execution "
                                 "needs them (load ticks, or use engine.execution=bars)") from None

@@ -44,7 +44,7 @@ design (ticks trail on every print, bars on completed bars).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import polars as pl
@@ -58,7 +58,7 @@ from backtest.engine.simulate import SimulationResult, orders_frame, reason_name
 from backtest.errors import BacktestError
 from strategies.indicators.events import SignalEvents
 
-__all__ = ["bar_ticks", "no_quotes", "replay", "tick_rules"]
+__all__ = ["bar_ticks", "execution_summary", "no_quotes", "replay", "replay_many", "shortfall_by_trade", "tick_rules"]
 
 PATHS = ("low_first", "high_first")
 LEVELS = 5
@@ -132,31 +132,41 @@ def replay(bar_end: np.ndarray, signal: SignalEvents, windows: Iterable[tuple[tr
     from one to the next, so memory follows the window. A symbol that has neither a print nor a
     quote in the whole replay is an error naming it (``symbols`` gives the names).
     """
-    k = signal.columns
+    return replay_many(bar_end, [signal], windows, config, symbols=symbols)[0]
+
+
+def replay_many(bar_end: np.ndarray, signals: Sequence[SignalEvents],
+                windows: Iterable[tuple[tr.TradeStream, tr.QuoteStream]], config: EngineConfig, *,
+                symbols: tuple[str, ...] | None = None) -> list[SimulationResult]:
+    """Replay several sets of signals on one pass over ``windows`` (a sweep's sets): each window is read once.
+
+    Memory: one window of events plus each set's records and per-bar equity.
+    """
     bar_end = np.ascontiguousarray(bar_end, dtype=np.int64)
-    if bar_end.shape[0] != signal.n_bars:
-        raise BacktestError(f"bar_end: {bar_end.shape[0]} bar ends for {signal.n_bars} bars of signals")
+    for signal in signals:
+        if bar_end.shape[0] != signal.n_bars:
+            raise BacktestError(f"bar_end: {bar_end.shape[0]} bar ends for {signal.n_bars} bars of signals")
     rules = kernel_rules(config)
-    grid = tr.Grid(bar_end, signal.bars, signal.rows, latencies(config, signal))
-    capacity = 3 * int(signal_cells_nb(signal.rows)) + 4 * k + 64
-    run = _Replay(grid, rules, config, k, capacity)
+    runs = [_Replay(tr.Grid(bar_end, s.bars, s.rows, latencies(config, s)), rules, config, s.columns,
+                    3 * int(signal_cells_nb(s.rows)) + 4 * s.columns + 64) for s in signals]
+    k = signals[0].columns if signals else 0
+    seen = np.zeros(k, dtype=np.int64)
     levels = 0
     for trades, quotes in windows:
         trades, quotes = _kernel_arrays(trades), _kernel_arrays(quotes)
-        run.seen += np.bincount(trades.column, minlength=k)[:k] + np.bincount(quotes.column, minlength=k)[:k]
+        seen += np.bincount(trades.column, minlength=k)[:k] + np.bincount(quotes.column, minlength=k)[:k]
         levels = quotes.bid_px.shape[1]
-        run.window(trades, quotes, final=False)
-    run.window(tr.TradeStream(*(np.empty(0, t) for t in (np.int64, np.int64, np.float64, np.float64))),
-               no_quotes(levels), final=True)
-    missing = [symbols[j] if symbols else str(j) for j in np.flatnonzero(run.seen == 0)]
+        for run in runs:
+            run.window(trades, quotes, final=False)
+    missing = [symbols[j] if symbols else str(j) for j in np.flatnonzero(seen == 0)]
     if missing:
         span = f"[{np.datetime64(int(bar_end[0]), 'ns')}, {np.datetime64(int(bar_end[-1]), 'ns')})"
         raise BacktestError(f"ticks: no trades or quotes for {', '.join(missing)} in {span}; tick execution "
                             "needs them (load ticks, or use engine.execution=bars)")
-    n_orders, n_all = int(run.cursor[tr.N_ORDERS]), int(run.cursor[tr.N_ALL_TRADES])
-    return SimulationResult(run.equity, orders_frame(run.orders[:, :n_orders]), trades_frame(run.trades[:, :n_all]),
-                            int(run.cursor[tr.EXPOSURE]), float(config.init_cash), k,
-                            fills=fills_frame(run.fills[:, :n_orders], run.fill_times[:, :n_orders]))
+    end = tr.TradeStream(*(np.empty(0, t) for t in (np.int64, np.int64, np.float64, np.float64)))
+    for run in runs:
+        run.window(end, no_quotes(levels), final=True)
+    return [run.result() for run in runs]
 
 
 def _kernel_arrays(stream: tr.TradeStream | tr.QuoteStream) -> tr.TradeStream | tr.QuoteStream:
@@ -208,6 +218,14 @@ class _Replay:
                         self.orders, self.trades, self.fills, self.fill_times, self.state, self.tick, self.clock,
                         self.books, self.scratch, self.cash, self.cursor):
             self.grow(int(self.cursor[tr.NEED]))
+
+    def result(self) -> SimulationResult:
+        """The replay's equity, records and fills once its final window is done."""
+        n_orders, n_all = int(self.cursor[tr.N_ORDERS]), int(self.cursor[tr.N_ALL_TRADES])
+        return SimulationResult(self.equity, orders_frame(self.orders[:, :n_orders]),
+                                trades_frame(self.trades[:, :n_all]), int(self.cursor[tr.EXPOSURE]),
+                                float(self.config.init_cash), self.state.shape[1],
+                                fills=fills_frame(self.fills[:, :n_orders], self.fill_times[:, :n_orders]))
 
     def grow(self, need: int) -> None:
         """At least ``need`` order slots (twice the current, if more), keeping what is written."""

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from backtest.config import DataSpec
+from backtest.engine.modes import Execution
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import Feed
-from backtest.runner import read_bars
+from backtest.feed.request import Interval
+from backtest.runner import TickSource, read_bars
 from backtest.sweep.local import format_sweep, sweep
 from backtest.sweep.spec import ParamSpace, SweepSpec, count_sets
 from backtest.sweep.walk_forward import walk_forward
@@ -43,7 +45,9 @@ def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
     strategy = dict(container["strategy"])
     name = strategy["name"]
     count_sets(ParamSpace.parse(spec.params, name), spec)
-    bars = read_bars(Feed(container["warehouse"]["dsn"]), data)
+    feed = Feed(container["warehouse"]["dsn"])
+    bars = read_bars(feed, data)
+    ticks = TickSource(feed, Interval.parse(data.interval).seconds) if engine.execution is Execution.ticks else None
     if spec.walk_forward.enabled:
         result = walk_forward(bars, name, spec, engine, strategy)
         write_walk_forward_files(result, out_dir)
@@ -52,6 +56,6 @@ def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
                 f"{len(result.equity):,} out-of-sample bars; stitched total_return {stats['total_return']:.2%}, "
                 f"sharpe {stats['sharpe']:.2f}, max_drawdown {stats['max_drawdown']:.2%}, trades {stats['trades']}")
     result = sweep(bars, name, spec, engine, strategy, data, parquet=Path(out_dir) / "sweep.parquet",
-                   status_every=STATUS_EVERY)
+                   status_every=STATUS_EVERY, ticks=ticks)
     write_sweep_files(result, out_dir)
     return format_sweep(result)

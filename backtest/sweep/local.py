@@ -60,12 +60,14 @@ import polars as pl
 from backtest.engine.simulate import EngineConfig, SimulationResult, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
-from backtest.runner import DataSpec, engine_for, strategy_events
+from backtest.engine.modes import Execution
+from backtest.runner import DataSpec, TickSource, engine_for, strategy_events
 from backtest.stats import STAT_NAMES
 from backtest.sweep.chunk import evaluate_chunk
 from backtest.sweep.collect import PARAM_PREFIX, Rows
 from backtest.sweep.progress import SweepProgress
 from backtest.sweep.spec import ParamSet, ParamSpace, Sets, SweepSpec, count_sets, iter_chunks
+from backtest.sweep.tick_chunk import evaluate_tick_chunk
 from strategies import Indicators, Strategy
 
 
@@ -89,6 +91,7 @@ class SweepResult:
     fixed: Mapping[str, Any] = field(default_factory=dict)  # the strategy's values not swept
     data: DataSpec | None = None
     parquet: Path | None = None  # every row, in evaluation order
+    ticks: TickSource | None = None  # where a tick-execution sweep read its trades
 
     @property
     def bar_sets_per_second(self) -> float:
@@ -97,8 +100,22 @@ class SweepResult:
 
 
 def evaluate_stream(bars: BarArrays, chunks: Iterable[Sets], engine: EngineConfig, spec: SweepSpec,
-                    indicators: Indicators | None = None) -> Iterator[tuple[Sets, np.ndarray]]:
-    """Each chunk with its sets' statistics, in order, on the executor ``spec`` names (a missing extra raises here)."""
+                    indicators: Indicators | None = None, *,
+                    ticks: TickSource | None = None) -> Iterator[tuple[Sets, np.ndarray]]:
+    """Each chunk with its sets' statistics, in order, on the executor ``spec`` names (a missing extra raises here).
+
+    With ``engine.execution=ticks`` every chunk is replayed on one read of the ticks ``ticks`` reads.
+    """
+    if engine.execution is Execution.ticks:
+        if spec.executor == "dask":
+            raise BacktestError("sweep.executor: dask cannot sweep with engine.execution=ticks yet (its workers "
+                                "read no warehouse); use sweep.executor=local")
+        if ticks is None:
+            raise BacktestError("engine.execution: ticks needs the trades of the run; sweep a feed request "
+                                "(symbols, start, end) so they come from the warehouse")
+        shared = Indicators(bars, shared=True) if indicators is None else indicators
+        return ((chunk, evaluate_tick_chunk(bars, [s.params for s in chunk.valid], engine, shared, ticks))
+                for chunk in chunks)
     if spec.executor == "dask":
         from backtest.sweep.dask_executor import evaluate_on_dask
 
@@ -116,12 +133,14 @@ def evaluate(bars: BarArrays, sets: Sequence[ParamSet], engine: EngineConfig, sp
 
 def sweep(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engine: EngineConfig,
           strategy_values: Mapping[str, Any] | None = None, data: DataSpec | None = None, *,
-          parquet: str | Path | None = None, status_every: float | None = None) -> SweepResult:
+          parquet: str | Path | None = None, status_every: float | None = None,
+          ticks: TickSource | None = None) -> SweepResult:
     """Evaluate the sets of ``spec`` for ``strategy`` (a name or class) on ``bars``; fixed parameters from
     ``strategy_values``.
 
     ``parquet``: a file every row is streamed to; ``status_every``: seconds
-    between status lines on stderr where no progress bar is drawn (None: none).
+    between status lines on stderr where no progress bar is drawn (None: none);
+    ``ticks``: where ``engine.execution=ticks`` reads the trades.
     """
     space = ParamSpace.parse(spec.params, strategy)
     values = dict(strategy_values or {})
@@ -129,7 +148,7 @@ def sweep(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engi
     rows = Rows(space, spec, total=total, parquet=parquet)
     indicators = Indicators(bars, shared=True)
     started = time.perf_counter()
-    stream = evaluate_stream(bars, iter_chunks(space, spec, values), engine, spec, indicators)
+    stream = evaluate_stream(bars, iter_chunks(space, spec, values), engine, spec, indicators, ticks=ticks)
     try:
         with SweepProgress(total, every=status_every) as progress:
             for chunk, stats in stream:
@@ -140,7 +159,7 @@ def sweep(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engi
     seconds = time.perf_counter() - started
     return SweepResult(space.label, spec, space, engine, bars, rows.ranked(), rows.invalid_frame(), rows.heatmap(),
                        rows.evaluated, rows.skipped, len(indicators.cache), seconds,
-                       {k: v for k, v in values.items() if k != "name"}, data, rows.path)
+                       {k: v for k, v in values.items() if k != "name"}, data, rows.path, ticks)
 
 
 def rerun(result: SweepResult, rank: int) -> SimulationResult:
@@ -161,6 +180,8 @@ def rerun(result: SweepResult, rank: int) -> SimulationResult:
     strategy = result.space.strategy(**{**result.fixed, **{n: row[PARAM_PREFIX + n] for n in result.space.names}})
     bars = result.bars
     events = strategy_events(strategy, bars, result.engine)
+    if result.ticks is not None and result.engine.execution is Execution.ticks:
+        return result.ticks.replay(bars, events, engine_for(strategy, result.engine))
     return run(bars.open, bars.high, bars.low, bars.close, events, engine_for(strategy, result.engine))
 
 

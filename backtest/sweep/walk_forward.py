@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from backtest.engine.modes import Execution
 from backtest.engine.simulate import EngineConfig, run
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays
@@ -132,6 +133,9 @@ def _slice(bars: BarArrays, start: int, stop: int) -> BarArrays:
 def walk_forward(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpec, engine: EngineConfig,
                  strategy_values: Mapping[str, Any] | None = None) -> WalkForwardResult:
     """Run the walk-forward ``spec.walk_forward`` describes; see the module text for the rules."""
+    if engine.execution is not Execution.bars:
+        raise BacktestError("sweep.walk_forward: not available with engine.execution=ticks yet; walk forward "
+                            "with execution=bars")
     space = ParamSpace.parse(spec.params, strategy)
     sets = enumerate_sets(space, spec, strategy_values or {})
     if not sets.valid:

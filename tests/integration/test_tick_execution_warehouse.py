@@ -8,6 +8,7 @@ import pytest
 
 import backtest
 from backtest.errors import BacktestError
+from strategies.sma_cross import SmaCross
 from support.data import demo_ticks
 from warehouse.demo.generate import DemoSpec
 from warehouse.ingest.files import load_ticks
@@ -90,3 +91,23 @@ def test_the_report_shows_the_shortfall_per_trade_and_in_total(warehouse, tmp_pa
     assert "Execution on ticks" in page and "implementation shortfall" in page and "800 ms" in page
     fills = __import__("polars").read_csv(tmp_path / "fills.csv")
     assert len(fills) == summary["fills"] and set(fills["symbol"]) == {"AAPL", "MSFT"}
+
+
+def test_a_sweep_on_ticks_replays_every_set_on_one_read_and_equals_single_runs(warehouse):
+    table = backtest.sweep("sma_cross", DATA, warehouse=warehouse, fast=[5, 10], slow=[20, 40], size=0.5,
+                           execution="ticks", latency_ms=300, metric="total_return")
+    assert table.height == 4
+    for row in table.iter_rows(named=True):
+        strategy = SmaCross(fast=row["param_fast"], slow=row["param_slow"])
+        single = backtest.run(strategy, DATA, warehouse=warehouse, size=0.5, execution="ticks", latency_ms=300)
+        assert row["final_equity"] == pytest.approx(single.stats["final_equity"], rel=1e-12)
+        assert row["trades"] == single.stats["trades"]
+    bars_table = backtest.sweep("sma_cross", DATA, warehouse=warehouse, fast=[5, 10], slow=[20, 40], size=0.5,
+                                metric="total_return")
+    assert not bars_table["final_equity"].equals(table["final_equity"])  # 300 ms later, other prints
+    from backtest.engine.rules import EngineConfig
+    from backtest.sweep.local import evaluate_stream
+    from backtest.sweep.spec import SweepSpec
+
+    with pytest.raises(BacktestError, match="sweep.executor: dask cannot sweep with engine.execution=ticks"):
+        evaluate_stream(None, [], EngineConfig(execution="ticks"), SweepSpec(params={"fast": "5"}, executor="dask"))
