@@ -2,7 +2,9 @@
 
 ``Feed(...).bars`` serves whole-minute intervals from the ``bars_1m`` rollup and
 everything else from deduplicated ticks; ``.ticks`` and ``.ohlcv`` read trades
-and imported bars. Every query's cost lands in ``Feed.stats``. The SQL lives in
+and imported bars; ``.quotes`` and ``.depth_at`` read quotes (5-level depth) and the
+book in force at a time; ``.trade_arrays`` and ``.quote_arrays`` hand the tick engine a
+window of trades or quotes as numpy arrays (:mod:`~backtest.feed.events`). Every query's cost lands in ``Feed.stats``. The SQL lives in
 :mod:`warehouse.feed_sql`; here, :mod:`~backtest.feed.request` checks what is
 asked, :mod:`~backtest.feed.reader` holds the :class:`Feed`, and
 :mod:`~backtest.feed.frames` aligns the results and pivots them into arrays.
@@ -65,9 +67,11 @@ True
 datetime.datetime(2024, 1, 2, 9, 30, tzinfo=zoneinfo.ZoneInfo(key='America/New_York'))
 """
 
+from backtest.feed.events import QuoteArrays, TradeArrays
 from backtest.feed.frames import BarArrays, bar_arrays
 from backtest.feed.reader import Feed
 from backtest.feed.request import FeedError, Interval, to_utc
 from warehouse.feed_sql import QueryCost
 
-__all__ = ["BarArrays", "Feed", "FeedError", "Interval", "QueryCost", "bar_arrays", "to_utc"]
+__all__ = ["BarArrays", "Feed", "FeedError", "Interval", "QueryCost", "QuoteArrays", "TradeArrays", "bar_arrays",
+           "to_utc"]

@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
+from backtest.feed.events import QuoteArrays, TradeArrays, quote_arrays, trade_arrays
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
-from backtest.feed.request import UNIT_SECONDS, FeedError, plan_bars, request
-from warehouse import feed_sql
+from backtest.feed.request import UNIT_SECONDS, FeedError, plan_bars, request, to_utc
+from warehouse import feed_quotes, feed_sql
 from warehouse.client import connect
 from warehouse.feed_sql import QueryCost
 from warehouse.schema.ddl import TICK_COLUMNS
@@ -155,6 +156,76 @@ class Feed:
         self._require_ohlcv(names, table, interval)
         return in_tz(align(pl.from_arrow(table), names), tz)
 
+    def quotes(
+        self,
+        symbols: str | Iterable[str],
+        start: datetime | date | str,
+        end: datetime | date | str,
+        levels: int = 5,
+        tz: str | None = None,
+    ) -> pl.DataFrame:
+        """Quotes in ``[start, end)`` ordered by ts, symbol, seq: symbol, ts, exchange_ts, seq, then per side and
+        level ``bid_px_1, bid_qty_1, bid_orders_1, ...`` for ``levels`` levels (null where a level is empty),
+        total_buy_qty, total_sell_qty, last_price, last_qty, oi, oi_day_high, oi_day_low, session. Each quote
+        once (a redelivered one is not repeated).
+
+        >>> Feed().quotes("AAA", "2024-01-02", "2024-01-03", levels=0)
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: levels: 0 is not a whole number from 1 to 5
+        """
+        names, t0, t1 = request(symbols, start, end, tz)
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= 5:
+            raise FeedError(f"levels: {levels!r} is not a whole number from 1 to 5")
+        table = self._run(f"quotes L{levels}", names, t0, t1, feed_quotes.quotes(self.client, names, t0, t1, levels))
+        self._require_quoted(self._missing(names, table))
+        return in_tz(pl.from_arrow(table), tz)
+
+    def depth_at(self, symbol: str, ts: datetime | date | str) -> pl.DataFrame:
+        """The book of ``symbol`` in force at ``ts``: its last quote at or before it, one row per level (1 = top):
+        ts (the quote's time), level, bid_px, bid_qty, bid_orders, ask_px, ask_qty, ask_orders (null where a
+        level is empty). No quote at or before ``ts``: an empty frame.
+
+        >>> Feed().depth_at(["AAA"], "2024-01-02")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: symbol: ['AAA'] is not one symbol name
+        """
+        if not isinstance(symbol, str) or not symbol:
+            raise FeedError(f"symbol: {symbol!r} is not one symbol name")
+        at = to_utc(ts, "ts")
+        table = self._run("depth_at", [symbol], at, at, feed_quotes.depth_at(self.client, symbol, at))
+        if table.num_rows == 0:
+            self._require_quoted([symbol])
+        return _book(pl.from_arrow(table))
+
+    def quote_arrays(self, symbols: str | Iterable[str], start: datetime | date | str,
+                     end: datetime | date | str) -> QuoteArrays:
+        """Quotes in ``[start, end)`` as the tick engine's :class:`~backtest.feed.events.QuoteArrays`: ordered by
+        time across ``symbols``, ``column`` the index in ``symbols`` (as asked, without repeats), ``(n, 5)``
+        prices and quantities with NaN for empty levels. Read a window at a time: memory follows the window.
+
+        >>> Feed().quote_arrays("AAA", "2024-01-03", "2024-01-02")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: start: 2024-01-03T00:00:00+00:00 is after end 2024-01-02T00:00:00+00:00
+        """
+        names, t0, t1 = request(symbols, start, end, None)
+        table = self._run("quote arrays", names, t0, t1, feed_quotes.quote_columns(self.client, names, t0, t1))
+        self._require_quoted(self._absent(names, table))
+        return quote_arrays(table)
+
+    def trade_arrays(self, symbols: str | Iterable[str], start: datetime | date | str,
+                     end: datetime | date | str) -> TradeArrays:
+        """Trades in ``[start, end)`` (the deduplicated ticks :meth:`ticks` reads) as the tick engine's
+        :class:`~backtest.feed.events.TradeArrays`: ``ts`` ns, ``column`` the index in ``symbols``, price, size.
+
+        >>> Feed().trade_arrays([], "2024-01-02", "2024-01-03")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: symbols: [] names no symbol
+        """
+        names, t0, t1 = request(symbols, start, end, None)
+        table = self._run("trade arrays", names, t0, t1, feed_quotes.trade_columns(self.client, names, t0, t1))
+        self._require_known(self._absent(names, table))
+        return trade_arrays(table)
+
     def symbols(self) -> list[str]:
         """Symbols with ticks in the warehouse, sorted (reads the whole symbol column).
 
@@ -179,6 +250,23 @@ class Feed:
         present = set(pc.unique(table.column("symbol")).to_pylist())
         return [name for name in names if name not in present]
 
+    def _absent(self, names: list[str], table: pa.Table) -> list[str]:
+        """The ``names`` no row of a numbers-only result (its ``column`` indices) belongs to."""
+        present = np.zeros(len(names), np.bool_)
+        present[np.unique(table.column("column").to_numpy())] = True
+        return [name for name, here in zip(names, present) if not here]
+
+    def _require_quoted(self, missing: list[str]) -> None:
+        """Refuse the symbols among ``missing`` (no quotes in the range) that have no quotes at all."""
+        if not missing:
+            return
+        fetched = feed_quotes.quoted_symbols(self.client, missing)
+        self.stats.append(fetched.cost)
+        known = set(fetched.table.column("symbol").to_pylist())
+        unknown = [name for name in missing if name not in known]
+        if unknown:
+            raise FeedError(f"symbols: {', '.join(map(repr, unknown))} not in the warehouse (no quotes)")
+
     def _require_known(self, missing: list[str]) -> None:
         """Refuse the symbols among ``missing`` (no bars in the range) that have no ticks at all."""
         if not missing:
@@ -202,3 +290,16 @@ class Feed:
                 raise FeedError(f"symbols: {name!r} has no imported bars (ohlcv)")
             if interval not in imported[name]:
                 raise FeedError(f"interval: {interval!r} is not imported for {name} (has {', '.join(imported[name])})")
+
+
+def _book(quote: pl.DataFrame) -> pl.DataFrame:
+    """One quote (``feed_quotes.DEPTH_SCHEMA``, 0 or 1 row) as one row per level."""
+    fields = ("px", "qty", "orders")
+    if quote.height == 0:
+        return pl.DataFrame(schema={"ts": quote.schema["ts"], "level": pl.Int8,
+                                    **{f"{side}_{f}": quote.schema[f"{side}_{f}_1"] for side in ("bid", "ask")
+                                       for f in fields}})
+    return pl.DataFrame({"ts": [quote["ts"][0]] * 5, "level": pl.Series(range(1, 6), dtype=pl.Int8),
+                         **{f"{side}_{f}": pl.Series([quote[f"{side}_{f}_{k}"][0] for k in range(1, 6)],
+                                                     dtype=quote.schema[f"{side}_{f}_1"])
+                            for side in ("bid", "ask") for f in fields}})

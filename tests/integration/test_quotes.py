@@ -7,18 +7,23 @@ import uuid
 from datetime import timedelta
 
 import clickhouse_connect
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
 
+from backtest.feed import Feed, FeedError
 from warehouse.client import connect, resolve_dsn
 from warehouse.demo.generate import DemoSpec
 from warehouse.demo.quotes import demo_quotes
+from warehouse.feed_quotes import quote_schema
+from warehouse.ingest.files import load_ticks
 from warehouse.ingest.quote_rollup import rebuild_quote_minutes
 from warehouse.ingest.quotes import QuoteWriter, load_quotes
 from warehouse.schema.migrate import migrate
 
 from support.brokers import run_cli
+from support.data import demo_ticks
 from support.quotes import assert_minutes_equal, deduplicated_quotes, reference_minutes, served_minutes
 
 
@@ -135,3 +140,86 @@ def test_cli_loads_and_status_counts_crossed_books(dsn, quotes_csv, tmp_path):
     refused = run_cli(dsn, "load-quotes", str(other))
     assert refused.returncode == 2 and refused.stderr.startswith("error: columns: ") and "'ask_px_1'" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.fixture()
+def loaded(fresh_client, quotes):
+    """A warehouse holding the test quotes (with crossed books and empty ask sides) and demo ticks."""
+    data = _with_crossed_and_empty_levels(quotes)
+    load_quotes(fresh_client, data, batch_rows=9_000)
+    load_ticks(fresh_client, demo_ticks(DemoSpec(ticks=30_000, seed=11, batch_rows=10_000)))
+    return Feed(fresh_client), deduplicated_quotes(pl.from_arrow(data))
+
+
+def _expected_frame(stored: pl.DataFrame, levels: int) -> pl.DataFrame:
+    """The feed's view of stored quotes: empty levels as nulls, ``levels`` levels, ordered by ts, symbol, seq."""
+    empty = {f"{side}_{field}_{k}": pl.when(pl.col(f"{side}_px_{k}") > 0).then(pl.col(f"{side}_{field}_{k}"))
+             for side in ("bid", "ask") for k in range(1, 6) for field in ("px", "qty", "orders")}
+    frame = stored.with_columns(**empty).sort(["ts", "symbol", "seq"])
+    return frame.select(quote_schema(levels).names)
+
+
+def test_feed_quotes_are_the_loaded_quotes(loaded):
+    feed, stored = loaded
+    start, end = stored["ts"][1_000], stored["ts"][1_000] + timedelta(minutes=100)
+    window = stored.filter((pl.col("ts") >= start) & (pl.col("ts") < end) & pl.col("symbol").is_in(["SPY", "AAPL"]))
+    for levels in (5, 2):
+        frame = feed.quotes(["SPY", "AAPL"], start, end, levels=levels)
+        assert frame.equals(_expected_frame(window, levels)), levels
+    cost = feed.stats[-1]
+    assert cost.source == "quotes" and cost.rows_returned == window.height and cost.rows_to_read >= window.height
+    with pytest.raises(FeedError, match="^symbols: 'NOPE' not in the warehouse"):
+        feed.quotes(["SPY", "NOPE"], start, end)
+
+
+def test_depth_at_is_the_last_quote_at_or_before(loaded):
+    feed, stored = loaded
+    spy = stored.filter(pl.col("symbol") == "SPY").sort(["ts", "seq"])
+    picks = [spy.row(i, named=True) for i in (0, 17, 500, spy.height // 2, spy.height - 1)]
+    for quote in picks:
+        for at in (quote["ts"], quote["ts"] + timedelta(microseconds=1)):
+            book = feed.depth_at("SPY", at)
+            expected = spy.filter(pl.col("ts") <= at).tail(1).row(0, named=True)
+            assert book["ts"].to_list() == [expected["ts"]] * 5 and book["level"].to_list() == [1, 2, 3, 4, 5]
+            for side in ("bid", "ask"):
+                want = [expected[f"{side}_px_{k}"] or None for k in range(1, 6)]
+                assert book[f"{side}_px"].to_list() == want
+                assert book[f"{side}_qty"].to_list() == [expected[f"{side}_qty_{k}"] if want[k - 1] else None
+                                                          for k in range(1, 6)]
+    assert feed.depth_at("SPY", spy["ts"][0] - timedelta(microseconds=1)).height == 0
+    assert [s.source for s in feed.stats[-2:]] == ["quotes", "quotes_1m"]  # the book, then: is SPY quoted at all?
+    assert max(s.rows_to_read for s in feed.stats if s.call.startswith("depth_at")) <= 2 * 8192  # one range
+    overnight = spy["ts"][-1] + timedelta(hours=15)  # the book in force after a night without quotes
+    assert feed.depth_at("SPY", overnight)["ts"][0] == spy["ts"][-1]
+
+
+def test_quote_and_trade_arrays_equal_the_loaded_rows(loaded):
+    feed, stored = loaded
+    names = ["TSLA", "SPY", "AAPL"]
+    start, end = stored["ts"][0], stored["ts"][0] + timedelta(hours=3)
+    window = stored.filter((pl.col("ts") >= start) & (pl.col("ts") < end) & pl.col("symbol").is_in(names))
+    window = window.with_columns(column=pl.col("symbol").replace_strict(names, range(3), return_dtype=pl.Int32)) \
+        .sort(["ts", "column", "seq"])
+    arrays = feed.quote_arrays(names, start, end)
+    assert arrays.ts.dtype == np.int64 and arrays.column.dtype == np.int32
+    assert arrays.ts.tolist() == window["ts"].dt.epoch("ns").to_list()
+    assert arrays.column.tolist() == window["column"].to_list()
+    assert (np.diff(arrays.ts) >= 0).all()
+    for side in ("bid", "ask"):
+        present = np.column_stack([window[f"{side}_px_{k}"].to_numpy() > 0 for k in range(1, 6)])
+        for field in ("px", "qty"):
+            got = getattr(arrays, f"{side}_{field}")
+            want = np.column_stack([window[f"{side}_{field}_{k}"].to_numpy() for k in range(1, 6)])
+            assert got.shape == (window.height, 5) and got.dtype == np.float64 and got.flags.c_contiguous
+            np.testing.assert_array_equal(got, np.where(present, want, np.nan))
+    assert np.isnan(arrays.ask_px).any() and (arrays.bid_px[:, 0] >= arrays.ask_px[:, 0]).any()  # empty, crossed
+    ticks = feed.ticks(names, start, end, columns=["price", "size"])
+    trades = feed.trade_arrays(names, start, end)
+    assert trades.ts.tolist() == ticks["ts"].dt.epoch("ns").to_list()
+    assert sorted(zip(trades.ts.tolist(), trades.column.tolist(), trades.price.tolist())) == sorted(zip(
+        ticks["ts"].dt.epoch("ns").to_list(), ticks["symbol"].replace_strict(names, range(3)).to_list(),
+        ticks["price"].to_list()))
+    assert trades.price.flags.c_contiguous and trades.column.dtype == np.int32
+    assert [s.source for s in feed.stats[-3:]] == ["quotes", "ticks_dedup", "ticks_dedup"]
+    empty = feed.quote_arrays(names, end + timedelta(days=400), end + timedelta(days=401))
+    assert empty.bid_px.shape == (0, 5) and empty.ts.dtype == np.int64
