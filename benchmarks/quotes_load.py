@@ -12,7 +12,8 @@ interleaved so a busy machine slows both alike:
   connection, no checks and no minutes: the floor the loader is measured against.
 
 Then: bytes per stored quote (``system.parts.bytes_on_disk`` of ``quotes`` after ``OPTIMIZE FINAL``)
-and the median read of 100 minutes of the busiest symbol through ``Feed.quotes`` (``--runs`` reads).
+and the median of ``--runs`` reads of 100 minutes of the busiest symbol through ``Feed.quotes``,
+``Feed.quote_arrays`` and ``Feed.depth_at`` (the book at the window's end).
 """
 
 from __future__ import annotations
@@ -100,13 +101,21 @@ def main() -> None:
         return
     feed = Feed(client)
     start = first + timedelta(days=2)
-    times = []
-    for _ in range(args.runs):
-        began = time.perf_counter()
-        frame = feed.quotes(symbol, start, start + timedelta(minutes=100))
-        times.append((time.perf_counter() - began) * 1000)
-    print(f"Feed.quotes, 100 minutes of {symbol} ({frame.height:,} quotes): median {statistics.median(times):.1f} ms "
-          f"of {args.runs} (quotes_1m rows: {client.command('SELECT count() FROM quotes_1m FINAL'):,})")
+    end = start + timedelta(minutes=100)
+    reads = {"Feed.quotes": lambda: feed.quotes(symbol, start, end).height,
+             "Feed.quote_arrays": lambda: feed.quote_arrays(symbol, start, end).ts.size,
+             "Feed.depth_at": lambda: feed.depth_at(symbol, end).height}
+    print(f"reads of 100 minutes of {symbol} from {start:%Y-%m-%d %H:%M} UTC (median of {args.runs}; "
+          f"{rows:,} quotes stored):")
+    for name, read in reads.items():
+        read()  # the first read of a kind plans and warms caches
+        times, returned = [], 0
+        for _ in range(args.runs):
+            began = time.perf_counter()
+            returned = read()
+            times.append((time.perf_counter() - began) * 1000)
+        print(f"  {name:<18} {statistics.median(times):7.1f} ms  {returned:>7,} rows  "
+              f"(rows to read {feed.stats[-1].rows_to_read:,})")
 
 
 if __name__ == "__main__":

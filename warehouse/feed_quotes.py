@@ -82,8 +82,9 @@ DEPTH_SCHEMA = pa.schema([("ts", TS)] + [(f"{side}_{field}_{k}", _TYPES[field]) 
 def depth_at(client: Any, symbol: str, at: datetime) -> Fetched:
     """The last quote of ``symbol`` at or before ``at`` (0 or 1 row of :data:`DEPTH_SCHEMA`).
 
-    The quote is looked for from the last minute with quotes at or before ``at`` (``quotes_1m``), so the read
-    is one small range of ``quotes`` however long ago the symbol last quoted.
+    The quote is looked for from the start of the last minute with quotes before the minute of ``at``
+    (``quotes_1m``) up to ``at``, so the read is one small range of ``quotes`` however long ago the symbol
+    last quoted (the minute of ``at`` may hold quotes, all after ``at``: the one in force is then earlier).
 
     >>> from datetime import timezone
     >>> from warehouse.client import connect
@@ -93,7 +94,7 @@ def depth_at(client: Any, symbol: str, at: datetime) -> Fetched:
     0
     """
     since = ("(SELECT toDateTime64(max(minute), 6, 'UTC') FROM quotes_1m "
-             "WHERE symbol = {symbol:String} AND minute <= {at:DateTime64(6, 'UTC')})")
+             "WHERE symbol = {symbol:String} AND minute < toStartOfMinute({at:DateTime64(6, 'UTC')}))")
     where = f"WHERE symbol = {{symbol:String}} AND ts <= {{at:DateTime64(6, 'UTC')}} AND ts >= {since}"
     picked = [_level(*name.split("_")) for name in DEPTH_SCHEMA.names[1:]]
     sql = f"SELECT ts, {', '.join(picked)} FROM quotes FINAL {where} ORDER BY ts DESC, seq DESC LIMIT 1"

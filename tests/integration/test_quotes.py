@@ -191,6 +191,11 @@ def test_depth_at_is_the_last_quote_at_or_before(loaded):
     assert max(s.rows_to_read for s in feed.stats if s.call.startswith("depth_at")) <= 2 * 8192  # one range
     overnight = spy["ts"][-1] + timedelta(hours=15)  # the book in force after a night without quotes
     assert feed.depth_at("SPY", overnight)["ts"][0] == spy["ts"][-1]
+    minutes = spy.with_columns(minute=pl.col("ts").dt.truncate("1m"))
+    first = minutes.filter(pl.col("minute") != pl.col("minute").shift(1)).filter(pl.col("ts") > pl.col("minute"))
+    for minute in first["minute"][:5]:  # the minute of ts has quotes, all after ts: the book is the minute before's
+        expected = spy.filter(pl.col("ts") <= minute)["ts"][-1]
+        assert feed.depth_at("SPY", minute)["ts"][0] == expected < minute
 
 
 def test_quote_and_trade_arrays_equal_the_loaded_rows(loaded):
