@@ -58,7 +58,8 @@ from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
 from backtest.engine.modes import Execution
 from backtest.feed.request import Interval
-from backtest.runner import RunResult, TickSource, engine_for, fingerprint, read_bars, run_backtest, simulate
+from backtest.runner import (RunResult, TickSource, engine_for, fingerprint, read_strategy_bars, run_backtest,
+                             simulate)
 from backtest.sweep.local import sweep as sweep_sets
 from backtest.sweep.spec import SweepSpec
 
@@ -163,7 +164,8 @@ def sweep(strategy: type | str, data: Any, *, metric: str = "sharpe", warehouse:
     if engine.execution is Execution.ticks and isinstance(data, (DataSpec, Mapping)):
         request = data if isinstance(data, DataSpec) else DataSpec.from_mapping(data)
         ticks = TickSource(Feed(warehouse), Interval.parse(request.interval).seconds)
-    return sweep_sets(bars_of(data, warehouse=warehouse), cls, spec, engine, parquet=parquet, ticks=ticks).frame
+    return sweep_sets(bars_of(data, warehouse=warehouse, strategy=cls), cls, spec, engine, parquet=parquet,
+                      ticks=ticks).frame
 
 
 def engine_of(rules: Mapping[str, Any]) -> EngineConfig:
@@ -175,12 +177,14 @@ def engine_of(rules: Mapping[str, Any]) -> EngineConfig:
     return EngineConfig(**rules)
 
 
-def bars_of(data: Any, *, warehouse: Any = None) -> BarArrays:
-    """:class:`BarArrays` from any ``data`` form the module text lists."""
+def bars_of(data: Any, *, warehouse: Any = None, strategy: type[strategies.Strategy] = strategies.Strategy) -> BarArrays:
+    """:class:`BarArrays` from any ``data`` form the module text lists (with the book for a ``strategy`` that reads
+    quotes)."""
     if isinstance(data, BarArrays):
         return data
     if isinstance(data, (DataSpec, Mapping)):
-        return read_bars(Feed(warehouse), data if isinstance(data, DataSpec) else DataSpec.from_mapping(data))
+        request = data if isinstance(data, DataSpec) else DataSpec.from_mapping(data)
+        return read_strategy_bars(Feed(warehouse), request, strategy)
     if hasattr(data, "to_numpy") and hasattr(data, "columns"):
         return bar_arrays(_long_frame(data))
     raise BacktestError(f"data: {type(data).__name__} is not bars (a DataSpec, a mapping, a polars or pandas "

@@ -35,6 +35,7 @@ from backtest.engine.ticks import replay_many
 from backtest.errors import BacktestError
 from backtest.feed import BarArrays, Feed, bar_arrays
 from backtest.feed.request import FeedError, Interval
+from backtest.feed.quote_bars import QuoteBars, with_quotes
 from backtest.feed.tick_windows import tick_windows
 from backtest.stats import summarize
 from warehouse.feed_sql import QueryCost
@@ -73,6 +74,12 @@ def read_bars(feed: Feed, data: DataSpec) -> BarArrays:
             f"data: no bars for {','.join(data.symbols)} in [{data.start}, {data.end}) at {data.interval} "
             f"(source {data.source}); check the range with `python -m warehouse status`")
     return bars
+
+
+def read_strategy_bars(feed: Feed, data: DataSpec, strategy: type[strategies.Strategy]) -> BarArrays | QuoteBars:
+    """The bars ``data`` names, with the book at each bar's close when ``strategy`` reads quotes."""
+    bars = read_bars(feed, data)
+    return with_quotes(feed, bars, Interval.parse(data.interval).seconds) if strategy.reads == "quotes" else bars
 
 
 def fingerprint(bars: BarArrays) -> str:
@@ -134,6 +141,9 @@ def engine_for(strategy: strategies.Strategy, engine: EngineConfig) -> EngineCon
 def strategy_events(strategy: strategies.Strategy, bars: BarArrays, engine: EngineConfig,
                     indicators: strategies.Indicators | None = None) -> strategies.SignalEvents:
     """``strategy``'s checked signal events on ``bars``; signal strengths pass with ``allocation=signal_weight``."""
+    if strategy.reads == "quotes" and not isinstance(bars, QuoteBars):
+        raise BacktestError(f"strategy: {strategy.name} reads quotes; run it on a feed request (symbols, start, "
+                            "end) so the book comes from the warehouse")
     return strategies.signal_events(strategy, bars, strategies.Indicators(bars) if indicators is None else indicators,
                                     strengths=engine.allocation is Allocation.signal_weight)
 
@@ -190,7 +200,7 @@ def run_backtest(feed: Feed, strategy: str | type[strategies.Strategy], strategy
     instance = make_strategy(strategy, strategy_values)
     engine = engine_for(instance, engine)  # the rules as run (target weights named), checked before reading
     first_cost = len(feed.stats)
-    bars = read_bars(feed, data)
+    bars = read_strategy_bars(feed, data, type(instance))
     ticks = TickSource(feed, Interval.parse(data.interval).seconds) if engine.execution is Execution.ticks else None
     simulation, stats = simulate(instance, bars, engine, ticks=ticks)
     label = strategy if isinstance(strategy, str) else instance.name

@@ -107,9 +107,12 @@ class Strategy:
     defaults to the class name. Override :meth:`check` for rules across
     parameters (``fast < slow``); raise :class:`~strategies.errors.StrategyError`
     naming ``strategy.<field>``. Instances are immutable and compare by class and values.
+    ``reads = "quotes"`` asks for the book in force at each bar's close beside the bars
+    (``bars.bid``, ``bars.ask``, ``bars.imbalance`` ...: :class:`backtest.feed.quote_bars.QuoteBars`).
     """
 
     name: ClassVar[str] = ""
+    reads: ClassVar[str] = "bars"  # "quotes": signals(bars) also get the book at each bar's close (QuoteBars)
     _params: ClassVar[dict[str, param]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

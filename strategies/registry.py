@@ -13,7 +13,7 @@
 'rsi_reversion'
 >>> find("nope")
 Traceback (most recent call last):
-strategies.errors.StrategyError: strategy: 'nope' is not a strategy (available: bollinger_breakout, donchian_breakout, rsi_reversion, sma_cross, vwap_reversion; or a class as module:Class or file.py:Class)
+strategies.errors.StrategyError: strategy: 'nope' is not a strategy (available: bollinger_breakout, book_imbalance, donchian_breakout, rsi_reversion, sma_cross, vwap_reversion; or a class as module:Class or file.py:Class)
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from strategies.errors import StrategyError
 
 GROUP = "tickhouse.strategies"
 BUILTINS = {
+    "book_imbalance": "strategies.book_imbalance:BookImbalance",
     "bollinger_breakout": "strategies.bollinger_breakout:BollingerBreakout",
     "donchian_breakout": "strategies.donchian_breakout:DonchianBreakout",
     "rsi_reversion": "strategies.rsi_reversion:RsiReversion",

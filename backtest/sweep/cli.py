@@ -23,11 +23,12 @@ from backtest.engine.modes import Execution
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import Feed
 from backtest.feed.request import Interval
-from backtest.runner import TickSource, read_bars
+from backtest.runner import TickSource, read_strategy_bars
 from backtest.sweep.local import format_sweep, sweep
 from backtest.sweep.spec import ParamSpace, SweepSpec, count_sets
 from backtest.sweep.walk_forward import walk_forward
 from reports.sweep_files import write_sweep_files, write_walk_forward_files
+from strategies import find
 
 STATUS_EVERY = 10.0  # seconds between status lines on stderr when it is not a terminal
 
@@ -46,7 +47,7 @@ def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
     name = strategy["name"]
     count_sets(ParamSpace.parse(spec.params, name), spec)
     feed = Feed(container["warehouse"]["dsn"])
-    bars = read_bars(feed, data)
+    bars = read_strategy_bars(feed, data, find(name))
     ticks = TickSource(feed, Interval.parse(data.interval).seconds) if engine.execution is Execution.ticks else None
     if spec.walk_forward.enabled:
         result = walk_forward(bars, name, spec, engine, strategy)

@@ -115,7 +115,7 @@ def test_help_lists_the_groups_and_their_options(tmp_path):
     done = _run("-m", "backtest", "--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     for line in ("data: demo", "engine: backtesting_py, default",
-                 "strategy: bollinger_breakout, donchian_breakout, rsi_reversion, sma_cross, vwap_reversion",
+                 "strategy: bollinger_breakout, book_imbalance, donchian_breakout, rsi_reversion, sma_cross, vwap_reversion",
                  "sweep: grid, random", "warehouse: embedded, server"):
         assert line in done.stdout.splitlines(), done.stdout
     assert "python -m backtest +strategy=<name>" in done.stdout and "fees_bps: 0.0" in done.stdout

@@ -11,7 +11,9 @@ from backtest.errors import BacktestError
 from strategies.sma_cross import SmaCross
 from support.data import demo_ticks
 from warehouse.demo.generate import DemoSpec
+from warehouse.demo.quotes import demo_quotes
 from warehouse.ingest.files import load_ticks
+from warehouse.ingest.quotes import load_quotes
 
 DATA = {"symbols": ["AAPL", "MSFT"], "start": "2024-01-02", "end": "2024-01-09", "interval": "5m"}
 
@@ -26,8 +28,9 @@ def warehouse():
 
     client = connect(database=f"ticks_{uuid.uuid4().hex[:8]}")
     migrate(client)
-    load_ticks(client, demo_ticks(DemoSpec(ticks=150_000, symbols=("AAPL", "MSFT"), duplicate_rate=0.02,
-                                           correction_rate=0.01, seed=5)))
+    spec = DemoSpec(ticks=150_000, symbols=("AAPL", "MSFT"), duplicate_rate=0.02, correction_rate=0.01, seed=5)
+    load_ticks(client, demo_ticks(spec))
+    load_quotes(client, demo_quotes(spec))  # a 5-level book at each original trade, the trade at its bid or ask
     return client
 
 
@@ -111,3 +114,38 @@ def test_a_sweep_on_ticks_replays_every_set_on_one_read_and_equals_single_runs(w
 
     with pytest.raises(BacktestError, match="sweep.executor: dask cannot sweep with engine.execution=ticks"):
         evaluate_stream(None, [], EngineConfig(execution="ticks"), SweepSpec(params={"fast": "5"}, executor="dask"))
+
+
+def test_a_strategy_that_reads_quotes_gets_the_book_at_each_bar_close(warehouse):
+    from backtest.feed import Feed
+    from backtest.feed.quote_bars import QuoteBars
+    from backtest.runner import DataSpec, read_strategy_bars
+    from strategies.book_imbalance import BookImbalance
+
+    spec = DataSpec.from_mapping(DATA)
+    bars = read_strategy_bars(Feed(warehouse), spec, BookImbalance)
+    assert isinstance(bars, QuoteBars)
+    known = ~np.isnan(bars.bid)
+    assert known.mean() > 0.9 and (bars.ask[known] > bars.bid[known]).all()
+    assert (np.abs(bars.imbalance[known]) <= 1).all()
+    # each bar holds the last quote before its close, as a plain query over the raw quotes reads it
+    rng = np.random.default_rng(0)
+    for t, j in zip(rng.integers(0, bars.close.shape[0], 15), rng.integers(0, 2, 15)):
+        end = (bars.index[t] + np.timedelta64(5, "m")).astype("datetime64[us]").item()
+        expected = warehouse.query(
+            "SELECT argMax(bid_px_1, (ts, seq)), argMax(ask_qty_1, (ts, seq)) FROM quotes FINAL "
+            "WHERE symbol = {s:String} AND ts < {end:DateTime64(6, 'UTC')}",
+            parameters={"s": bars.symbols[j], "end": end}).result_rows[0]
+        assert (bars.bid[t, j], bars.ask_qty[t, j]) == pytest.approx(expected)
+    result = backtest.run("book_imbalance", DATA, warehouse=warehouse, size=0.5, execution="ticks")
+    assert result.stats["trades"] > 5 and len(result.simulation.fills) == len(result.simulation.orders)
+    sweep = backtest.sweep("book_imbalance", DATA, warehouse=warehouse, enter=[0.3, 0.5], size=0.5)
+    assert sweep.height == 2
+
+
+def test_a_quote_strategy_on_bars_given_in_memory_is_a_one_line_error():
+    import polars as pl
+
+    frame = pl.DataFrame({"ts": np.arange(3).astype("datetime64[D]"), "close": np.array([1.0, 2.0, 3.0])})
+    with pytest.raises(BacktestError, match="strategy: book_imbalance reads quotes; run it on a feed request"):
+        backtest.run("book_imbalance", frame)

@@ -148,7 +148,7 @@ def test_the_strategy_group_holds_every_class_strategies_find_resolves(tmp_path,
 
 
 @pytest.mark.parametrize("spec, line", [
-    ("nope", "strategy: 'nope' is not a strategy (available: bollinger_breakout, donchian_breakout, "),
+    ("nope", "strategy: 'nope' is not a strategy (available: bollinger_breakout, book_imbalance, donchian_breakout, "),
     ("gone/file.py:X", "strategy: 'gone/file.py:X': no file "),
     ("strategies.sma_cross:Nope", "strategy: 'strategies.sma_cross:Nope': strategies.sma_cross has no 'Nope'"),
     ("no_such_module:X", "strategy: 'no_such_module:X': cannot import 'no_such_module'"),

@@ -28,7 +28,7 @@ search path plugin finds our ``conf/`` without importing :mod:`backtest`.
 
 >>> source = StrategySource(provider="tickhouse", path="tickhouse-strategies://")
 >>> source.list("", ObjectType.GROUP), source.list("strategy", ObjectType.CONFIG)[:2]
-(['strategy'], ['bollinger_breakout', 'donchian_breakout'])
+(['strategy'], ['bollinger_breakout', 'book_imbalance'])
 >>> dict(source.load_config("strategy/strategies.sma_cross:SmaCross").config)
 {'name': 'strategies.sma_cross:SmaCross', 'fast': 10, 'slow': 30}
 >>> source.load_config("strategy/nope")
