@@ -14,40 +14,20 @@ is the symbol's position in the list asked for.
 >>> _ = client.insert("ticks", rows, column_names=["symbol", "ts", "price", "size", "side", "trade_id", "version"])
 >>> windows = list(tick_windows(Feed(client), ["B", "A"], "2024-01-02", "2024-01-05"))
 >>> [(w[0].column.tolist(), w[0].price.tolist()) for w in windows]
-[([1, 0], [100.0, 100.0]), ([1, 0, 1, 0], [101.0, 101.0, 102.0, 102.0]), ([1, 0], [103.0, 103.0])]
+[([0, 1], [100.0, 100.0]), ([0, 1, 0, 1], [101.0, 101.0, 102.0, 102.0]), ([0, 1], [103.0, 103.0])]
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 
 import numpy as np
-import polars as pl
 
+from backtest.feed.events import QuoteArrays, TradeArrays
 from backtest.feed.reader import Feed
 from backtest.feed.request import to_utc
-
-
-class TradeArrays(NamedTuple):
-    """One window's prints: ``ts`` int64 ns UTC, ``column`` int64, ``price`` and ``size`` float64."""
-
-    ts: np.ndarray
-    column: np.ndarray
-    price: np.ndarray
-    size: np.ndarray
-
-
-class QuoteArrays(NamedTuple):
-    """One window's book updates: ``ts``, ``column`` and ``(n, levels)`` bid/ask prices and quantities."""
-
-    ts: np.ndarray
-    column: np.ndarray
-    bid_px: np.ndarray
-    bid_qty: np.ndarray
-    ask_px: np.ndarray
-    ask_qty: np.ndarray
+from warehouse import feed_quotes
 
 
 def no_quote_arrays(levels: int = 0) -> QuoteArrays:
@@ -57,25 +37,33 @@ def no_quote_arrays(levels: int = 0) -> QuoteArrays:
     (0, 5)
     """
     empty = np.empty((0, levels))
-    return QuoteArrays(np.empty(0, np.int64), np.empty(0, np.int64), empty, empty, empty, empty)
+    return QuoteArrays(np.empty(0, np.int64), np.empty(0, np.int32), empty, empty, empty, empty)
 
 
 def tick_windows(feed: Feed, symbols: Sequence[str], start: datetime | date | str, end: datetime | date | str,
                  *, window: timedelta = timedelta(days=1)) -> Iterator[tuple[TradeArrays, QuoteArrays]]:
-    """The trades of ``symbols`` in ``[start, end)``, a ``window`` at a time (empty windows are skipped)."""
+    """The trades and quotes of ``symbols`` in ``[start, end)``, a ``window`` at a time (empty windows are skipped).
+
+    Symbols with no quotes in the warehouse get none (their orders fill on prints); when no symbol
+    has quotes, the windows' quotes have no levels.
+    """
     names = list(symbols)
     t0, t1 = to_utc(start, "start"), to_utc(end, "end")
+    fetched = feed_quotes.quoted_symbols(feed.client, names)
+    feed.stats.append(fetched.cost)
+    quoted = [name for name in names if name in set(fetched.table.column("symbol").to_pylist())]
+    as_column = np.array([names.index(name) for name in quoted], dtype=np.int32)
     lo = t0
     while lo < t1:
         hi = min(lo + window, t1)
-        trades = feed.ticks(names, lo, hi, columns=["price", "size"])
-        if not trades.is_empty():
-            yield _trade_arrays(trades, names), no_quote_arrays()
+        trades = feed.trade_arrays(names, lo, hi)
+        quotes = _remapped(feed.quote_arrays(quoted, lo, hi), as_column) if quoted else no_quote_arrays()
+        if len(trades.ts) or len(quotes.ts):
+            yield trades, quotes
         lo = hi
 
 
-def _trade_arrays(trades: pl.DataFrame, names: list[str]) -> TradeArrays:
-    """A tick frame (``ts``, ``symbol``, ``price``, ``size``; ordered by time) as :class:`TradeArrays`."""
-    column = trades["symbol"].cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
-    return TradeArrays(trades["ts"].dt.epoch("ns").to_numpy(), column,
-                       trades["price"].to_numpy().astype(np.float64), trades["size"].to_numpy().astype(np.float64))
+def _remapped(quotes: QuoteArrays, as_column: np.ndarray) -> QuoteArrays:
+    """``quotes`` read for the quoted symbols, their ``column`` turned into positions among all symbols."""
+    return quotes._replace(column=as_column[quotes.column]) if len(quotes.ts) else quotes
+

@@ -18,9 +18,10 @@ from warehouse.ingest.quotes import load_quotes
 DATA = {"symbols": ["AAPL", "MSFT"], "start": "2024-01-02", "end": "2024-01-09", "interval": "5m"}
 
 
-@pytest.fixture(scope="module")
-def warehouse():
-    """A database of 150k demo ticks (two symbols, with redeliveries and corrections)."""
+SPEC = DemoSpec(ticks=150_000, symbols=("AAPL", "MSFT"), duplicate_rate=0.02, correction_rate=0.01, seed=5)
+
+
+def _database(*, quotes: bool):
     import uuid
 
     from warehouse.client import connect
@@ -28,16 +29,28 @@ def warehouse():
 
     client = connect(database=f"ticks_{uuid.uuid4().hex[:8]}")
     migrate(client)
-    spec = DemoSpec(ticks=150_000, symbols=("AAPL", "MSFT"), duplicate_rate=0.02, correction_rate=0.01, seed=5)
-    load_ticks(client, demo_ticks(spec))
-    load_quotes(client, demo_quotes(spec))  # a 5-level book at each original trade, the trade at its bid or ask
+    load_ticks(client, demo_ticks(SPEC))
+    if quotes:  # a 5-level book at each original trade, the trade at its bid or ask
+        load_quotes(client, demo_quotes(SPEC))
     return client
 
 
-def test_market_orders_on_the_ticks_the_bars_come_from_fill_at_the_next_bar_open(warehouse):
+@pytest.fixture(scope="module")
+def trades_only():
+    """150k demo ticks of two symbols (with redeliveries and corrections), no quotes."""
+    return _database(quotes=False)
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    """The same ticks and the demo's quotes."""
+    return _database(quotes=True)
+
+
+def test_market_orders_on_the_ticks_the_bars_come_from_fill_at_the_next_bar_open(trades_only):
     one = {**DATA, "symbols": ["MSFT"]}
-    bars = backtest.run("sma_cross", one, warehouse=warehouse, fees_bps=1)
-    ticks = backtest.run("sma_cross", one, warehouse=warehouse, fees_bps=1, execution="ticks")
+    bars = backtest.run("sma_cross", one, warehouse=trades_only, fees_bps=1)
+    ticks = backtest.run("sma_cross", one, warehouse=trades_only, fees_bps=1, execution="ticks")
     assert bars.stats["trades"] > 10
     # the first print after a bar's end is the next bar's open: same trades, same equity
     assert ticks.simulation.trades.equals(bars.simulation.trades)
@@ -46,13 +59,33 @@ def test_market_orders_on_the_ticks_the_bars_come_from_fill_at_the_next_bar_open
     assert len(fills) == len(ticks.simulation.orders) and (fills["ts"] >= fills["active"]).all()
 
 
-def test_two_symbols_fill_at_the_same_prices_and_size_on_the_last_prints(warehouse):
-    bars = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5)
-    ticks = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5, execution="ticks")
+def test_two_symbols_fill_at_the_same_prices_and_size_on_the_last_prints(trades_only):
+    bars = backtest.run("sma_cross", DATA, warehouse=trades_only, size=0.5)
+    ticks = backtest.run("sma_cross", DATA, warehouse=trades_only, size=0.5, execution="ticks")
     same = ["column", "entry_bar", "exit_bar", "entry_price", "exit_price", "exit_reason"]
     assert bars.stats["trades"] > 20 and ticks.simulation.trades.select(same).equals(bars.simulation.trades.select(same))
     # entries are sized on equity marked at each symbol's last print (a bar marks all at their opens)
     np.testing.assert_allclose(ticks.simulation.trades["size"], bars.simulation.trades["size"], rtol=1e-3)
+
+
+def test_with_quotes_market_orders_pay_the_spread_of_the_book_in_force(warehouse, trades_only):
+    from backtest.feed import Feed
+
+    one = {**DATA, "symbols": ["MSFT"]}
+    ticks = backtest.run("sma_cross", one, warehouse=warehouse, execution="ticks", latency_ms=200)
+    prints = backtest.run("sma_cross", one, warehouse=trades_only, execution="ticks", latency_ms=200)
+    fills = ticks.simulation.fills.filter(reason="signal")
+    assert fills.height > 10 and (fills["levels"] >= 1).all()
+    feed = Feed(warehouse)
+    for fill in fills.head(12).iter_rows(named=True):
+        book = feed.depth_at("MSFT", fill["ts"])
+        side = "ask_px" if fill["units"] > 0 else "bid_px"
+        if fill["levels"] == 1:
+            assert fill["price"] == pytest.approx(book[side][0])
+        assert fill["decision_bid"] < fill["decision_ask"]
+    # the same decisions filled at prints instead: the book's spread is what the quotes cost
+    assert ticks.stats["final_equity"] < prints.stats["final_equity"]
+    assert (fills["slippage_vs_mid"] > 0).mean() > 0.9
 
 
 def test_latency_fills_later_prints_and_records_them(warehouse):
@@ -64,13 +97,13 @@ def test_latency_fills_later_prints_and_records_them(warehouse):
     assert not ticks.simulation.fills["price"].equals(zero.simulation.fills["price"])
 
 
-def test_a_range_without_ticks_is_an_error_naming_the_symbol_and_range(warehouse):
+def test_a_range_without_ticks_is_an_error_naming_the_symbol_and_range(trades_only):
     from support.data import load_goog
 
-    load_goog(warehouse)
+    load_goog(trades_only)
     goog = {"symbols": ["GOOG"], "start": "2010-01-01", "end": "2011-01-01", "interval": "1d", "source": "ohlcv"}
     with pytest.raises(BacktestError, match=r"ticks: symbols: 'GOOG' not in the warehouse \(no ticks\) in \[2010-01-0"):
-        backtest.run("sma_cross", goog, warehouse=warehouse, execution="ticks")
+        backtest.run("sma_cross", goog, warehouse=trades_only, execution="ticks")
 
 
 def test_tick_execution_needs_a_feed_request():
