@@ -58,7 +58,7 @@ def write_file(path: Path, quotes: int) -> tuple[int, str, object]:
 
 def bare_insert(client, path: Path) -> None:
     """The peer: the file's batches straight into ``quotes``."""
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=500_000):
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=500_000, use_threads=False):  # as load_quotes reads
         _insert(client, pa.Table.from_batches([batch]))
 
 

@@ -20,6 +20,7 @@ from warehouse.feed_quotes import quote_schema
 from warehouse.ingest.files import load_ticks
 from warehouse.ingest.quote_rollup import rebuild_quote_minutes
 from warehouse.ingest.quotes import QuoteWriter, load_quotes
+from warehouse.schema.ddl import Target, render
 from warehouse.schema.migrate import migrate
 
 from support.brokers import run_cli
@@ -228,3 +229,29 @@ def test_quote_and_trade_arrays_equal_the_loaded_rows(loaded):
     assert [s.source for s in feed.stats[-3:]] == ["quotes", "ticks_dedup", "ticks_dedup"]
     empty = feed.quote_arrays(names, end + timedelta(days=400), end + timedelta(days=401))
     assert empty.bid_px.shape == (0, 5) and empty.ts.dtype == np.int64
+
+
+def test_migration_10_renders_for_a_cluster_and_runs_embedded(fresh_client):
+    sql = "\n".join(render(Target(cluster="prod")))
+    assert "CREATE TABLE IF NOT EXISTS quotes ON CLUSTER prod" in sql
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/quotes', '{replica}')" in sql
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/quotes_1m', '{replica}', version)" in sql
+    assert "quotes_all ON CLUSTER prod AS quotes ENGINE = Distributed(prod, currentDatabase(), quotes" in sql
+    keys = dict(fresh_client.query("SELECT name, sorting_key FROM system.tables WHERE database = currentDatabase() "
+                                   "AND name IN ('quotes', 'quotes_1m')").result_rows)
+    assert keys == {"quotes": "symbol, ts, seq", "quotes_1m": "symbol, minute"}
+    assert fresh_client.command("SELECT partition_key FROM system.tables WHERE database = currentDatabase() "
+                                "AND name = 'quotes'") == "toYYYYMM(ts)"
+
+
+def test_minutes_stay_exact_across_gaps_of_weeks(fresh_client, quotes):
+    """The quote in force before a batch, and the next stored minute after it, are found however far away."""
+    aapl = pl.from_arrow(_with_crossed_and_empty_levels(quotes)).filter(pl.col("symbol") == "AAPL").head(600)
+    shift = [pl.col(c) + timedelta(days=60) for c in ("ts", "exchange_ts")]
+    early, late, middle = aapl.head(200), aapl.slice(400, 200).with_columns(shift), aapl.slice(200, 200)
+    writer = QuoteWriter(fresh_client)
+    written = []
+    for batch in (early, late, middle):  # late: 60 days after early; middle: filled in between, weeks before late
+        writer.write(batch.to_arrow())
+        written.append(batch)
+        assert_minutes_equal(served_minutes(fresh_client), reference_minutes(pl.concat(written)))

@@ -167,9 +167,11 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
 
 
 def _batches(source: TickSource, batch_rows: int | None,
-             check_columns: Callable[[list[str], str], object] = map_columns) -> tuple[Numbered, int | None]:
+             check_columns: Callable[[list[str], str], object] = map_columns,
+             parquet_threads: bool = True) -> tuple[Numbered, int | None]:
     """(first row number, batch, unreadable rows as rejects) and the row count if known; a file's columns are
-    checked by ``check_columns(names, path)`` (ticks' by default) before its first batch is read."""
+    checked by ``check_columns(names, path)`` (ticks' by default) before its first batch is read;
+    ``parquet_threads=False`` decodes Parquet on the reading thread alone (steadier beside busy inserts)."""
     if batch_rows is not None and batch_rows < 1:
         raise WarehouseError(f"batch_rows: {batch_rows} must be >= 1")
     if isinstance(source, pl.DataFrame):
@@ -190,7 +192,8 @@ def _batches(source: TickSource, batch_rows: int | None,
         except (pa.ArrowInvalid, OSError) as exc:
             raise WarehouseError(f"path: {str(path)!r} is not a readable Parquet file ({exc})") from None
         check_columns(parquet.schema_arrow.names, str(path))  # wrong columns fail even when there are no rows
-        return _numbered(parquet.iter_batches(batch_size=batch_rows)), parquet.metadata.num_rows
+        return _numbered(parquet.iter_batches(batch_size=batch_rows, use_threads=parquet_threads)), \
+            parquet.metadata.num_rows
     if ".csv" in suffixes or ".txt" in suffixes:
         return _csv_batches(path, batch_rows, check_columns), None
     raise WarehouseError(f"path: {str(path)!r} has an unknown type; use .parquet, .csv or .csv.gz")

@@ -38,9 +38,15 @@ WHERE symbol IN {{symbols:Array(String)}} AND ts >= {{lo:DateTime64(6, 'UTC')}} 
     AND {{pairs}}
 ORDER BY symbol, ts, seq"""
 _NEXT_SQL = """SELECT symbol, min(minute) FROM quotes_1m
-WHERE symbol IN {symbols:Array(String)} AND minute >= {hi:DateTime('UTC')} GROUP BY symbol"""
+WHERE symbol IN {symbols:Array(String)} AND minute >= {hi:DateTime('UTC')} AND minute < {far:DateTime('UTC')}
+GROUP BY symbol"""
 _BEFORE_SQL = """SELECT symbol, argMax((last_bid, last_ask), (minute, version)) FROM quotes_1m
-WHERE symbol IN {symbols:Array(String)} AND minute < {lo:DateTime('UTC')} GROUP BY symbol"""
+WHERE symbol IN {symbols:Array(String)} AND minute < {lo:DateTime('UTC')} AND minute >= {far:DateTime('UTC')}
+GROUP BY symbol"""
+# quotes_1m is searched near the batch first, then further: a symbol that quoted in the last few days
+# (a weekend included) is found in a few granules, not in its whole history
+_REACH_US = (4 * 86_400_000_000, 40 * 86_400_000_000, 1 << 62)
+_LAST_MINUTE_US = 4_294_967_040_000_000  # the last minute DateTime('UTC') holds (2106-02-07 06:24)
 _PAIRS = """(symbol, toStartOfMinute(ts)) IN (SELECT tupleElement(p, 1), tupleElement(p, 2)
     FROM (SELECT arrayJoin(arrayZip({next_symbols:Array(String)}, {next_minutes:Array(DateTime('UTC'))})) AS p))"""
 _FINAL_BY_MONTH = {"do_not_merge_across_partitions_select_final": 1}
@@ -76,11 +82,26 @@ def _stored(client: Client, symbols: list[str], lo: int, hi: int,
             if table.num_rows else np.empty((0, len(VALUES))))
 
 
+def _nearest(client: Client, sql: str, symbols: list[str], bound: str, at: int, sign: int) -> list[tuple]:
+    """Rows of ``sql`` (one per symbol found) searching ``quotes_1m`` from ``at`` µs outward, by ``_REACH_US``
+    steps (``sign``: -1 back, +1 forward); ``bound`` names the parameter holding ``at``."""
+    found: list[tuple] = []
+    left = list(symbols)
+    for reach in _REACH_US:
+        far = min(max(at + sign * reach, 0), _LAST_MINUTE_US)
+        rows = client.query(sql, parameters={"symbols": left, bound: _utc(at, seconds=True),
+                                             "far": _utc(far, seconds=True)}).result_rows
+        found += rows
+        left = sorted(set(left) - {row[0] for row in rows})
+        if not left:
+            break
+    return found
+
+
 def _before(client: Client, symbols: list[str], lo: int) -> tuple[np.ndarray, np.ndarray]:
     """Per symbol, the top of book (bid, ask; NaN: none) in force at ``lo`` µs, from ``quotes_1m``."""
     bid, ask = np.full(len(symbols), np.nan), np.full(len(symbols), np.nan)
-    for symbol, (last_bid, last_ask) in client.query(_BEFORE_SQL, parameters={
-            "symbols": symbols, "lo": _utc(lo, seconds=True)}).result_rows:
+    for symbol, (last_bid, last_ask) in _nearest(client, _BEFORE_SQL, symbols, "lo", lo, -1):
         bid[symbols.index(symbol)], ask[symbols.index(symbol)] = last_bid, last_ask
     return bid, ask
 
@@ -102,7 +123,7 @@ def minute_rows(client: Client, symbols: list[str], code: np.ndarray, ts: np.nda
     lo = int(ts.min()) // MINUTE_US * MINUTE_US
     hi = (int(ts.max()) // MINUTE_US + 1) * MINUTE_US
     stored = _stored(client, symbols, lo, hi)
-    after = client.query(_NEXT_SQL, parameters={"symbols": symbols, "hi": _utc(hi, seconds=True)}).result_rows
+    after = _nearest(client, _NEXT_SQL, symbols, "hi", hi, 1)
     if after:  # the batch fills in the past: the next stored minute of each symbol may change too
         minutes = [_micros(minute) for _, minute in after]
         extra = _stored(client, symbols, min(minutes), max(minutes) + MINUTE_US, ([s for s, _ in after], minutes))

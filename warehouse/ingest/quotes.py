@@ -12,7 +12,9 @@ for each batch
    block: ``benchmarks/quotes_layout.py``), then the minutes into ``quotes_1m``.
 
 A crossed top of book (bid >= ask) is kept and counted, here and in ``python -m warehouse status``.
-As with ticks, reading and checking the next batch overlaps the insert of this one.
+As with ticks, reading, checking and ordering the next batch (:func:`prepare`) overlaps the insert of
+this one; Parquet is decoded on that one thread (pyarrow's own threads fought the two inserts for the
+cores: docs/performance.md, "Quotes (issue G)").
 """
 
 from __future__ import annotations
@@ -90,22 +92,54 @@ class QuoteWriter:
 
     def write(self, quotes: pa.Table) -> QuoteStats:
         """Insert one batch; return (and accumulate) what it did."""
+        return self.write_prepared(prepare(quotes))
+
+    def write_prepared(self, prepared: PreparedQuotes) -> QuoteStats:
+        """Insert one batch put in key order by :func:`prepare`; return (and accumulate) what it did."""
         batch = QuoteStats(batches=1)
-        if quotes.num_rows == 0:
+        if prepared.table.num_rows == 0:
             return batch
-        table = quotes.cast(QUOTES_SCHEMA)
-        table = table if all(column.num_chunks == 1 for column in table.columns) else table.combine_chunks()
-        symbols, code, order = _key_order(table)
-        ts = table.column("ts").chunk(0).cast(pa.int64()).to_numpy()[order]
-        seq = table.column("seq").chunk(0).to_numpy()[order]
-        values = _rollup_values(table, order)
-        minutes, batch.repeats = minute_rows(self.client, symbols, code[order], ts, seq, values)
-        _insert(self.client, table, _halves_at(code[order], ts, seq, order))
+        p = prepared
+        minutes, batch.repeats = minute_rows(self.client, p.symbols, p.code, p.ts, p.seq, p.values)
+        _insert(self.client, p.table, p.half)
         write_minutes(self.client, minutes)
-        batch.rows, batch.minutes = table.num_rows, minutes.num_rows
-        batch.crossed = int(((values[:, 0] > 0) & (values[:, 1] > 0) & (values[:, 0] >= values[:, 1])).sum())
+        batch.rows, batch.minutes = p.table.num_rows, minutes.num_rows
+        batch.crossed = int(((p.values[:, 0] > 0) & (p.values[:, 1] > 0) & (p.values[:, 0] >= p.values[:, 1])).sum())
         self.stats.add(batch)
         return batch
+
+
+@dataclass(frozen=True)
+class PreparedQuotes:
+    """A clean batch with its rollup inputs in key order (``(symbol, ts, seq)``): what the writer inserts."""
+
+    table: pa.Table  # QUOTES_SCHEMA, one chunk, rows as they came (ClickHouse sorts them on insert)
+    symbols: list[str]  # sorted; ``code`` indexes them
+    code: np.ndarray  # int32, in key order, as ts, seq and values
+    ts: np.ndarray  # int64 µs
+    seq: np.ndarray  # uint64
+    values: np.ndarray  # (n, 7): quote_kernels.VALUES
+    half: int  # where the insert may be cut in two (0: whole)
+
+
+def prepare(quotes: pa.Table) -> PreparedQuotes:
+    """Put a clean batch's rollup inputs in key order: the writer's warehouse-free work, which a loader does
+    for the next batch while this one is inserted.
+
+    >>> prepare(QUOTES_SCHEMA.empty_table()).half
+    0
+    """
+    table = quotes.cast(QUOTES_SCHEMA)
+    table = table if all(column.num_chunks == 1 for column in table.columns) else table.combine_chunks()
+    if table.num_rows == 0:
+        empty = np.empty(0, np.int64)
+        return PreparedQuotes(table, [], empty.astype(np.int32), empty, empty.astype(np.uint64),
+                              np.empty((0, 7)), 0)
+    symbols, code, order = _key_order(table)
+    ts = table.column("ts").chunk(0).cast(pa.int64()).to_numpy()[order]
+    seq = table.column("seq").chunk(0).to_numpy()[order]
+    code = code[order]
+    return PreparedQuotes(table, symbols, code, ts, seq, _rollup_values(table, order), _halves_at(code, ts, seq, order))
 
 
 def _key_order(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -218,14 +252,16 @@ def load_quotes(client: Client, source: TickSource, *, batch_rows: int | None = 
     report = QuoteLoadReport(label)
     writer = QuoteWriter(client)
     started = time.perf_counter()
-    batches, total = _batches(source, batch_rows, map_quote_columns)
+    # Parquet decoded on the reading thread alone: pyarrow's threads fight the two inserts for 2 cores
+    # (3M quotes: 0.39-0.55 s single-threaded, 0.44-1.6 s threaded, read beside nothing else)
+    batches, total = _batches(source, batch_rows, map_quote_columns, parquet_threads=False)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
               desc=f"loading {Path(label).name}", leave=False) as bar:
         for read, rejects, quotes, epoch_unit in _one_ahead(_checked(batches, label)):
             report.epoch_unit = epoch_unit
             report.rejected += write_rejects(client, rejects, target="quotes", source=label)
             report.rejected_by_code.update(dict(pl.from_arrow(rejects["code"]).value_counts().iter_rows()))
-            writer.write(quotes)
+            writer.write_prepared(quotes)
             report.read += read
             bar.update(read)
     report.written = writer.stats
@@ -234,10 +270,10 @@ def load_quotes(client: Client, source: TickSource, *, batch_rows: int | None = 
 
 
 def _checked(batches: Iterator[tuple[int, pa.Table, pa.Table]], source: str) -> Iterator[tuple]:
-    """(rows read, rejects, clean quotes, epoch unit so far) per batch: the warehouse-free work."""
+    """(rows read, rejects, clean quotes in key order, epoch unit so far) per batch: the warehouse-free work."""
     epoch_unit = None
     for first_row, batch, unreadable in batches:
         clean = clean_quotes(batch, source=source, first_row=first_row, epoch_unit=epoch_unit)
         epoch_unit = epoch_unit or clean.epoch_unit
-        yield batch.num_rows, pa.concat_tables([unreadable.cast(REJECTS_SCHEMA), clean.rejects]), clean.quotes, \
-            epoch_unit
+        yield batch.num_rows, pa.concat_tables([unreadable.cast(REJECTS_SCHEMA), clean.rejects]), \
+            prepare(clean.quotes), epoch_unit
