@@ -29,6 +29,7 @@ from warehouse.ingest.compact import compact
 from warehouse.ingest.instruments import load_instruments
 from warehouse.ingest.journal import repair
 from warehouse.ingest.ohlcv import load_ohlcv
+from warehouse.ingest.quote_rollup import repair_quotes
 from warehouse.ingest.quotes import load_quotes
 from warehouse.ingest.rollup import rebuild_range
 from warehouse.errors import WarehouseError
@@ -177,11 +178,14 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    """Rebuild the bars of the tick batches a killed writer left open (every writer does it when it starts)."""
+    """Rebuild the bars of the tick batches, and the quote minutes of the quote batches, a killed writer left open
+    (every writer does it when it starts)."""
     client = connect(args.dsn)
     migrate(client)
     repaired = repair(client)
     print(f"repaired {len(repaired):,} open tick batches" if repaired else "nothing to repair: no open tick batches")
+    quotes = repair_quotes(client)
+    print(f"repaired {len(quotes):,} open quote batches" if quotes else "nothing to repair: no open quote batches")
     return 0
 
 
@@ -251,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(exit 1 when bars disagree with the ticks)")
     status.set_defaults(run=cmd_status)
 
-    fix = commands.add_parser("repair", help="rebuild the bars of tick batches a killed writer left open")
+    fix = commands.add_parser("repair", help="rebuild the bars / quote minutes of batches a killed writer left open")
     fix.set_defaults(run=cmd_repair)
 
     merge = commands.add_parser("compact", help="merge each month of ticks_dedup and bars_1m into one part "

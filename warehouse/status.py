@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from warehouse.ingest import journal
+from warehouse.ingest.quote_rollup import open_quote_batches
 from warehouse.schema.migrate import current_version
 
 _TABLES_SQL = """
@@ -144,13 +145,17 @@ def quotes_report(client: Client) -> list[str]:
     ['quotes: none']
     """
     rows = client.query(_QUOTES_SQL, settings=_FINAL_BY_MONTH).result_rows
+    left_open = open_quote_batches(client)
+    warning = [f"quotes check: {len(left_open):,} quote batches were left open by a writer that stopped mid-batch "
+               "(or one is writing now); run: python -m warehouse repair"] if left_open else []
     if not rows:
-        return ["quotes: none"]
+        return ["quotes: none", *warning]
     lines = [f"{'symbol':<12}{'quotes':>14}{'crossed':>10}  {'first minute (UTC)':<28}{'last minute (UTC)':<28}"]
     lines += [f"{symbol:<12}{quotes:>14,}{crossed:>10,}  {first:%Y-%m-%d %H:%M}{'':<12}{last:%Y-%m-%d %H:%M}"
               for symbol, quotes, crossed, first, last in rows]
     total, crossed = sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows)
-    return lines + [f"crossed top of book (bid >= ask): {crossed:,} of {total:,} quotes, kept as the feed sent them"]
+    return lines + [f"crossed top of book (bid >= ask): {crossed:,} of {total:,} quotes, kept as the feed sent them",
+                    *warning]
 
 
 def format_status(client: Client) -> tuple[bool, str]:

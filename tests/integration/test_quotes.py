@@ -18,8 +18,11 @@ from warehouse.demo.generate import DemoSpec
 from warehouse.demo.quotes import demo_quotes
 from warehouse.feed_quotes import quote_schema
 from warehouse.ingest.files import load_ticks
-from warehouse.ingest.quote_rollup import rebuild_quote_minutes
-from warehouse.ingest.quotes import QuoteWriter, load_quotes
+from warehouse.ingest import journal
+from warehouse.ingest.journal import open_batch
+from warehouse.ingest.quote_rollup import QUOTE_SOURCE, open_quote_batches, rebuild_quote_minutes
+from warehouse.ingest.quotes import QuoteWriter, _insert, load_quotes, prepare
+from warehouse.status import quotes_report
 from warehouse.schema.ddl import Target, render
 from warehouse.schema.migrate import migrate
 
@@ -255,3 +258,21 @@ def test_minutes_stay_exact_across_gaps_of_weeks(fresh_client, quotes):
         writer.write(batch.to_arrow())
         written.append(batch)
         assert_minutes_equal(served_minutes(fresh_client), reference_minutes(pl.concat(written)))
+
+
+def test_a_writer_killed_between_quotes_and_minutes_is_repaired_by_the_next(fresh_client, quotes):
+    data = _with_crossed_and_empty_levels(quotes)
+    first, second = data.slice(0, 12_000), data.slice(12_000)
+    QuoteWriter(fresh_client).write(first)
+    killed = QuoteWriter(fresh_client)
+    prepared = prepare(second)
+    entry = open_batch(fresh_client, prepared.symbols, second.column("ts")[0].as_py(),
+                       second.column("ts")[second.num_rows - 1].as_py(), source=QUOTE_SOURCE + "killed")
+    _insert(fresh_client, prepared.table)  # ... and the process dies before its minutes
+    assert killed.stats.rows == 0 and [b.batch_id for b in open_quote_batches(fresh_client)] == [entry.batch_id]
+    assert "quote batches were left open" in "\n".join(quotes_report(fresh_client))
+    assert not served_minutes(fresh_client).equals(reference_minutes(pl.from_arrow(data)))
+    QuoteWriter(fresh_client)  # the next writer repairs first
+    assert open_quote_batches(fresh_client) == []
+    assert_minutes_equal(served_minutes(fresh_client), reference_minutes(pl.from_arrow(data)))
+    assert journal.open_batches(fresh_client) == []  # a quote batch is none of the tick repair's business

@@ -25,8 +25,9 @@ from clickhouse_connect.driver.client import Client
 from warehouse.ingest.rollup import rebuild_range
 
 _OPEN_SQL = """
-SELECT batch_id, symbols, lo, hi FROM load_journal FINAL WHERE done = 0 ORDER BY opened_at
-"""
+SELECT batch_id, symbols, lo, hi FROM load_journal FINAL WHERE done = 0 AND NOT startsWith(source, 'quotes://')
+ORDER BY opened_at
+"""  # quote batches (source quotes://...) are repaired by warehouse.ingest.quote_rollup.repair_quotes
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
+from warehouse.ingest.journal import OpenBatch, close_batches, open_batch
 from warehouse.ingest.quote_kernels import MINUTE_US, OUTPUTS, VALUES, merge_nb, minutes_nb
 from warehouse.schema.quotes_ddl import level_columns
 
@@ -153,7 +154,8 @@ def write_minutes(client: Client, rows: pa.Table) -> None:
 
 
 def rebuild_quote_minutes(client: Client, symbols: list[str], start: datetime, end: datetime) -> int:
-    """Recompute ``quotes_1m`` of ``symbols`` for the minutes in [start, end) from ``quotes``; return rows written.
+    """Recompute ``quotes_1m`` of ``symbols`` for the minutes in [start, end) from ``quotes``, and each symbol's next
+    minute with quotes after them (the book in force at its start comes from them); return rows written.
 
     >>> from warehouse.client import connect
     >>> from warehouse.schema.migrate import migrate
@@ -165,9 +167,51 @@ def rebuild_quote_minutes(client: Client, symbols: list[str], start: datetime, e
     symbols = sorted(set(symbols))
     lo = int(start.timestamp()) // 60 * MINUTE_US
     hi = -(-int(end.timestamp() * 1_000_000) // MINUTE_US) * MINUTE_US
-    code, ts, _, values = _stored(client, symbols, lo, hi)
+    stored = _stored(client, symbols, lo, hi)
+    after = _nearest(client, _NEXT_SQL, symbols, "hi", hi, 1)
+    if after:  # the next minute's in-force book at its start may have changed too
+        minutes = [_micros(minute) for _, minute in after]
+        extra = _stored(client, symbols, min(minutes), max(minutes) + MINUTE_US, ([s for s, _ in after], minutes))
+        stored = _concat(stored, extra)
+    touched = _touched(stored, lo, hi)
     pred_bid, pred_ask = _before(client, symbols, lo)
-    out_code, out_minute, out = minutes_nb(code, ts, values, np.ones(code.size, np.bool_), pred_bid, pred_ask)
+    code, ts, _, values = stored
+    out_code, out_minute, out = minutes_nb(code, ts, values, touched, pred_bid, pred_ask)
     rows = minute_table(symbols, out_code, out_minute, out)
     write_minutes(client, rows)
     return rows.num_rows
+
+
+def _touched(stored: tuple, lo: int, hi: int) -> np.ndarray:
+    """The rows of a stored window that lie in [lo, hi) µs (the rest: next minutes, recomputed as such)."""
+    return (stored[1] >= lo) & (stored[1] < hi)
+
+
+_OPEN_SQL = """SELECT batch_id, symbols, lo, hi FROM load_journal FINAL
+WHERE done = 0 AND startsWith(source, 'quotes://') ORDER BY opened_at"""
+QUOTE_SOURCE = "quotes://"
+"""``load_journal.source`` of a quote batch starts so (tick batches are repaired by ``journal.repair``)."""
+
+
+def open_quote_batches(client: Client) -> list[OpenBatch]:
+    """Quote batches begun and never marked done (a writer died between ``quotes`` and ``quotes_1m``)."""
+    return [OpenBatch(batch_id, list(symbols), lo, hi) for batch_id, symbols, lo, hi in
+            client.query(_OPEN_SQL).result_rows]
+
+
+def repair_quotes(client: Client) -> list[OpenBatch]:
+    """Recompute the minutes of every quote batch left open from ``quotes``, then close it; return them.
+
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(); _ = migrate(client)
+    >>> entry = open_batch(client, ["DOCQ"], datetime(2024, 1, 2), datetime(2024, 1, 2, 1), source=QUOTE_SOURCE)
+    >>> entry.batch_id in [b.batch_id for b in repair_quotes(client)], repair_quotes(client)
+    (True, [])
+    """
+    entries = open_quote_batches(client)
+    for entry in entries:
+        lo, hi = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc) for moment in (entry.lo, entry.hi))
+        rebuild_quote_minutes(client, entry.symbols, lo, hi + timedelta(microseconds=1))
+    close_batches(client, entries)
+    return entries

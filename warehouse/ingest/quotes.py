@@ -8,8 +8,11 @@ for each batch
 1. puts the rows in the key order ``(symbol, ts, seq)`` (O(n) for a time-ordered feed);
 2. computes the ``quotes_1m`` rows of the minutes the batch touches from the batch and the few stored
    quotes around it (:mod:`warehouse.ingest.quote_rollup`), so a redelivered batch changes nothing;
-3. inserts the batch into ``quotes`` (in place on the embedded warehouse, without pre-merging the
-   block: ``benchmarks/quotes_layout.py``), then the minutes into ``quotes_1m``.
+3. records the batch in ``load_journal`` (source ``quotes://...``), inserts it into ``quotes`` (in place
+   on the embedded warehouse, without pre-merging the block: ``benchmarks/quotes_layout.py``), then the
+   minutes into ``quotes_1m``, and marks it done; a writer killed in between leaves it open, and the next
+   writer (or ``python -m warehouse repair``) recomputes its minutes from ``quotes``
+   (:func:`~warehouse.ingest.quote_rollup.repair_quotes`).
 
 A crossed top of book (bid >= ask) is kept and counted, here and in ``python -m warehouse status``.
 As with ticks, reading, checking and ordering the next batch (:func:`prepare`) overlaps the insert of
@@ -24,6 +27,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,8 @@ from warehouse.ingest.files import TickSource, _batches, _one_ahead, write_rejec
 from warehouse.ingest.kernels import grouped_order_nb
 from warehouse.ingest.quote_kernels import values_nb
 from warehouse.ingest.quote_check import QUOTES_SCHEMA, clean_quotes, map_quote_columns
-from warehouse.ingest.quote_rollup import minute_rows, write_minutes
+from warehouse.ingest.journal import close_batches, open_batch
+from warehouse.ingest.quote_rollup import QUOTE_SOURCE, minute_rows, repair_quotes, write_minutes
 from warehouse.ingest.validate import REJECTS_SCHEMA
 from warehouse.schema.quotes_ddl import level_columns
 
@@ -89,6 +94,10 @@ class QuoteWriter:
 
     client: Client
     stats: QuoteStats = field(default_factory=QuoteStats)
+    source: str = ""  # recorded in load_journal with each batch (as quotes://source)
+
+    def __post_init__(self) -> None:
+        repair_quotes(self.client)  # minutes a killed writer left behind its quotes
 
     def write(self, quotes: pa.Table) -> QuoteStats:
         """Insert one batch; return (and accumulate) what it did."""
@@ -101,8 +110,11 @@ class QuoteWriter:
             return batch
         p = prepared
         minutes, batch.repeats = minute_rows(self.client, p.symbols, p.code, p.ts, p.seq, p.values)
+        entry = open_batch(self.client, p.symbols, _utc(int(p.ts.min())), _utc(int(p.ts.max())),
+                           source=QUOTE_SOURCE + self.source)
         _insert(self.client, p.table, p.half)
         write_minutes(self.client, minutes)
+        close_batches(self.client, [entry])
         batch.rows, batch.minutes = p.table.num_rows, minutes.num_rows
         batch.crossed = int(((p.values[:, 0] > 0) & (p.values[:, 1] > 0) & (p.values[:, 0] >= p.values[:, 1])).sum())
         self.stats.add(batch)
@@ -140,6 +152,10 @@ def prepare(quotes: pa.Table) -> PreparedQuotes:
     seq = table.column("seq").chunk(0).to_numpy()[order]
     code = code[order]
     return PreparedQuotes(table, symbols, code, ts, seq, _rollup_values(table, order), _halves_at(code, ts, seq, order))
+
+
+def _utc(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
 
 
 def _key_order(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -250,7 +266,7 @@ def load_quotes(client: Client, source: TickSource, *, batch_rows: int | None = 
     """
     label = name or (str(source) if isinstance(source, str | Path) else type(source).__name__)
     report = QuoteLoadReport(label)
-    writer = QuoteWriter(client)
+    writer = QuoteWriter(client, source=label)
     started = time.perf_counter()
     # Parquet decoded on the reading thread alone: pyarrow's threads fight the two inserts for 2 cores
     # (3M quotes: 0.39-0.55 s single-threaded, 0.44-1.6 s threaded, read beside nothing else)
