@@ -4,6 +4,7 @@
 :mod:`warehouse.feed_quotes` and wrap the Arrow result here without copying where Arrow allows it (one
 chunk, no nulls): ``ts`` and ``column`` are the query's own buffers, and each side's 5 prices or quantities,
 returned by the query as one fixed-length list per quote, are that list's flat values seen as ``(n, 5)``.
+Arrays viewed on Arrow buffers are read-only (``flags.writeable`` False): copy one to change it.
 
 >>> import pyarrow as pa
 >>> table = pa.table({"ts": pa.array([5, 7], pa.int64()), "column": pa.array([1, 0], pa.int32()),
