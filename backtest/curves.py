@@ -67,8 +67,8 @@ def drawdown_periods(equity: np.ndarray, index: np.ndarray, init_cash: float) ->
     depth = drawdown(curve)
     edges = np.diff(np.concatenate([[0], (depth < 0.0).astype(np.int8), [0]]))
     first, after = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # under water on [first, after)
-    segment = np.repeat(np.arange(len(first)), after - first)
-    inside = np.concatenate([np.arange(a, b) for a, b in zip(first, after)]) if len(first) else np.array([], int)
+    inside = np.flatnonzero(depth < 0.0)
+    segment = np.searchsorted(first, inside, side="right") - 1
     order = np.lexsort((depth[inside], segment))  # per segment, the deepest bar first
     valley = inside[order][np.searchsorted(segment[order], np.arange(len(first)))]
     recovered = after < len(curve)

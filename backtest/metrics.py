@@ -71,7 +71,6 @@ ANNUALISED = frozenset({"annual_return", "cagr", "volatility", "sharpe", "sortin
 
 MIN_PERIODS = 30
 MIN_SPAN = np.timedelta64(91, "D")  # about three months
-WORST_DRAWDOWNS = 5
 
 
 class Metric(NamedTuple):
@@ -89,9 +88,8 @@ class Metric(NamedTuple):
 class TearSheet:
     """The metrics of one run by name, its worst drawdowns, the small-sample caveat and the calendar used.
 
-    ``drawdowns`` holds the :data:`WORST_DRAWDOWNS` deepest periods of
-    :func:`backtest.curves.drawdown_periods`, deepest first; ``caveat`` is empty
-    when the run is long enough to annualise.
+    ``drawdowns`` holds every period of :func:`backtest.curves.drawdown_periods`,
+    deepest first; ``caveat`` is empty when the run is long enough to annualise.
     """
 
     metrics: dict[str, Metric]
@@ -159,7 +157,7 @@ def tear_sheet(equity: np.ndarray, index: np.ndarray, *, init_cash: float, trade
                            else Metric(np.nan, "positions not given")),
     }
     return TearSheet({name: metrics[name] for name in METRIC_NAMES},
-                     periods.sort("depth").head(WORST_DRAWDOWNS), small_sample(index), ppy, years)
+                     periods.sort("depth", maintain_order=True), small_sample(index), ppy, years)
 
 
 def run_tear_sheet(result: RunResult) -> TearSheet:
@@ -227,9 +225,9 @@ def _return_metrics(r: np.ndarray, growth: float, ppy: float, years: float) -> d
     downside = np.sqrt(np.sum(np.minimum(r, 0.0) ** 2) / n)
     out["volatility"] = _value(std * np.sqrt(ppy))
     out["sharpe"] = (_value(np.mean(r) / std * np.sqrt(ppy)) if np.ptp(r) > 0 else
-                     Metric(np.nan, "the returns do not vary (zero volatility)"))
+                     Metric(np.nan, "zero volatility: the returns do not vary"))
     out["sortino"] = (_value(np.mean(r) / downside * np.sqrt(ppy)) if downside > 0 else
-                      Metric(np.nan, "no losing bar (zero downside deviation)"))
+                      Metric(np.nan, "zero downside deviation: no losing bar"))
     return out
 
 
@@ -264,7 +262,7 @@ def _tail_metrics(r: np.ndarray) -> dict[str, Metric]:
     out["var_95"] = _value(low)
     out["cvar_95"] = _value(r[r <= low].mean())
     out["tail_ratio"] = (_value(abs(high / low)) if low != 0 else
-                         Metric(np.nan, "the 5% quantile of the returns is 0 (mostly flat bars)"))
+                         Metric(np.nan, "the 5% quantile of the returns is 0: mostly flat bars"))
     d = r - r.mean()
     m2, m3, m4 = (np.sum(d**k) for k in (2, 3, 4))
     flat = "the returns do not vary"
@@ -301,9 +299,11 @@ def _benchmark_metrics(r: np.ndarray, benchmark: np.ndarray | None, ppy: float) 
     if benchmark is None:
         return {name: Metric(np.nan, "no benchmark given") for name in names}
     bench = np.asarray(benchmark, dtype=np.float64)
-    if len(bench) != len(r) or not np.isfinite(bench).all() or (bench <= 0).any():
-        raise BacktestError(f"benchmark: needs one positive value per bar ({len(r)}), got {len(bench)} "
-                            f"with {int((~np.isfinite(bench) | (bench <= 0)).sum())} missing or not positive")
+    if len(bench) != len(r):
+        raise BacktestError(f"benchmark: needs one value per bar ({len(r)}), got {len(bench)}")
+    bad = int((~(bench > 0)).sum())  # NaN counts too
+    if bad:
+        return {name: Metric(np.nan, f"the benchmark has {bad:,} missing or non-positive values") for name in names}
     b = np.concatenate([[0.0], bench[1:] / bench[:-1] - 1.0])
     out = {"benchmark_return": _value(bench[-1] / bench[0] - 1.0)}
     if len(r) < 2 or not np.isfinite(ppy) or np.ptp(b) == 0:

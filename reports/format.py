@@ -14,6 +14,9 @@ from datetime import timedelta
 PERCENT_STATS = frozenset({
     "total_return", "cagr", "volatility", "max_drawdown", "win_rate", "avg_trade_return", "best_trade_return",
     "worst_trade_return", "exposure", "return",
+    # backtest.metrics (the Risk and return card)
+    "annual_return", "ulcer_index", "var_95", "cvar_95", "best_bar", "worst_bar", "benchmark_return", "alpha",
+    "time_in_market",
 })
 
 

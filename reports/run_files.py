@@ -1,4 +1,8 @@
-"""The files of one run: metrics, trades, equity, orders and data access as CSV, and ``report.html``.
+"""The files of one run: metrics, trades, equity, orders, drawdowns and data access as CSV, and ``report.html``.
+
+``metrics.csv`` is one row of :mod:`backtest.stats` (the columns sweeps and multirun pages compare);
+``metrics_full.csv`` one row per :mod:`backtest.metrics` figure (``metric, value, reason, annualised``);
+``drawdowns.csv`` every drawdown period, deepest first.
 
 >>> import tempfile, numpy as np
 >>> from backtest.engine.simulate import EngineConfig, run
@@ -12,7 +16,8 @@
 ...                    {"total_return": 0.2}, (), "3x1:abc")
 >>> out = tempfile.mkdtemp()
 >>> sorted(p.name for p in write_run_files(result, out, benchmark_csv=None))
-['data_access.csv', 'equity.csv', 'metrics.csv', 'orders.csv', 'report.html', 'trades.csv']
+['data_access.csv', 'drawdowns.csv', 'equity.csv', 'metrics.csv', 'metrics_full.csv', 'orders.csv', 'report.html',
+ 'trades.csv']
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from backtest.curves import drawdown
+from backtest.metrics import TearSheet, run_tear_sheet
 from backtest.runner import RunResult
 from reports.run_report import DEFAULT_BENCHMARK, write_run_report
 
@@ -36,8 +42,11 @@ def write_run_files(result: RunResult, out_dir: str | Path,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sheet = run_tear_sheet(result)
     frames = {
         "metrics.csv": metrics_frame(result),
+        "metrics_full.csv": sheet.frame(),
+        "drawdowns.csv": drawdowns_frame(sheet),
         "trades.csv": _with_times(result.simulation.trades, result, ("entry_bar", "exit_bar")),
         "equity.csv": equity_frame(result),
         "orders.csv": _with_times(result.simulation.orders, result, ("bar",)),
@@ -75,6 +84,13 @@ def metrics_frame(result: RunResult) -> pl.DataFrame:
     for key, value in result.stats.items():
         row[key] = str(value) if isinstance(value, timedelta) else value
     return pl.DataFrame([row])
+
+
+def drawdowns_frame(sheet: TearSheet) -> pl.DataFrame:
+    """Every drawdown period, deepest first: UTC times, ``depth`` and ``length_days``."""
+    times = [pl.col(c).dt.replace_time_zone("UTC") for c in ("start", "valley", "recovery")]
+    length = (pl.col("length").dt.total_microseconds() / 86_400e6).alias("length_days")
+    return sheet.drawdowns.select(*times, "depth", length)
 
 
 def equity_frame(result: RunResult) -> pl.DataFrame:

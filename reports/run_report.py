@@ -1,4 +1,5 @@
-"""``report.html`` of one run: header, stats, equity and drawdown, prices with trades, months, trades, data access.
+"""``report.html`` of one run: header, stats, risk and return, equity and drawdown, prices with trades, months,
+trades, data access.
 
 Everything shown comes from the :class:`~backtest.runner.RunResult` (numbers
 from ``backtest/``), the run folder's ``.hydra/`` files and, when present, the
@@ -35,12 +36,14 @@ import polars as pl
 
 from backtest.curves import drawdown, monthly_returns
 from backtest.engine.simulate import EngineConfig
+from backtest.metrics import run_tear_sheet
 from backtest.runner import RunResult
 from reports import html
 from reports.charts import GREEN, RED, Markers, heatmap, line_chart
 from reports.execution import execution_section
 from reports.format import number, percent, stat_text
 from reports.provenance import command_line, explicit_overrides, hydra_config, hydra_overrides
+from reports.risk import caveat_notice, risk_section
 
 TRADES_SHOWN = 200
 SYMBOLS_CHARTED = 8
@@ -63,10 +66,13 @@ def write_run_report(result: RunResult, out_dir: str | Path,
         title = f"{result.strategy} on {', '.join(data.symbols)}"
         subtitle = (f"{data.interval} bars, {data.start} to {data.end} (source {data.source}) "
                     f"- data {result.fingerprint}")
+    sheet = run_tear_sheet(result)
     sections = [
         _run_section(result, out),
-        html.section("Statistics", html.key_values((k, stat_text(k, v)) for k, v in result.stats.items()),
+        html.section("Statistics", caveat_notice(sheet) + html.key_values((k, stat_text(k, v))
+                                                                          for k, v in result.stats.items()),
                      note="Computed by backtest.stats over closed trades; formulas in its docstring."),
+        risk_section(sheet),
         _equity_section(result),
         _price_section(result),
         _months_section(result),

@@ -16,11 +16,13 @@ import pytest
 
 from backtest.runner import DataSpec, run_backtest
 from backtest.engine.simulate import EngineConfig
+from backtest.metrics import METRIC_NAMES, run_tear_sheet
 from backtest.feed import Feed
 from support.report_runs import goog_feed, goog_run, goog_sweep, goog_walk_forward
 from reports import write_failed_report
 from reports.downsample import m4
-from reports.format import stat_text
+from reports.format import percent, stat_text
+from reports.risk import metric_text
 from reports.run_files import write_run_files
 from reports.sweep_report import write_sweep_report
 from warehouse.client import connect
@@ -42,8 +44,8 @@ def test_csvs_and_report_agree_with_the_engine(feed, tmp_path):
     bench.write_text("query,source,rows_to_read,rows_returned,median_ms\n"
                      "bars_100min_raw,ticks_dedup,81920,100,41.5\nbars_100min_rollup,bars_1m,8192,100,3.2\n")
     paths = write_run_files(result, tmp_path / "run", benchmark_csv=bench)
-    assert {p.name for p in paths} == {"metrics.csv", "trades.csv", "equity.csv", "orders.csv", "data_access.csv",
-                                       "report.html"}
+    assert {p.name for p in paths} == {"metrics.csv", "metrics_full.csv", "drawdowns.csv", "trades.csv", "equity.csv",
+                                       "orders.csv", "data_access.csv", "report.html"}
     run = tmp_path / "run"
     metrics = pl.read_csv(run / "metrics.csv").row(0, named=True)
     equity = pl.read_csv(run / "equity.csv")
@@ -67,6 +69,40 @@ def test_csvs_and_report_agree_with_the_engine(feed, tmp_path):
     assert "bars_100min_rollup" in text and "81,920" in text  # the benchmark table
     assert len(re.findall(r'<svg class="chart" data-chart="([\w-]+)"', text)) == 4
     assert not re.search(r'(src|href)="https?:', text) and "<script" not in text
+
+
+def test_risk_card_and_csvs_show_what_backtest_metrics_computes(feed, tmp_path):
+    result = goog_run(feed)
+    sheet = run_tear_sheet(result)
+    write_run_files(result, tmp_path, benchmark_csv=None)
+    text = (tmp_path / "report.html").read_text()
+    card = text[text.index('<section id="risk">'):]
+    card = card[:card.index("</section>")]
+    for name in METRIC_NAMES:  # every metric, as the module computed it (a 9-year run: no caveat marks)
+        assert f"<span>{name}</span><span>{escape(metric_text(name, sheet[name]))}</span>" in card, name
+    assert "Annualised from" not in text and sheet["alpha"].reason == "" and sheet["beta"].value > 0
+    worst = sheet.drawdowns.row(0, named=True)
+    assert percent(worst["depth"]) == stat_text("max_drawdown", result.stats["max_drawdown"])
+    assert f"<td>{worst['valley']:%Y-%m-%d}</td>" in card and card.count("<tr>") == 1 + 5
+    full = pl.read_csv(tmp_path / "metrics_full.csv")
+    assert full["metric"].to_list() == sheet.frame()["metric"].to_list()
+    assert full.filter(pl.col("metric") == "sharpe")["value"][0] == pytest.approx(result.stats["sharpe"], rel=1e-12)
+    drawdowns = pl.read_csv(tmp_path / "drawdowns.csv")
+    assert drawdowns.height == sheet.drawdowns.height and drawdowns["depth"][0] == pytest.approx(worst["depth"])
+
+
+def test_a_three_day_run_carries_the_small_sample_caveat(feed, tmp_path):
+    result = goog_run(feed, 2, 3, start="2010-03-01", end="2010-03-04")
+    assert result.bars.close.shape == (3, 1)
+    text = write_run_files(result, tmp_path, benchmark_csv=None)[-1].read_text()
+    notice = "Annualised from 3 days of data (3 bars): CAGR, annual return, volatility, Sharpe, Sortino, Calmar"
+    assert text.count(notice) == 2  # on the Statistics card and on the Risk and return card
+    assert "<span>cagr *</span>" in text and "<span>sharpe *</span>" in text and "<span>max_drawdown</span>" in text
+    full = pl.read_csv(tmp_path / "metrics_full.csv")
+    assert full.filter(pl.col("annualised"))["metric"].sort().to_list() == sorted(
+        ["annual_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "alpha"])
+    undefined = full.filter(pl.col("value").is_nan())
+    assert undefined.height and (undefined["reason"].str.len_chars() > 0).all()
 
 
 def test_a_year_of_minute_bars_stays_under_5_mb(tmp_path):

@@ -148,8 +148,7 @@ def test_worst_drawdowns_match_quantstats_drawdown_details():
     returns = pd.Series(equity, index=pd.DatetimeIndex(index)).pct_change()
     returns.iloc[0] = equity[0] / INIT - 1
     details = qs.stats.drawdown_details(qs.stats.to_drawdown_series(returns)).sort_values("max drawdown").head(5)
-    ours = sheet.drawdowns
-    assert ours.height == 5
+    ours = sheet.drawdowns.head(5)
     assert (ours["depth"].to_numpy() * 100) == pytest.approx(details["max drawdown"].to_numpy(), **TOL)
     assert [t.strftime("%Y-%m-%d") for t in ours["valley"]] == details["valley"].tolist()
     for start, recovery, qs_start, qs_end in zip(ours["start"], ours["recovery"], details["start"], details["end"]):
