@@ -68,7 +68,8 @@ def test_flat_equity_and_no_trades_say_why():
     assert sheet["calmar"].reason == "no drawdown" and sheet["win_rate"].reason == "no closed trades"
     assert "do not vary" in sheet["beta"].reason and sheet["time_in_market"].value == 0.0
     assert "5% quantile" in sheet["tail_ratio"].reason
-    undefined = [name for name in METRIC_NAMES if isinstance(sheet[name].value, float) and math.isnan(sheet[name].value)]
+    undefined = [name for name in METRIC_NAMES
+                 if isinstance(sheet[name].value, float) and math.isnan(sheet[name].value)]
     assert undefined and all(sheet[name].reason for name in undefined)
 
 
