@@ -115,7 +115,7 @@ def _compile(stamp: int):
     return replay_nb
 
 
-@njit
+@njit(inline="always")  # as a call per event group (~20 records by value) the replay ran 8x slower (issue H)
 def _group(ts: int, b: int, ti: int, t1: int, qi: int, q1: int, trades: TradeStream, quotes: QuoteStream,
            state: np.ndarray, tick: np.ndarray, clock: np.ndarray, books: np.ndarray, scratch: np.ndarray,
            cash: float, book: Book, rules: Rules, book_rules: Rules, trules: TickRules, use_stops: bool,
@@ -175,7 +175,7 @@ def _group(ts: int, b: int, ti: int, t1: int, qi: int, q1: int, trades: TradeStr
     return cash, book
 
 
-@njit
+@njit(inline="always")  # called per event: inlined like _group
 def _event(j: int, ts: int, b: int, price: float, size: float, quoted: bool, state: np.ndarray, tick: np.ndarray,
            clock: np.ndarray, books: np.ndarray, cash: float, book: Book, rules: Rules, book_rules: Rules,
            trules: TickRules, use_stops: bool, fills: np.ndarray, fill_times: np.ndarray) -> tuple[float, Book]:

@@ -218,7 +218,7 @@ def work_limit(j: int, ts: int, bar: int, price: float, size: float, quoted: boo
     return cash, book
 
 
-@njit
+@njit(inline="always")  # called per event while an order rests: inlined into the replay
 def work_order(j: int, ts: int, bar: int, price: float, size: float, quoted: bool, state: np.ndarray,
                tick: np.ndarray, clock: np.ndarray, books: np.ndarray, cash: float, book: Book, rules: Rules,
                book_rules: Rules, trules: TickRules, fills: np.ndarray,

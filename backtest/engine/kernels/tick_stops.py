@@ -29,7 +29,7 @@ from backtest.engine.kernels.tick_records import (
     QUEUE_OPTIMISTIC, REASON, REDUCE_LEFT, SIDE, SIZED, STOP_FILL_PRINT, WANT, TickRules)
 
 
-@njit
+@njit(inline="always")  # called per event of a held column: inlined into the replay
 def check_position_stops(j: int, ts: int, bar: int, price: float, first_of_bar: bool, state: np.ndarray,
                          tick: np.ndarray, clock: np.ndarray, books: np.ndarray, cash: float, book: Book,
                          rules: Rules, book_rules: Rules, trules: TickRules, fills: np.ndarray,
