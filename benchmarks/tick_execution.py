@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -65,148 +64,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tick_events import (INIT_CASH, LATENCY_NS, MINUTE_NS, SYMBOL, T0_NS, TICK, bar_signals, count_of, generate, label,
+                         peak_rss_mib)
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PYTHON = ROOT / ".venv-hftbacktest" / "bin" / "python"
 PEER_SETUP = "python3 -m venv .venv-hftbacktest && .venv-hftbacktest/bin/pip install hftbacktest==2.4.4"
-SYMBOL = "BENCH"
-T0_NS = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z
-MINUTE_NS = 60 * 10**9
-TICK = 0.01
-LATENCY_NS = 1_000_500  # 1.0005 ms
-CHUNK = 1 << 20  # events per chunk (file, replay window)
-TRADE_SHARE, MOVE_SHARE, MAX_SPREAD = 0.25, 0.30, 5
-INIT_CASH = 1e9
-
-# hftbacktest's event row (hftbacktest.types.event_dtype) and flags, so its data is written without it
-HBT_EVENT = np.dtype([("ev", "u8"), ("exch_ts", "i8"), ("local_ts", "i8"), ("px", "f8"), ("qty", "f8"),
-                      ("order_id", "u8"), ("ival", "i8"), ("fval", "f8")], align=True)
-DEPTH_EVENT, TRADE_EVENT = 1, 2
-EXCH_EVENT, LOCAL_EVENT, BUY_EVENT, SELL_EVENT = 1 << 31, 1 << 30, 1 << 29, 1 << 28
-
-
-def _count(text: str) -> int:
-    """``1M``, ``100k`` or ``250000`` as an int."""
-    text = text.strip().lower()
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-    return int(float(text[:-1] if scale > 1 else text) * scale)
-
-
-def _label(n: int) -> str:
-    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# ---------------------------------------------------------------- the events
-
-
-def _chunk_kernel():
-    from numba import njit
-
-    @njit
-    def chunk_nb(gap_us, kind_u, side_u, move_u, qty, state, ts_out, is_trade, bid, bid_qty, ask, ask_qty, buyer,
-                 t_size, hbt_ev, hbt_ts, hbt_px, hbt_qty):
-        """Advance the feed by ``len(gap_us)`` events from ``state``; returns the hftbacktest rows written.
-
-        ``state``: time (us), bid and ask (cents), their quantities, whether the book has started.
-        """
-        ts, b, a, bq, aq, started = state[0], state[1], state[2], float(state[3]), float(state[4]), state[5]
-        depth = DEPTH_EVENT | EXCH_EVENT | LOCAL_EVENT
-        h = 0
-        for i in range(gap_us.shape[0]):
-            ts += gap_us[i]
-            t = ts * 1000
-            ts_out[i] = t
-            if started and kind_u[i] < TRADE_SHARE:
-                is_trade[i] = True
-                buyer[i] = side_u[i] < 0.5
-                t_size[i] = 1.0 + qty[i] % 100
-                hbt_ev[h] = TRADE_EVENT | EXCH_EVENT | LOCAL_EVENT | (BUY_EVENT if buyer[i] else SELL_EVENT)
-                hbt_ts[h] = t
-                hbt_px[h] = (a if buyer[i] else b) * TICK
-                hbt_qty[h] = t_size[i]
-                h += 1
-            elif not started:  # the first event: the whole top of book
-                started = 1
-                bq, aq = float(qty[i]), float(qty[i] % 997 + 1)
-                hbt_ev[h], hbt_ts[h], hbt_px[h], hbt_qty[h] = depth | BUY_EVENT, t, b * TICK, bq
-                hbt_ev[h + 1], hbt_ts[h + 1], hbt_px[h + 1], hbt_qty[h + 1] = depth | SELL_EVENT, t, a * TICK, aq
-                h += 2
-            else:
-                on_bid = side_u[i] < 0.5
-                old = b if on_bid else a
-                new = old
-                if move_u[i] < MOVE_SHARE:
-                    step = 1 if move_u[i] < MOVE_SHARE / 2 else -1
-                    new = old + step
-                    spread = a - new if on_bid else new - b
-                    if spread < 1 or spread > MAX_SPREAD:
-                        new = old - step  # reflect: the spread stays within 1..MAX_SPREAD cents
-                q = float(qty[i])
-                flag = depth | (BUY_EVENT if on_bid else SELL_EVENT)
-                hbt_ev[h], hbt_ts[h], hbt_px[h], hbt_qty[h] = flag, t, new * TICK, q
-                h += 1
-                if new != old:  # the old level is gone
-                    hbt_ev[h], hbt_ts[h], hbt_px[h], hbt_qty[h] = flag, t, old * TICK, 0.0
-                    h += 1
-                if on_bid:
-                    b, bq = new, q
-                else:
-                    a, aq = new, q
-            bid[i], bid_qty[i], ask[i], ask_qty[i] = b * TICK, bq, a * TICK, aq  # the book in force after it
-        state[0], state[1], state[2], state[3], state[4], state[5] = ts, b, a, int(bq), int(aq), started
-        return h
-
-    return chunk_nb
-
-
-def generate(directory: Path, n_events: int, gap_ms: float, seed: int = 42) -> dict:
-    """Write the feed of ``n_events`` to ``directory``: per chunk, ours (``ours_*.npz``) and hftbacktest's
-    rows (``hbt_*.npy``); returns (and writes to ``meta.json``) the counts and the order grid."""
-    chunk_nb = _chunk_kernel()
-    rng = np.random.default_rng(seed)
-    state = np.array([T0_NS // 1000, 9_999, 10_001, 0, 0, 0], dtype=np.int64)  # ts us, bid, ask (cents), ...
-    n_trades = n_rows = 0
-    last_ts = 0
-    for c, start in enumerate(range(0, n_events, CHUNK)):
-        m = min(CHUNK, n_events - start)
-        gap = 1 + rng.exponential(gap_ms * 1e3 - 1, m).astype(np.int64)
-        kind_u, side_u, move_u = rng.random(m), rng.random(m), rng.random(m)
-        qty = rng.integers(1, 1001, m)
-        ts = np.empty(m, np.int64)
-        is_trade = np.zeros(m, np.bool_)
-        book = [np.empty(m) for _ in range(4)]
-        buyer, size = np.zeros(m, np.bool_), np.zeros(m)
-        ev, hts, hpx, hqty = np.empty(2 * m, np.uint64), np.empty(2 * m, np.int64), np.empty(2 * m), np.empty(2 * m)
-        h = chunk_nb(gap, kind_u, side_u, move_u, qty, state, ts, is_trade, *book, buyer, size, ev, hts, hpx, hqty)
-        quote = ~is_trade
-        price = np.where(buyer, book[2], book[0])  # a buyer takes the ask, a seller hits the bid
-        np.savez(directory / f"ours_{c:04d}.npz", t_ts=ts[is_trade], t_price=price[is_trade], t_size=size[is_trade],
-                 t_buyer=buyer[is_trade], q_ts=ts[quote], q_bid=book[0][quote], q_bid_qty=book[1][quote],
-                 q_ask=book[2][quote], q_ask_qty=book[3][quote])
-        rows = np.zeros(h, HBT_EVENT)
-        for name, values in (("ev", ev), ("exch_ts", hts), ("local_ts", hts), ("px", hpx), ("qty", hqty)):
-            rows[name] = values[:h]  # no feed latency: seen locally at the exchange's time
-        np.save(directory / f"hbt_{c:04d}.npy", rows)
-        n_trades += int(is_trade.sum())
-        n_rows += h
-        last_ts = int(ts[-1])
-    n_bars = (last_ts - T0_NS) // MINUTE_NS + 1  # the last bar ends after the last event: every event replays
-    boundaries = T0_NS + MINUTE_NS * np.arange(1, n_bars)
-    n_orders = int(np.count_nonzero(boundaries + LATENCY_NS < last_ts))  # each order has an event after it
-    meta = {"events": n_events, "trades": n_trades, "quotes": n_events - n_trades, "hbt_rows": n_rows,
-            "last_ts": last_ts, "n_bars": int(n_bars), "n_orders": n_orders, "chunks": c + 1, "gap_ms": gap_ms}
-    (directory / "meta.json").write_text(json.dumps(meta))
-    return meta
-
-
-def _signals(meta: dict) -> np.ndarray:
-    """Buy at the end of bar 0, flat at the end of bar 1, ... for the ``n_orders`` first bars."""
-    dense = np.full((meta["n_bars"], 1), np.nan)
-    dense[:meta["n_orders"], 0] = (np.arange(meta["n_orders"]) % 2 == 0).astype(float)
-    return dense
 
 
 # ---------------------------------------------------------------- ours
@@ -271,7 +134,7 @@ def child_replay(directory: Path, runs: int) -> dict:
     meta = json.loads((directory / "meta.json").read_text())
     windows = [_window(path) for path in sorted(directory.glob("ours_*.npz"))]
     bar_end = T0_NS + MINUTE_NS * np.arange(1, meta["n_bars"] + 1)
-    events = SignalEvents.from_dense(_signals(meta))
+    events = SignalEvents.from_dense(bar_signals(meta))
     _warm_up()
     times = []
     for _ in range(runs):
@@ -291,9 +154,9 @@ def child_stream(directory: Path) -> dict:
     bar_end = T0_NS + MINUTE_NS * np.arange(1, meta["n_bars"] + 1)
     _warm_up()
     start = time.perf_counter()
-    result = replay(bar_end, SignalEvents.from_dense(_signals(meta)),
+    result = replay(bar_end, SignalEvents.from_dense(bar_signals(meta)),
                     (_window(path) for path in sorted(directory.glob("ours_*.npz"))), _engine(), symbols=(SYMBOL,))
-    return {"seconds": time.perf_counter() - start, "fills": result.fills.height, "rss_mib": _peak_rss_mib()}
+    return {"seconds": time.perf_counter() - start, "fills": result.fills.height, "rss_mib": peak_rss_mib()}
 
 
 def _tables(directory: Path, what: str):
@@ -350,7 +213,7 @@ def child_e2e(directory: Path, runs: int) -> dict:
     index = (np.datetime64(T0_NS, "ns") + np.arange(n) * np.timedelta64(1, "m")).astype("datetime64[us]")
     ones = np.ones((n, 1))
     bars = BarArrays(index, (SYMBOL,), ones, ones, ones, ones, ones)
-    events = SignalEvents.from_dense(_signals(meta))
+    events = SignalEvents.from_dense(bar_signals(meta))
     _warm_up()
     times = []
     for _ in range(runs):
@@ -359,89 +222,18 @@ def child_e2e(directory: Path, runs: int) -> dict:
         times.append(time.perf_counter() - start)
     price = result.fills["price"].to_numpy()
     return {"seconds": statistics.median(times), "times": times, "fills": result.fills.height,
-            "ticks": np.round(price / TICK).astype(np.int64).tolist(), "rss_mib": _peak_rss_mib(),
+            "ticks": np.round(price / TICK).astype(np.int64).tolist(), "rss_mib": peak_rss_mib(),
             "quotes": hasattr(Feed, "quote_arrays")}
 
 
-# ---------------------------------------------------------------- hftbacktest (its own venv)
-
-
-def _peer_strategy():
-    from hftbacktest import GTC, MARKET
-    from numba import njit
-
-    @njit
-    def strategy(hbt, n_orders, fill_ticks):
-        """Woken on every event (and at each minute): a market buy at odd minutes, a sell at even ones."""
-        hbt.wait_next_feed(False, 0)  # starts the clock at the first event
-        k = 0
-        next_minute = T0_NS + MINUTE_NS
-        while True:
-            timeout = next_minute - hbt.current_timestamp if k < n_orders else 1 << 60
-            if hbt.wait_next_feed(False, timeout) == 1:
-                break
-            if k < n_orders and hbt.current_timestamp >= next_minute:
-                orders = hbt.orders(0)
-                if k > 0:  # the previous order filled a minute ago
-                    order = orders.get(k)
-                    if order is not None:
-                        fill_ticks[k - 1] = order.exec_price_tick
-                hbt.clear_inactive_orders(0)
-                depth = hbt.depth(0)
-                if k % 2 == 0:
-                    hbt.submit_buy_order(0, k + 1, depth.best_ask, 1.0, GTC, MARKET, False)
-                else:
-                    hbt.submit_sell_order(0, k + 1, depth.best_bid, 1.0, GTC, MARKET, False)
-                k += 1
-                next_minute += MINUTE_NS
-        if k > 0:
-            order = hbt.orders(0).get(k)
-            if order is not None and order.exec_qty > 0:
-                fill_ticks[k - 1] = order.exec_price_tick
-        return hbt.state_values(0).num_trades
-
-    return strategy
-
-
-def _peer_run(strategy, data: list[np.ndarray] | list[str], n_orders: int) -> tuple[float, int, np.ndarray]:
-    from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
-
-    fill_ticks = np.full(max(n_orders, 1), -1, np.int64)
-    start = time.perf_counter()
-    asset = (BacktestAsset().data(data).linear_asset(1.0).constant_latency(LATENCY_NS, 0)
-             .risk_adverse_queue_model().no_partial_fill_exchange().trading_value_fee_model(0.0, 0.0)
-             .tick_size(TICK).lot_size(1.0).last_trades_capacity(0))
-    hbt = HashMapMarketDepthBacktest([asset])
-    fills = strategy(hbt, n_orders, fill_ticks)
-    hbt.close()
-    return time.perf_counter() - start, int(fills), fill_ticks
-
-
-def child_peer(directory: Path, runs: int) -> dict:
-    """hftbacktest: every chunk's rows in memory, the median of ``runs`` warm runs."""
-    import hftbacktest
-    from hftbacktest import types
-
-    assert types.event_dtype == HBT_EVENT and (types.EXCH_EVENT, types.LOCAL_EVENT) == (EXCH_EVENT, LOCAL_EVENT)
-    assert (types.BUY_EVENT, types.SELL_EVENT, types.DEPTH_EVENT, types.TRADE_EVENT) == (
-        BUY_EVENT, SELL_EVENT, DEPTH_EVENT, TRADE_EVENT)
-    meta = json.loads((directory / "meta.json").read_text())
-    data = [np.load(path) for path in sorted(directory.glob("hbt_*.npy"))]
-    strategy = _peer_strategy()
-    warm = data[0][:50_000].copy()
-    _peer_run(strategy, [warm], int((warm["exch_ts"][-1] - T0_NS) // MINUTE_NS) - 1)
-    times = []
-    for _ in range(runs):
-        seconds, fills, ticks = _peer_run(strategy, data, meta["n_orders"])
-        times.append(seconds)
-    del data
-    files_s, files_fills, _ = _peer_run(strategy, [str(path) for path in sorted(directory.glob("hbt_*.npy"))],
-                                       meta["n_orders"])  # its own storage: .npy files, loaded as it goes
-    return {"seconds": statistics.median(times), "times": times, "fills": fills, "ticks": ticks.tolist(),
-            "files_s": files_s, "files_fills": files_fills, "version": hftbacktest.__version__}
-
-
 # ---------------------------------------------------------------- the run
+
+
+def _peer(directory: Path, runs: int) -> dict:
+    """hftbacktest's runs (this process is its venv's interpreter)."""
+    from tick_execution_peer import child_peer
+
+    return child_peer(directory, runs)
 
 
 def _child(role: str, directory: Path, runs: int, *, python: Path | str = sys.executable) -> dict:
@@ -481,7 +273,7 @@ def main() -> None:
         directory = Path(args.dir)
         roles = {"replay": lambda: child_replay(directory, args.runs), "stream": lambda: child_stream(directory),
                  "load": lambda: child_load(directory), "e2e": lambda: child_e2e(directory, args.runs),
-                 "peer": lambda: child_peer(directory, args.runs)}
+                 "peer": lambda: _peer(directory, args.runs)}
         print(json.dumps(roles[args.child]()))
         return
 
@@ -493,13 +285,13 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tick-bench-"))
     rows = []
     try:
-        for n in (_count(s) for s in args.sizes.split(",")):
-            directory = work / _label(n)
+        for n in (count_of(s) for s in args.sizes.split(",")):
+            directory = work / label(n)
             shutil.rmtree(directory, ignore_errors=True)
             directory.mkdir(parents=True)
             started = time.perf_counter()
             meta = generate(directory, n, args.gap_ms)
-            print(f"\n{_label(n)} events: {meta['quotes']:,} BBO updates + {meta['trades']:,} trades over "
+            print(f"\n{label(n)} events: {meta['quotes']:,} BBO updates + {meta['trades']:,} trades over "
                   f"{meta['n_bars'] / 1440:.1f} days, {meta['n_orders']:,} orders; hftbacktest rows "
                   f"{meta['hbt_rows']:,} (generated in {time.perf_counter() - started:.1f} s)", flush=True)
             ours = _child("replay", directory, args.runs)
@@ -557,7 +349,7 @@ def _table(rows: list[dict], peer: bool) -> None:
         n, ours, theirs, e2e = row["n"], row["ours"], row.get("peer", {}), row.get("e2e", {})
         mine_s, their_s, e2e_s, files_s = ours["seconds"], theirs.get("seconds"), e2e.get("seconds"), \
             theirs.get("files_s")
-        lines.append([_label(n), f"{mine_s:.3f}", rate(n, mine_s), f"{their_s:.3f}" if their_s else "-",
+        lines.append([label(n), f"{mine_s:.3f}", rate(n, mine_s), f"{their_s:.3f}" if their_s else "-",
                       rate(n, their_s), ratio(their_s, mine_s), f"{e2e_s:.2f}" if e2e_s else "-", rate(n, e2e_s),
                       f"{files_s:.2f}" if files_s else "-", ratio(files_s, e2e_s),
                       f"{row['stream']['rss_mib']:,.0f} MiB", f"{e2e['rss_mib']:,.0f} MiB" if e2e else "-",
