@@ -16,35 +16,17 @@ Arrays viewed on Arrow buffers are read-only (``flags.writeable`` False): copy o
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import pyarrow as pa
+
+from backtest.engine.kernels.tick_records import QuoteStream, TradeStream
 
 LEVELS = 5
 
 
-class TradeArrays(NamedTuple):
-    """A window's trades ordered by time: ``ts`` int64 ns UTC, ``column`` int32 (the symbol's index in the
-    symbols asked for), ``price`` and ``size`` float64; all C-contiguous, of one length."""
-
-    ts: np.ndarray
-    column: np.ndarray
-    price: np.ndarray
-    size: np.ndarray
-
-
-class QuoteArrays(NamedTuple):
-    """A window's quotes ordered by time: ``ts`` int64 ns UTC, ``column`` int32, and ``bid_px``, ``bid_qty``,
-    ``ask_px``, ``ask_qty`` float64 of shape ``(n, 5)`` (level 0 = top of book; NaN for an empty level); all
-    C-contiguous."""
-
-    ts: np.ndarray
-    column: np.ndarray
-    bid_px: np.ndarray
-    bid_qty: np.ndarray
-    ask_px: np.ndarray
-    ask_qty: np.ndarray
+# the tick engine's input records, filled here (one definition: backtest/engine/kernels/tick_records.py)
+TradeArrays = TradeStream
+QuoteArrays = QuoteStream
 
 
 def _flat(column: pa.ChunkedArray) -> np.ndarray:

@@ -28,7 +28,9 @@ from backtest.engine.modes import OrderType, Queue, StopFill
 
 
 class TradeStream(NamedTuple):
-    """Prints of one window, ordered by ``ts``: ``ts`` int64 ns, ``column`` int64, ``price`` and ``size`` float64."""
+    """Prints of one window, ordered by ``ts``: ``ts`` int64 ns, ``column`` (the symbol's index), ``price`` and
+    ``size`` float64; C-contiguous. The feed fills it (``Feed.trade_arrays``, ``column`` int32); the replay
+    takes ``column`` as int64 (copied once per window)."""
 
     ts: np.ndarray
     column: np.ndarray
@@ -37,7 +39,8 @@ class TradeStream(NamedTuple):
 
 
 class QuoteStream(NamedTuple):
-    """Book updates of one window, ordered by ``ts``; the four books are ``(n, levels)`` float64."""
+    """Book updates of one window, ordered by ``ts``: ``ts``, ``column`` as in :class:`TradeStream`, and the four
+    books ``(n, levels)`` float64 (level 0 the top; NaN where a level is empty). ``Feed.quote_arrays`` fills it."""
 
     ts: np.ndarray
     column: np.ndarray
