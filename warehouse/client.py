@@ -5,15 +5,20 @@ process; ``http(s)://user:pass@host:8123/db`` talks to a ClickHouse server.
 The same SQL runs on both. With no DSN, ``$TICKHOUSE_DSN`` is used, else
 ``chdb://`` + the absolute path of ``./data/warehouse``.
 
+``chdb://:memory:`` is an in-memory warehouse that lives as long as the process.
+
 Embedded limits turned into clear errors here: one process may open a data
-directory at a time, and one process may open one directory at a time.
+directory at a time (the error names the process that holds it and suggests
+``python -m warehouse serve``, also when two processes start at once), one
+process may open one directory at a time, and the path must be a writable
+directory (not a file, not under a file).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,12 +26,16 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from warehouse.errors import WarehouseError
+from warehouse.locks import first_open, open_error
 
 DSN_ENV = "TICKHOUSE_DSN"
 DEFAULT_EMBEDDED_DIR = "data/warehouse"
+MEMORY = ":memory:"  # chdb://:memory: -- an in-memory warehouse, gone when the process ends
 
 _open_embedded: dict[tuple[str, str], Client] = {}
 _siblings: dict[tuple[str, str], Client] = {}  # second connections (sibling()), same keys
+_held: Counter[str] = Counter()  # embedded path -> open holds (hold()/release(), e.g. Feeds)
+_plain: set[str] = set()  # embedded paths connect() handed out: they stay open until close_embedded()
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -38,13 +47,16 @@ def resolve_dsn(dsn: str | None = None) -> str:
     'chdb:///tmp/wh'
     >>> resolve_dsn("http://localhost:8123/default")
     'http://localhost:8123/default'
+    >>> resolve_dsn("chdb://:memory:")
+    'chdb://:memory:'
     """
     chosen = dsn or os.environ.get(DSN_ENV) or ""
     if not chosen:
         return "chdb://" + str(Path(DEFAULT_EMBEDDED_DIR).resolve())
     scheme = urlparse(chosen).scheme
     if scheme == "chdb":
-        return "chdb://" + str(Path(embedded_path(chosen)).resolve())
+        path = embedded_path(chosen)
+        return "chdb://" + (path if path == MEMORY else str(Path(path).resolve()))
     if scheme in ("http", "https"):
         return chosen
     raise WarehouseError(
@@ -57,10 +69,15 @@ def embedded_path(dsn: str) -> str:
 
     >>> embedded_path("chdb:///var/lib/wh")
     '/var/lib/wh'
+    >>> embedded_path("chdb://memory")
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: dsn: 'chdb://memory' has no data directory; use chdb:///abs/path or chdb://:memory:
     """
     rest = dsn[len("chdb://"):]
-    if not rest or rest.startswith("memory"):
-        raise WarehouseError(f"dsn: {dsn!r} has no data directory; use chdb:///abs/path")
+    if rest == MEMORY:
+        return rest
+    if not rest or rest.startswith(("memory", ":memory")):
+        raise WarehouseError(f"dsn: {dsn!r} has no data directory; use chdb:///abs/path or chdb://{MEMORY}")
     return rest
 
 
@@ -86,12 +103,47 @@ def connect(dsn: str | None = None, database: str | None = None) -> Client:
     """
     resolved = resolve_dsn(dsn)
     if resolved.startswith("chdb://"):
-        return _connect_embedded(embedded_path(resolved), database or "default")
+        client = _connect_embedded(embedded_path(resolved), database or "default")
+        _plain.add(embedded_path(resolved))
+        return client
     return _connect_server(resolved, database)
 
 
+def hold(dsn: str | None = None, database: str | None = None) -> Client:
+    """:func:`connect`, counted: :func:`release` closes what the holds alone opened.
+
+    A :class:`~backtest.feed.Feed` given a DSN holds its client this way, so
+    closing the last such Feed lets another process open the embedded warehouse.
+
+    >>> client = hold()
+    >>> client.command("SELECT 1")
+    1
+    >>> release(client)
+    """
+    resolved = resolve_dsn(dsn)
+    if not resolved.startswith("chdb://"):
+        return _connect_server(resolved, database)
+    path = embedded_path(resolved)
+    client = _connect_embedded(path, database or "default")
+    _held[path] += 1
+    return client
+
+
+def release(client: Client) -> None:
+    """Give back a client from :func:`hold`: a server client is closed; the embedded warehouse is closed in this
+    process when no other hold uses it and :func:`connect` never handed it out (other code may use that one).
+    """
+    path = next((key[0] for key, opened in _open_embedded.items() if opened is client), None)
+    if path is None:
+        client.close()
+        return
+    _held[path] -= 1
+    if _held[path] <= 0 and path not in _plain:
+        close_embedded()
+
+
 def close_embedded() -> None:
-    """Close this process's embedded warehouse so another directory may be opened.
+    """Close this process's embedded warehouse so another directory (or process) may open it.
 
     >>> close_embedded()
     """
@@ -99,6 +151,8 @@ def close_embedded() -> None:
         client.close()
     _open_embedded.clear()
     _siblings.clear()
+    _held.clear()
+    _plain.clear()
 
 
 def sibling(client: Client) -> Client | None:
@@ -129,17 +183,18 @@ def _connect_embedded(path: str, database: str) -> Client:
             f"dsn: this process already has the embedded warehouse {other} open and chDB allows one "
             f"per process; close it (warehouse.client.close_embedded()) before opening {path}"
         )
-    if not _open_embedded:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        _refuse_if_locked(path)
+    if database != "default":  # opens the warehouse first (below), then adds the database
+        _connect_embedded(path, "default").command(f"CREATE DATABASE IF NOT EXISTS {_database(database)}")
     try:
-        if database != "default":
-            _connect_embedded(path, "default").command(f"CREATE DATABASE IF NOT EXISTS {_database(database)}")
-        client = _embedded_client(path, database)
+        if _open_embedded or path == MEMORY:
+            client = _embedded_client(path, database)
+        else:
+            with first_open(path):
+                client = _embedded_client(path, database)
     except WarehouseError:
         raise
     except Exception as exc:  # chDB reports failures as generic errors with long traces
-        raise WarehouseError(f"dsn: cannot open embedded warehouse at {path}: {_first_line(exc)}") from None
+        raise open_error(path, exc) from None
     _open_embedded[(path, database)] = client
     return client
 
@@ -157,35 +212,6 @@ def _database(name: str) -> str:
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
         raise WarehouseError(f"database: {name!r} is not a valid database name (letters, digits, _)")
     return name
-
-
-def _refuse_if_locked(path: str) -> None:
-    """Fail with a clear message when another process holds ``path/status``.
-
-    chDB (like clickhouse-server) takes an exclusive ``flock`` on that file; a
-    second process would otherwise get an opaque BAD_ARGUMENTS error.
-    """
-    status = Path(path) / "status"
-    if not status.exists():
-        return
-    fd = os.open(status, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        owner = _status_pid(status)
-        raise WarehouseError(
-            f"dsn: warehouse at {path} is open in another process{owner}; stop it, "
-            f"or use a ClickHouse server DSN (TICKHOUSE_DSN=http://host:8123/db) for concurrent access"
-        ) from None
-    finally:
-        os.close(fd)  # closing the descriptor releases our probe lock
-
-
-def _status_pid(status: Path) -> str:
-    for line in status.read_text(errors="replace").splitlines():
-        if line.startswith("PID:"):
-            return f" (pid {line.split(':', 1)[1].strip()})"
-    return ""
 
 
 def _connect_server(dsn: str, database: str | None) -> Client:

@@ -17,7 +17,7 @@ from backtest.feed.events import QuoteArrays, TradeArrays, quote_arrays, trade_a
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
 from backtest.feed.request import UNIT_SECONDS, FeedError, plan_bars, request, to_utc
 from warehouse import feed_quotes, feed_sql
-from warehouse.client import connect
+from warehouse.client import hold, release
 from warehouse.feed_sql import QueryCost
 from warehouse.schema.ddl import TICK_COLUMNS
 
@@ -30,17 +30,49 @@ class Feed:
     :class:`~warehouse.feed_sql.QueryCost` per query (``pl.DataFrame(feed.stats)``
     tabulates them).
 
-    >>> feed = Feed()
-    >>> feed.stats
+    A Feed closes (:meth:`close`, or ``with Feed(...) as feed:``). A Feed that
+    opened its own client (given a DSN or None) closes it: a server connection
+    at once; this process's embedded warehouse once no other open Feed uses it
+    (and no code took it from :func:`warehouse.client.connect`), so another
+    process may then open the directory. A Feed given a client leaves it open:
+    whoever opened it closes it.
+
+    >>> with Feed() as feed:
+    ...     feed.stats
     []
+    >>> feed.symbols()
+    Traceback (most recent call last):
+    backtest.feed.request.FeedError: feed: closed; open a new Feed (or use one inside its with block)
     """
 
     def __init__(self, client_or_dsn: Client | str | None = None, database: str | None = None) -> None:
-        if client_or_dsn is None or isinstance(client_or_dsn, str):
-            self.client = connect(client_or_dsn, database)
-        else:
-            self.client = client_or_dsn
+        self._owns = client_or_dsn is None or isinstance(client_or_dsn, str)
+        self._client: Client | None = hold(client_or_dsn, database) if self._owns else client_or_dsn
         self.stats: list[QueryCost] = []
+
+    @property
+    def client(self) -> Client:
+        """The clickhouse-connect client this Feed reads through (an error once the Feed is closed)."""
+        if self._client is None:
+            raise FeedError("feed: closed; open a new Feed (or use one inside its with block)")
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._client is None
+
+    def close(self) -> None:
+        """Close the client this Feed opened (a client it was given stays open); closing twice is harmless."""
+        if self._client is not None and self._owns:
+            release(self._client)
+        self._client = None
+
+    def __enter__(self) -> Feed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def bars(
         self,

@@ -1,0 +1,57 @@
+"""Sharing the embedded warehouse between processes (issue 18 item 7): real processes, each with its own
+data directory (chDB allows one per process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _python(code: str, *, dsn: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TICKHOUSE_DSN": dsn}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def _warehouse(*args: str, dsn: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **({"TICKHOUSE_DSN": dsn} if dsn else {})}
+    return subprocess.run([sys.executable, "-m", "warehouse", *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=cwd)
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_closing_a_feed_lets_another_process_open_the_warehouse(dsn):
+    result = _python(f"""
+        import subprocess, sys
+        from backtest.feed import Feed
+        from warehouse.client import connect
+
+        def init():
+            return subprocess.run([sys.executable, "-m", "warehouse", "--dsn", {dsn!r}, "init"],
+                                  capture_output=True, text=True)
+
+        with Feed() as feed:
+            assert feed.client.command("SELECT 1") == 1
+            held = init()
+        assert feed.closed
+        freed = init()
+        print(held.returncode, freed.returncode)
+        print(held.stderr.strip())
+        client = connect()  # a Feed given a client leaves it open
+        Feed(client).close()
+        print(client.command("SELECT 2"))
+    """, dsn=dsn)
+    assert result.returncode == 0, result.stderr
+    codes, held, still_open = result.stdout.strip().splitlines()
+    assert codes == "2 0"
+    assert "is open in another process (pid" in held and "python -m warehouse serve" in held
+    assert still_open == "2"
