@@ -1,12 +1,16 @@
 """``python -m warehouse <command>``: init, demo, load, load-quotes, load-ohlcv, load-instruments, status, repair,
 compact, rebuild-bars.
 
-Every command takes ``--dsn`` (default ``$TICKHOUSE_DSN`` or the embedded
-``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
+Every command takes ``--dsn``, before or after its name (default ``$TICKHOUSE_DSN`` or the
+embedded ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
 
 >>> main(["init"])  # doctest: +ELLIPSIS
 schema at version ... (...)
 0
+>>> build_parser().parse_args(["status", "--dsn", "chdb:///wh"]).dsn
+'chdb:///wh'
+>>> build_parser().parse_args(["--dsn", "chdb:///wh", "ingest", "redis"]).dsn
+'chdb:///wh'
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from warehouse.schema.ddl import LATEST_VERSION, KafkaSource, Target, render
 from warehouse.status import format_status
 
 Command = Callable[[argparse.Namespace], int]
+DSN_HELP = "chdb:///abs/path, chdb://:memory: or http(s)://user:pass@host:8123/db"
 QUOTE_BATCH_TICKS = 540_000  # the demo's quotes in batches of ~500k (two halves at once, ~170 MB each)
 
 
@@ -192,7 +197,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m warehouse``."""
     parser = argparse.ArgumentParser(prog="python -m warehouse", description=__doc__.split("\n")[0])
-    parser.add_argument("--dsn", help="chdb:///abs/path or http(s)://user:pass@host:8123/db")
+    parser.add_argument("--dsn", help=DSN_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     init = commands.add_parser("init", help="create or upgrade the schema (idempotent)")
@@ -263,7 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
     merge.set_defaults(run=cmd_compact)
     for module in (bench_cli, stream_cli):
         module.add_commands(commands)
+    _dsn_after(commands)
     return parser
+
+
+def _dsn_after(commands: argparse._SubParsersAction) -> None:
+    """Let every command (and sub-command) take ``--dsn`` after its name too; given there, it wins over one
+    given before (argparse.SUPPRESS: not given, the value from before the command stays)."""
+    for command in commands.choices.values():
+        if "--dsn" not in command._option_string_actions:
+            command.add_argument("--dsn", default=argparse.SUPPRESS, help=DSN_HELP)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _dsn_after(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

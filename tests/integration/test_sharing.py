@@ -55,3 +55,13 @@ def test_closing_a_feed_lets_another_process_open_the_warehouse(dsn):
     assert codes == "2 0"
     assert "is open in another process (pid" in held and "python -m warehouse serve" in held
     assert still_open == "2"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_dsn_before_or_after_the_command(tmp_path, session_dsn, where):
+    own = f"chdb://{tmp_path / 'wh'}"
+    args = ("--dsn", own, "init") if where == "before" else ("init", "--dsn", own)
+    result = _warehouse(*args, dsn=session_dsn)  # $TICKHOUSE_DSN names another warehouse: --dsn wins
+    assert result.returncode == 0, result.stderr
+    assert "schema at version" in result.stdout
+    assert (tmp_path / "wh" / "metadata").is_dir()
