@@ -56,6 +56,7 @@ from reports import write_failed_report
 from reports.multirun import COMBINED_FILE, JobError, write_job_error
 from reports.run_files import write_run_files
 from strategies.errors import StrategyError
+from warehouse.client import MEMORY, resolve_dsn
 from warehouse.errors import WarehouseError
 
 USER_ERRORS = (BacktestError, StrategyError, WarehouseError)
@@ -126,9 +127,12 @@ def backtest_job(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     try:
+        pin_dsn(cfg, hydra_cfg.runtime.cwd, out_dir / hydra_cfg.output_subdir if hydra_cfg.output_subdir else None)
         summary, report = run_job(cfg, out_dir)
     except USER_ERRORS + (OmegaConfBaseException,) as exc:  # OmegaConf: a value that does not resolve
         message = error_line(exc)
+        if isinstance(exc, WarehouseError) and message.startswith("dsn: "):
+            message = "warehouse." + message  # the field as this command spells it
         print(f"error: {message}", file=sys.stderr)
         write_failed_report(out_dir, OmegaConf.to_container(cfg, enum_to_str=True), message)
         if hydra_cfg.mode != RunMode.MULTIRUN:
@@ -139,6 +143,31 @@ def backtest_job(cfg: DictConfig) -> None:
     print(f"output: {out_dir}")
     if report.exists():
         print(f"report: {report}")
+
+
+def pin_dsn(cfg: DictConfig, cwd: str, saved: Path | None) -> str:
+    """Make ``cfg.warehouse.dsn`` absolute and save it so in ``saved/config.yaml``; the DSN.
+
+    A relative ``chdb://data/warehouse`` (or ``$TICKHOUSE_DSN``, which the default
+    reads) is resolved against ``cwd``, the directory the command ran in, so that
+    replaying the saved config elsewhere opens the same warehouse, not a new empty one.
+
+    >>> cfg = OmegaConf.create({"warehouse": {"dsn": "chdb://data/wh"}})
+    >>> pin_dsn(cfg, "/home/me", None), cfg.warehouse.dsn
+    ('chdb:///home/me/data/wh', 'chdb:///home/me/data/wh')
+    """
+    dsn = str(cfg.warehouse.dsn)
+    path = dsn.removeprefix("chdb://")
+    if dsn.startswith("chdb://") and path and path != MEMORY and not path.startswith("/"):
+        dsn = "chdb://" + str(Path(cwd) / path)
+    dsn = resolve_dsn(dsn)
+    cfg.warehouse.dsn = dsn
+    file = saved / "config.yaml" if saved else None
+    if file and file.exists():
+        written = OmegaConf.load(file)
+        written.warehouse.dsn = dsn
+        OmegaConf.save(written, file)
+    return dsn
 
 
 @contextmanager

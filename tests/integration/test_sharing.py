@@ -65,3 +65,22 @@ def test_dsn_before_or_after_the_command(tmp_path, session_dsn, where):
     assert result.returncode == 0, result.stderr
     assert "schema at version" in result.stdout
     assert (tmp_path / "wh" / "metadata").is_dir()
+
+
+def _backtest(*args: str, cwd, env_dsn: str | None = None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "TICKHOUSE_DSN"}
+    env.update({"TICKHOUSE_DSN": env_dsn} if env_dsn else {})
+    return subprocess.run([sys.executable, "-m", "backtest", "+strategy=sma_cross", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("given", [(), ("warehouse.dsn=chdb://data/wh",)])
+def test_a_run_saves_its_dsn_absolute(tmp_path, given):
+    """The default (``chdb://data/warehouse`` via ``$TICKHOUSE_DSN``'s fallback) and a relative override
+    are both saved as absolute paths: replayed elsewhere, the config opens the same warehouse."""
+    done = _backtest(*given, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert done.returncode == 2  # the new warehouse has no schema: a one-line error, but the config is saved
+    assert _one_line(done).startswith("error: warehouse: it has no schema yet")
+    saved = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
+    expected = tmp_path / ("data/wh" if given else "data/warehouse")
+    assert f"dsn: chdb://{expected}\n" in saved
