@@ -101,10 +101,11 @@ def read_only(path: str) -> str:
     """The message for a warehouse directory this process cannot write.
 
     >>> read_only("/wh")
-    "dsn: warehouse directory '/wh' is read-only; chDB writes its lock and logs there even to read: copy it somewhere writable, or serve it (`python -m warehouse serve`) from a user that can write it"
+    "dsn: warehouse directory '/wh' is read-only; chDB cannot open a directory it cannot write (its lock file, status, is written even to read): copy it somewhere writable, or serve it (`python -m warehouse serve`) from a user that can write it"
     """
-    return (f"dsn: warehouse directory {path!r} is read-only; chDB writes its lock and logs there even to read: "
-            f"copy it somewhere writable, or serve it (`python -m warehouse serve`) from a user that can write it")
+    return (f"dsn: warehouse directory {path!r} is read-only; chDB cannot open a directory it cannot write (its "
+            f"lock file, status, is written even to read): copy it somewhere writable, or serve it "
+            f"(`python -m warehouse serve`) from a user that can write it")
 
 
 def holder(path: str) -> str:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -84,3 +85,46 @@ def test_a_run_saves_its_dsn_absolute(tmp_path, given):
     saved = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
     expected = tmp_path / ("data/wh" if given else "data/warehouse")
     assert f"dsn: chdb://{expected}\n" in saved
+
+
+RACE = """
+import sys, time
+from warehouse.cli import main
+start = float(sys.argv[1])
+time.sleep(max(0.0, start - time.time()))  # imports done: every process opens the warehouse at this moment
+sys.exit(main(["--dsn", sys.argv[2], sys.argv[3]]))
+"""
+
+
+@pytest.mark.parametrize("command", ["init", "status"])
+def test_processes_starting_together_get_the_warehouse_in_turn_or_the_lock_message(tmp_path, command):
+    dsn = f"chdb://{tmp_path / 'wh'}"
+    if command == "status":
+        assert _warehouse("init", dsn=dsn).returncode == 0
+    start = f"{time.time() + 4:.3f}"  # after the slowest process has imported
+    racers = [subprocess.Popen([sys.executable, "-c", RACE, start, dsn, command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(racer.wait(timeout=300), *racer.communicate()) for racer in racers]
+    for code, out, err in results:
+        assert "EmbeddedServer" not in err and "BAD_ARGUMENTS" not in err and "Traceback" not in err, err
+        if code != 0:
+            assert code == 2 and len(err.strip().splitlines()) == 1, err
+            assert err.startswith(f"error: dsn: warehouse at {tmp_path / 'wh'} is open in another process (pid "), err
+            assert "python -m warehouse serve" in err
+    assert any(code == 0 for code, _, _ in results)
+
+
+def test_a_read_only_warehouse_is_one_line(tmp_path):
+    """chDB cannot open a directory it cannot write (it writes ``status`` even to read), so ``status`` on a
+    read-only warehouse says so. Root ignores file modes: the directory is mounted read-only in a mount
+    namespace of the command's own (``unshare -m``), skipped where that is not allowed."""
+    source, mounted = tmp_path / "src", tmp_path / "ro"
+    mounted.mkdir()
+    assert _warehouse("--dsn", f"chdb://{source / 'wh'}", "init").returncode == 0
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no mount namespace here (unshare -m) to mount a read-only directory")
+    script = (f"mount --bind {source} {mounted} && mount -o remount,bind,ro {mounted} && "
+              f"{sys.executable} -m warehouse --dsn chdb://{mounted / 'wh'} status")
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert _one_line(result).startswith(f"error: dsn: warehouse directory '{mounted / 'wh'}' is read-only; ")
