@@ -12,10 +12,10 @@ import time
 import pytest
 
 
-def _python(code: str, *, dsn: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _python(code: str, *, dsn: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "TICKHOUSE_DSN": dsn}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+                          timeout=300, cwd=cwd)
 
 
 def _warehouse(*args: str, dsn: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
@@ -128,3 +128,30 @@ def test_a_read_only_warehouse_is_one_line(tmp_path):
     result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert _one_line(result).startswith(f"error: dsn: warehouse directory '{mounted / 'wh'}' is read-only; ")
+
+
+@pytest.mark.parametrize("under", [False, True])
+def test_a_dsn_path_that_is_a_file_is_one_line_from_both_clis(tmp_path, under):
+    file = tmp_path / "notes.txt"
+    file.write_text("not a warehouse")
+    path = file / "wh" if under else file
+    expected = (f"dsn: '{path}' lies under '{file}', which is a file, not a directory" if under
+                else f"dsn: '{path}' is a file, not a warehouse directory")
+    warehouse = _warehouse("status", "--dsn", f"chdb://{path}", cwd=str(tmp_path))
+    assert warehouse.returncode == 2 and _one_line(warehouse) == f"error: {expected}"
+    backtest = _backtest(f"warehouse.dsn=chdb://{path}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert backtest.returncode == 2 and _one_line(backtest) == f"error: warehouse.{expected}"
+    assert file.read_text() == "not a warehouse"
+
+
+def test_memory_dsn_is_an_in_memory_warehouse(tmp_path):
+    result = _python("""
+        from backtest.feed import Feed
+        from warehouse.cli import main
+        assert main(["--dsn", "chdb://:memory:", "demo", "--ticks", "20k", "--symbols", "AAA", "--no-quotes"]) == 0
+        with Feed("chdb://:memory:") as feed:
+            print(feed.bars("AAA", "2024-01-01", "2024-03-01", "1d").height > 0)
+    """, dsn="chdb://:memory:", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
+    assert list(tmp_path.iterdir()) == []  # no directory named ':memory:' (nor any other) appeared
