@@ -155,3 +155,22 @@ def test_memory_dsn_is_an_in_memory_warehouse(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True"
     assert list(tmp_path.iterdir()) == []  # no directory named ':memory:' (nor any other) appeared
+
+
+def test_a_consumer_opens_the_warehouse_before_it_reads_the_stream(tmp_path):
+    """A warehouse that cannot be opened fails ``ingest redis`` before one entry is read (none left pending)."""
+    redis = pytest.importorskip("redis")
+    from support.brokers import redis_server
+
+    file = tmp_path / "not-a-dir"
+    file.write_text("")
+    with redis_server() as url:
+        client = redis.Redis.from_url(url)
+        for n in range(1000):
+            client.xadd("ticks", {"data": f'{{"n": {n}}}'})
+        result = _warehouse("ingest", "redis", "--url", url, "--stream", "ticks", "--until-idle",
+                            "--dsn", f"chdb://{file}")
+        groups = client.xinfo_groups("ticks")
+    assert result.returncode == 2
+    assert _one_line(result) == f"error: dsn: '{file}' is a file, not a warehouse directory"
+    assert all(group["pending"] == 0 and not group.get("entries-read") for group in groups), groups

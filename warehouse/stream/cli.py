@@ -62,9 +62,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     options = RunOptions(batch=args.batch, linger=args.linger, until_idle=args.until_idle,
                          status_every=args.status_every)
     log = log_line
-    source = _source(args, options, log)  # Redis sends its first read, Kafka joins the group: while we migrate
+    # The warehouse first: one that cannot be opened (locked, a file, read-only) fails before a message is read
+    # and left pending; then Redis sends its first read (Kafka has joined the group already) while we migrate.
+    client = connect(args.dsn)
+    source = _source(args, options, log)
     try:
-        client = connect(args.dsn)
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         migrate(client)
         sink = StreamSink(client, source.name)
