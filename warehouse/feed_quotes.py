@@ -1,4 +1,4 @@
-"""The feed's quote and trade-event queries: quotes, the book at a time, and numbers for the tick engine.
+"""The feed's quote and trade-event queries: quotes, the book at a time, quote bars, and numbers for the tick engine.
 
 Like :mod:`warehouse.feed_sql` (whose ``_fetch`` measures every query: wall time, rows to read, rows and
 bytes returned): values are bound server-side (``{name:Type}``), the only text put into SQL is column
@@ -160,3 +160,46 @@ def quoted_symbols(client: Any, symbols: Sequence[str]) -> Fetched:
     sql = "SELECT DISTINCT symbol FROM quotes_1m WHERE symbol IN {symbols:Array(String)} ORDER BY symbol"
     return _fetch(client, "quoted symbols", "quotes_1m", sql, {"symbols": list(symbols)},
                   pa.schema([("symbol", pa.string())]))
+
+
+QUOTE_BAR_SCHEMA = pa.schema([("column", pa.int32()), ("bucket", pa.int64())]
+                             + [(name, pa.float64()) for name in
+                                ("bid", "ask", "bid_qty", "ask_qty", "bid_depth", "ask_depth")])
+
+
+def _depth(side: str) -> str:
+    """The quantity on a side's levels that have a price (an empty level is stored as price 0)."""
+    return " + ".join(f"if({side}_px_{k} > 0, {side}_qty_{k}, 0)" for k in range(1, LEVELS + 1))
+
+
+def quote_bars(client: Any, symbols: Sequence[str], start: datetime, end: datetime, step_seconds: int) -> Fetched:
+    """The last quote of each ``step_seconds`` interval in ``[start, end)`` per symbol (:data:`QUOTE_BAR_SCHEMA`).
+
+    ``column`` is the symbol's position in ``symbols``; ``bucket`` the interval's start (ns);
+    ``bid``/``ask`` and ``*_qty`` the top of book (NaN on an empty side), ``*_depth`` the five levels'
+    quantity. Ordered by ``column, bucket``: the book strategies that read quotes see at each bar's close
+    (:mod:`backtest.feed.quote_bars`).
+
+    >>> from datetime import timezone
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(database="feed_quotes_example"); _ = migrate(client)
+    >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    >>> quote_bars(client, ["AAA"], day, day.replace(hour=1), 60).table.column_names
+    ['column', 'bucket', 'bid', 'ask', 'bid_qty', 'ask_qty', 'bid_depth', 'ask_depth']
+    """
+    step_ns = int(step_seconds) * 10**9
+    last = "argMax({value}, (ts, seq))"
+    picked = [
+        f"{last.format(value='if(bid_px_1 > 0, bid_px_1, nan)')} AS bid",
+        f"{last.format(value='if(ask_px_1 > 0, ask_px_1, nan)')} AS ask",
+        f"{last.format(value='bid_qty_1')} AS bid_qty",
+        f"{last.format(value='ask_qty_1')} AS ask_qty",
+        f"{last.format(value=_depth('bid'))} AS bid_depth",
+        f"{last.format(value=_depth('ask'))} AS ask_depth",
+    ]
+    sql = (f"SELECT {_COLUMN}, intDiv(toUnixTimestamp64Nano(ts), {{step:Int64}}) * {{step:Int64}} AS bucket, "
+           f"{', '.join(picked)} "
+           f"FROM quotes FINAL {_WHERE} GROUP BY column_index, bucket ORDER BY column_index, bucket")
+    params = {**_range_params(symbols, start, end), "step": step_ns}
+    return _fetch(client, "quote bars", "quotes", sql, params, QUOTE_BAR_SCHEMA, scan=f"quotes FINAL {_WHERE}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from backtest.feed.frames import BarArrays
 from backtest.feed.reader import Feed
-from warehouse.feed_quote_bars import quote_bars
+from warehouse.feed_quotes import quote_bars
 
 QUOTE_FIELDS = ("bid", "ask", "bid_qty", "ask_qty", "bid_depth", "ask_depth")
 

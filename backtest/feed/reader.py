@@ -3,7 +3,7 @@ and shapes the result (:mod:`backtest.feed.frames`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -290,25 +290,23 @@ class Feed:
 
     def _require_quoted(self, missing: list[str]) -> None:
         """Refuse the symbols among ``missing`` (no quotes in the range) that have no quotes at all."""
-        if not missing:
-            return
-        fetched = feed_quotes.quoted_symbols(self.client, missing)
-        self.stats.append(fetched.cost)
-        known = set(fetched.table.column("symbol").to_pylist())
-        unknown = [name for name in missing if name not in known]
-        if unknown:
-            raise FeedError(f"symbols: {', '.join(map(repr, unknown))} not in the warehouse (no quotes)")
+        self._require_stored(missing, feed_quotes.quoted_symbols, "quotes")
 
     def _require_known(self, missing: list[str]) -> None:
         """Refuse the symbols among ``missing`` (no bars in the range) that have no ticks at all."""
+        self._require_stored(missing, feed_sql.known_symbols, "ticks")
+
+    def _require_stored(self, missing: list[str], lookup: Callable[[Client, list[str]], feed_sql.Fetched],
+                        what: str) -> None:
+        """Refuse the symbols among ``missing`` that ``lookup`` finds nowhere in the warehouse (no ``what``)."""
         if not missing:
             return
-        fetched = feed_sql.known_symbols(self.client, missing)
+        fetched = lookup(self.client, missing)
         self.stats.append(fetched.cost)
         known = set(fetched.table.column("symbol").to_pylist())
         unknown = [name for name in missing if name not in known]
         if unknown:
-            raise FeedError(f"symbols: {', '.join(map(repr, unknown))} not in the warehouse (no ticks)")
+            raise FeedError(f"symbols: {', '.join(map(repr, unknown))} not in the warehouse (no {what})")
 
     def _require_ohlcv(self, names: list[str], table: pa.Table, interval: str) -> None:
         missing = self._missing(names, table)
