@@ -230,10 +230,12 @@ class Feed:
         return _book(pl.from_arrow(table))
 
     def quote_arrays(self, symbols: str | Iterable[str], start: datetime | date | str,
-                     end: datetime | date | str) -> QuoteArrays:
+                     end: datetime | date | str, *, known: bool = False) -> QuoteArrays:
         """Quotes in ``[start, end)`` as the tick engine's :class:`~backtest.feed.events.QuoteArrays`: ordered by
         time across ``symbols``, ``column`` the index in ``symbols`` (as asked, without repeats), ``(n, 5)``
         prices and quantities with NaN for empty levels. Read a window at a time: memory follows the window.
+        A symbol without quotes in the range is looked up and refused when it has none at all, unless
+        ``known`` says the caller has checked the symbols already (window after window).
 
         >>> Feed().quote_arrays("AAA", "2024-01-03", "2024-01-02")
         Traceback (most recent call last):
@@ -241,13 +243,15 @@ class Feed:
         """
         names, t0, t1 = request(symbols, start, end, None)
         table = self._run("quote arrays", names, t0, t1, feed_quotes.quote_columns(self.client, names, t0, t1))
-        self._require_quoted(self._absent(names, table))
+        if not known:
+            self._require_quoted(self._absent(names, table))
         return quote_arrays(table)
 
     def trade_arrays(self, symbols: str | Iterable[str], start: datetime | date | str,
-                     end: datetime | date | str) -> TradeArrays:
+                     end: datetime | date | str, *, known: bool = False) -> TradeArrays:
         """Trades in ``[start, end)`` (the deduplicated ticks :meth:`ticks` reads) as the tick engine's
         :class:`~backtest.feed.events.TradeArrays`: ``ts`` ns, ``column`` the index in ``symbols``, price, size.
+        ``known``: as for :meth:`quote_arrays` (a symbol with no ticks at all is refused unless it is set).
 
         >>> Feed().trade_arrays([], "2024-01-02", "2024-01-03")
         Traceback (most recent call last):
@@ -255,7 +259,8 @@ class Feed:
         """
         names, t0, t1 = request(symbols, start, end, None)
         table = self._run("trade arrays", names, t0, t1, feed_quotes.trade_columns(self.client, names, t0, t1))
-        self._require_known(self._absent(names, table))
+        if not known:
+            self._require_known(self._absent(names, table))
         return trade_arrays(table)
 
     def symbols(self) -> list[str]:

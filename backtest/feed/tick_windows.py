@@ -56,8 +56,9 @@ def tick_windows(feed: Feed, symbols: Sequence[str], start: datetime | date | st
     lo = t0
     while lo < t1:
         hi = min(lo + window, t1)
-        trades = feed.trade_arrays(names, lo, hi)
-        quotes = _remapped(feed.quote_arrays(quoted, lo, hi), as_column) if quoted else no_quote_arrays()
+        # the symbols are looked up once (the first window refuses one with no ticks at all; quoted ones are known)
+        trades = feed.trade_arrays(names, lo, hi, known=lo > t0)
+        quotes = _remapped(feed.quote_arrays(quoted, lo, hi, known=True), as_column) if quoted else no_quote_arrays()
         if len(trades.ts) or len(quotes.ts):
             yield trades, quotes
         lo = hi
