@@ -1,5 +1,6 @@
 """``python -m warehouse <command>``: init, demo, load, load-quotes, load-ohlcv, load-instruments, status, repair,
-compact, rebuild-bars.
+compact, rebuild-bars,
+bench, produce, ingest, serve.
 
 Every command takes ``--dsn``, before or after its name (default ``$TICKHOUSE_DSN`` or the
 embedded ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from warehouse.bench import cli as bench_cli
+from warehouse.serve import cli as serve_cli
 from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
@@ -266,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = commands.add_parser("compact", help="merge each month of ticks_dedup and bars_1m into one part "
                                 "(FINAL reads get cheap; run after large loads)")
     merge.set_defaults(run=cmd_compact)
-    for module in (bench_cli, stream_cli):
+    for module in (bench_cli, stream_cli, serve_cli):
         module.add_commands(commands)
     _dsn_after(commands)
     return parser

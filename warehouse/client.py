@@ -174,6 +174,25 @@ def sibling(client: Client) -> Client | None:
     return _siblings[key]
 
 
+def read_only_connection(dsn: str) -> Client:
+    """A new connection to the embedded warehouse of ``dsn``, already open in this process, on which ClickHouse
+    refuses inserts, DDL and other changes (``readonly = 2``; settings may still change). The caller closes it.
+
+    >>> _ = connect()
+    >>> reader = read_only_connection(resolve_dsn())
+    >>> reader.command("CREATE TABLE nope (x UInt8) ENGINE = Memory")
+    Traceback (most recent call last):
+    clickhouse_connect.driver.exceptions.DatabaseError: Code: 164. DB::Exception: default: Cannot execute query in readonly mode. (READONLY)
+    >>> reader.close()
+    """
+    path = embedded_path(resolve_dsn(dsn))
+    if not any(key[0] == path for key in _open_embedded):
+        raise WarehouseError(f"dsn: open the embedded warehouse {path} (connect()) before a read-only connection")
+    client = _embedded_client(path, "default")
+    client.command("SET readonly = 2")
+    return client
+
+
 def _connect_embedded(path: str, database: str) -> Client:
     if (path, database) in _open_embedded:
         return _open_embedded[(path, database)]

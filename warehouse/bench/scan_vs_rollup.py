@@ -306,23 +306,29 @@ def window_table(rows: list[BenchRow], windows: Windows) -> str:
     return "\n".join(lines)
 
 
-def write_csv(rows: list[BenchRow], out: str | Path) -> Path:
+def write_csv(rows: list[BenchRow], out: str | Path, *, append: bool = False) -> Path:
     """Write ``rows`` to ``out`` (a ``.csv`` path, or a directory that gets ``benchmark.csv``); return the path.
+
+    ``append`` adds the rows to an existing file (its header is kept) instead of replacing it.
 
     >>> import tempfile
     >>> row = BenchRow("count", "ticks_dedup", 10, 1, 0.5, 0.4, 0.9, 0.7, 0.6, 5, 10, "", "", "")
     >>> path = write_csv([row], tempfile.mkdtemp())
     >>> path.name, path.read_text().splitlines()[1]
     ('benchmark.csv', 'count,ticks_dedup,10,1,0.5,0.4,0.9,0.7,0.6,5,10,,,')
+    >>> len(write_csv([row], path, append=True).read_text().splitlines())
+    3
     """
     path = Path(out)
     if path.is_dir() or path.suffix.lower() != ".csv":
         path = path / "benchmark.csv"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
+        adding = append and path.exists() and path.stat().st_size > 0
+        with path.open("a" if adding else "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow([f.name for f in fields(BenchRow)])
+            if not adding:
+                writer.writerow([f.name for f in fields(BenchRow)])
             writer.writerows([list(asdict(row).values()) for row in rows])
     except OSError as exc:
         raise WarehouseError(f"out: cannot write {str(path)!r} ({exc.strerror})") from None

@@ -65,7 +65,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     # The warehouse first: one that cannot be opened (locked, a file, read-only) fails before a message is read
     # and left pending; then Redis sends its first read (Kafka has joined the group already) while we migrate.
     client = connect(args.dsn)
-    source = _source(args, options, log)
+    source = open_source(args, options, log)
     try:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         migrate(client)
@@ -80,7 +80,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if stats.unacknowledged else 0
 
 
-def _source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
+def open_source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
+    """The consumer ``args`` describe (``broker`` kafka or redis, and that broker's options)."""
     if args.broker == "kafka":
         unacknowledged_max = options.batch * (options.rebuild_batches + 1)
         early = kafka_prejoin.adopt(args.brokers, args.topic, args.group, unacknowledged_max, log)
@@ -122,6 +123,23 @@ def _broker_args(parser: argparse.ArgumentParser, broker: str) -> None:
         parser.add_argument("--stream", default=DEFAULT_STREAM, help="stream key (default %(default)s)")
 
 
+def add_consumer_options(parser: argparse.ArgumentParser, *, brokers: tuple[str, ...] = ("kafka", "redis")) -> None:
+    """The options of a consumer of ``brokers`` (``ingest redis``, ``serve --ingest redis``)."""
+    for broker in brokers:
+        _broker_args(parser, broker)
+    parser.add_argument("--group", default=DEFAULT_GROUP, help="consumer group (default %(default)s)")
+    if "redis" in brokers:
+        parser.add_argument("--consumer", default="ingest-1", help="redis: consumer name in the group "
+                            "(default %(default)s)")
+        parser.add_argument("--claim-idle", type=int, default=60_000, metavar="MS",
+                            help="redis: take over other consumers' entries pending this long (default %(default)s ms)")
+        parser.add_argument("--trim", action="store_true", help="redis: delete entries every group has acknowledged")
+    parser.add_argument("--batch", type=int, default=RunOptions.batch,
+                        help="messages per insert; bounds memory (default %(default)s)")
+    parser.add_argument("--linger", type=float, default=RunOptions.linger,
+                        help="seconds a message may wait for its batch to fill (default %(default)s)")
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``produce`` and ``ingest`` on ``python -m warehouse``."""
     produce = commands.add_parser("produce", help="publish simulated ticks (JSON) to Kafka or Redis Streams")
@@ -145,17 +163,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sources = ingest.add_subparsers(dest="broker", required=True, metavar="kafka|redis")
     for broker in ("kafka", "redis"):
         sub = sources.add_parser(broker, help=f"consume {'a Kafka topic' if broker == 'kafka' else 'a Redis stream'}")
-        _broker_args(sub, broker)
-        sub.add_argument("--group", default=DEFAULT_GROUP, help="consumer group (default %(default)s)")
-        if broker == "redis":
-            sub.add_argument("--consumer", default="ingest-1", help="consumer name in the group (default %(default)s)")
-            sub.add_argument("--claim-idle", type=int, default=60_000, metavar="MS",
-                             help="take over other consumers' entries pending this long (default %(default)s ms)")
-            sub.add_argument("--trim", action="store_true", help="delete entries every group has acknowledged")
-        sub.add_argument("--batch", type=int, default=RunOptions.batch,
-                         help="messages per insert; bounds memory (default %(default)s)")
-        sub.add_argument("--linger", type=float, default=RunOptions.linger,
-                         help="seconds a message may wait for its batch to fill (default %(default)s)")
+        add_consumer_options(sub, brokers=(broker,))
         sub.add_argument("--until-idle", action="store_true", help="exit once everything available is written")
         sub.add_argument("--status-every", type=float, default=RunOptions.status_every,
                          help="seconds between status lines on stderr; 0 = none (default %(default)s)")
