@@ -19,7 +19,7 @@ import pytest
 from warehouse.demo.generate import DemoSpec, write_parquet
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRAS = ("redis", "hiredis", "confluent_kafka", "dask", "distributed")
+EXTRAS = ("redis", "hiredis", "confluent_kafka", "dask", "distributed", "fastapi", "uvicorn", "streamlit")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_the_blocker_blocks(core_env):
 def test_core_imports_load_no_extra():
     """Even where the extras are installed, importing the packages and CLIs leaves them unimported."""
     code = ("import sys, backtest, warehouse, strategies, reports, warehouse.cli, backtest.cli, "
-            "warehouse.stream.cli, warehouse.stream.kafka_prejoin; "
+            "warehouse.stream.cli, warehouse.stream.kafka_prejoin, warehouse.serve.cli; "
             f"print(sorted(n for n in {EXTRAS!r} if n in sys.modules))")
     done = _run(dict(os.environ), "-c", code)
     assert done.returncode == 0, done.stderr
@@ -57,6 +57,12 @@ def test_a_broker_command_without_its_extra_prints_one_line_and_exits_2(core_env
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"error: {command} needs the {extra} extra: pip install 'tickhouse[{extra}]'\n"
     assert done.stdout == ""
+
+
+def test_serve_without_its_extra_prints_one_line_and_exits_2(core_env):
+    done = _run(core_env, "-m", "warehouse", "--dsn", "chdb://:memory:", "serve")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "error: serve needs the serve extra: pip install 'tickhouse[serve]'\n"
 
 
 def test_core_commands_and_a_backtest_run_without_the_extras(core_env, tmp_path):

@@ -35,8 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
         from warehouse.serve.app import create_app
-    except ImportError as exc:
-        raise WarehouseError(f"serve needs FastAPI and uvicorn ({exc.name} is missing): {EXTRA}") from None
+    except ImportError:
+        raise WarehouseError(f"serve needs the serve extra: {EXTRA}") from None
     token = args.token or os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)
     if not 0 < args.port < 65536:
