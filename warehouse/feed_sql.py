@@ -20,7 +20,9 @@ Bars: open/close are the prices of the first/last trade by ``(ts, trade_id)``,
 volume is ``sum(size)``, vwap is ``notional / volume``, trades is the count.
 A bar is labelled by the start of its bucket. Buckets are ClickHouse's
 ``toStartOfInterval``: aligned to the Unix epoch for seconds, minutes and days,
-to midnight UTC for hours (``7h`` buckets start at 00, 07, 14 and 21 h).
+to midnight UTC for hours (``7h`` buckets start at 00, 07, 14 and 21 h). These are
+the bars of symbols with no exchange (24h UTC days); bars in an exchange's sessions
+and zone are :mod:`warehouse.feed_sessions`'.
 
 Cost: each call returns a :class:`QueryCost` with the rows to read, from
 ``EXPLAIN ESTIMATE`` on embedded chDB (its query summary counts result rows,

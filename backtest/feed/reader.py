@@ -3,6 +3,7 @@ and shapes the result (:mod:`backtest.feed.frames`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -15,7 +16,8 @@ from clickhouse_connect.driver.client import Client
 
 from backtest.feed.events import QuoteArrays, TradeArrays, quote_arrays, trade_arrays
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
-from backtest.feed.request import UNIT_SECONDS, FeedError, plan_bars, request, to_utc
+from backtest.feed.request import FeedError, plan_bars, request, to_utc
+from backtest.feed.venues import fetch_bars, venues
 from warehouse import feed_quotes, feed_sql
 from warehouse.client import hold, release
 from warehouse.feed_sql import QueryCost
@@ -82,8 +84,11 @@ class Feed:
         interval: str = "1m",
         source: str = "auto",
         tz: str | None = None,
+        *,
+        session: str = "regular",
+        exchange: str | None = None,
     ) -> pl.DataFrame:
-        """OHLCV bars (plus vwap and trades) of ``interval`` in ``[start, end)``.
+        """OHLCV bars (plus vwap and trades) of ``interval`` in ``[start, end)``, in exchange time.
 
         ``source="auto"`` reads ``bars_1m`` when the interval is whole minutes and
         start/end are whole minutes, else deduplicated ticks; ``"rollup"`` and
@@ -92,18 +97,33 @@ class Feed:
         need ``python -m warehouse rebuild-bars``). Columns: ts, symbol, open,
         high, low, close, volume, vwap, trades.
 
+        Each symbol is bucketed by its exchange's sessions (:mod:`warehouse.feed_sessions`): the
+        exchange ``instruments`` lists it on (or ``exchange=``, e.g. ``"NSE"``, ``"NYSE"``, ``"XLON"``, for
+        every symbol asked) gives its calendar and zone (:data:`warehouse.sessions.EXCHANGE_CALENDARS`).
+        Intraday bars are anchored at the session open (NSE: 75-minute bars at 09:15, 10:30, ... IST),
+        a ``1d`` bar is one session (holidays and weekends have none, half days are short), and
+        ``session`` keeps the ``"regular"`` session's ticks, ``"all"`` of them, or only the ``"pre"``- or
+        ``"post"``-market ones. A symbol without an exchange trades 24h days in ``tz`` (default UTC: buckets
+        as ClickHouse's ``toStartOfInterval``). Times come labelled in ``tz`` (default UTC).
+
         >>> Feed().bars("AAA", "2024-01-02", "2024-01-01")
         Traceback (most recent call last):
         backtest.feed.request.FeedError: start: 2024-01-02T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
         >>> Feed().bars("AAA", "2024-01-01", "2024-01-02", "90s", source="rollup")
         Traceback (most recent call last):
         backtest.feed.request.FeedError: interval: '90s' is not whole minutes, which source='rollup' needs; use 'raw' or 'auto'
+        >>> Feed().bars("AAA", "2024-01-01", "2024-01-02", session="lunch")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: session: 'lunch' is not one of regular, all, pre, post
         """
-        names, t0, t1, step, rollup, count, unit = plan_bars(symbols, start, end, interval, source, tz)
-        fetch = feed_sql.bars_from_rollup if rollup else feed_sql.bars_from_ticks
-        table = self._run(f"bars {step}", names, t0, t1, fetch(self.client, names, t0, t1, count, unit))
-        self._require_known(self._missing(names, table))
-        return in_tz(align(pl.from_arrow(table), names), tz)
+        plan = plan_bars(symbols, start, end, interval, source, tz, session=session)
+        tables = [self._run(f"bars {plan.step}", group, plan.t0, plan.t1,
+                            fetch_bars(self.client, plan, venue, group, columns=False)[0])
+                  for venue, group in venues(self.client, plan.names, tz=tz, exchange=exchange).items()]
+        table = tables[0] if len(tables) == 1 else \
+            pa.concat_tables(tables).sort_by([("ts", "ascending"), ("symbol", "ascending")])
+        self._require_known(self._missing(plan.names, table))
+        return in_tz(align(pl.from_arrow(table), plan.names), tz)
 
     def arrays(
         self,
@@ -112,6 +132,10 @@ class Feed:
         end: datetime | date | str,
         interval: str = "1m",
         source: str = "auto",
+        *,
+        tz: str | None = None,
+        session: str = "regular",
+        exchange: str | None = None,
     ) -> BarArrays:
         """The bars of :meth:`bars` as the engine's :class:`BarArrays` (symbols in the order asked), read
         as numbers and put in place without a frame: equal to ``bar_arrays(feed.bars(...))``, several
@@ -121,16 +145,22 @@ class Feed:
         Traceback (most recent call last):
         backtest.feed.request.FeedError: start: 2024-01-02T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
         """
-        names, t0, t1, step, rollup, count, unit = plan_bars(symbols, start, end, interval, source)
-        table = self._run(f"arrays {step}", names, t0, t1,
-                          feed_sql.bar_columns(self.client, names, t0, t1, count, unit, rollup=rollup))
-        indices = table.column("symbol_index").to_numpy()
-        absent = np.ones(len(names), np.bool_)
-        absent[indices] = False
-        self._require_known([name for name, gone in zip(names, absent) if gone])
-        fields = {name: table.column(name).to_numpy() for name in ARRAY_FIELDS}
-        return scatter_bars(table.column("ts").to_numpy(), indices, fields, tuple(names),
-                            resolution=UNIT_SECONDS[unit])
+        plan = plan_bars(symbols, start, end, interval, source, tz, session=session)
+        seconds, indices, parts, resolution = [], [], [], 0
+        for venue, group in venues(self.client, plan.names, tz=tz, exchange=exchange).items():
+            fetched, step = fetch_bars(self.client, plan, venue, group, columns=True)
+            table = self._run(f"arrays {plan.step}", group, plan.t0, plan.t1, fetched)
+            seconds.append(table.column("ts").to_numpy())
+            position = np.array([plan.names.index(name) for name in group], np.int64)
+            indices.append(position[table.column("symbol_index").to_numpy().astype(np.int64)])
+            parts.append(table)
+            resolution = math.gcd(resolution, step)
+        index = np.concatenate(indices)
+        absent = np.ones(len(plan.names), np.bool_)
+        absent[index] = False
+        self._require_known([name for name, gone in zip(plan.names, absent) if gone])
+        fields = {name: np.concatenate([part.column(name).to_numpy() for part in parts]) for name in ARRAY_FIELDS}
+        return scatter_bars(np.concatenate(seconds), index, fields, tuple(plan.names), resolution=resolution)
 
     def ticks(
         self,

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from warehouse.errors import WarehouseError
+from warehouse.sessions import SESSIONS
 
 SOURCES = ("auto", "raw", "rollup")
 
@@ -169,7 +170,8 @@ def use_rollup(step: Interval, t0: datetime, t1: datetime, source: str) -> bool:
 
 
 class BarPlan(NamedTuple):
-    """A checked bars request: the symbols and UTC range, the interval, and how the query asks for it."""
+    """A checked bars request: the symbols and UTC range, the interval, how the query asks for it, and which
+    part of each trading day it keeps (``session``: one of :data:`~warehouse.sessions.SESSIONS`)."""
 
     names: list[str]
     t0: datetime
@@ -178,17 +180,24 @@ class BarPlan(NamedTuple):
     rollup: bool  # read bars_1m (else deduplicated ticks)
     count: int  # the query's interval: count x unit
     unit: str
+    session: str = "regular"
 
 
 def plan_bars(symbols: str | Iterable[str], start: datetime | date | str, end: datetime | date | str,
-              interval: str, source: str, tz: str | None = None) -> BarPlan:
-    """Check a bars request (:func:`request`, :class:`Interval`, :func:`use_rollup`) and say how to query it.
+              interval: str, source: str, tz: str | None = None, *, session: str = "regular") -> BarPlan:
+    """Check a bars request (:func:`request`, :class:`Interval`, :func:`use_rollup`, the session) and say how
+    to query it.
 
     >>> plan = plan_bars("AAA", "2024-01-02", "2024-01-03", "5m", "auto")
-    >>> plan.names, plan.rollup, plan.count, plan.unit
-    (['AAA'], True, 5, 'minute')
+    >>> plan.names, plan.rollup, plan.count, plan.unit, plan.session
+    (['AAA'], True, 5, 'minute', 'regular')
+    >>> plan_bars("AAA", "2024-01-02", "2024-01-03", "5m", "auto", session="lunch")
+    Traceback (most recent call last):
+    backtest.feed.request.FeedError: session: 'lunch' is not one of regular, all, pre, post
     """
     names, t0, t1 = request(symbols, start, end, tz)
     step = Interval.parse(interval)
     rollup = use_rollup(step, t0, t1, source)
-    return BarPlan(names, t0, t1, step, rollup, *step.sql_step(rollup))
+    if session not in SESSIONS:
+        raise FeedError(f"session: {session!r} is not one of {', '.join(SESSIONS)}")
+    return BarPlan(names, t0, t1, step, rollup, *step.sql_step(rollup), session)

@@ -1,0 +1,163 @@
+"""Bars in exchange time: bucketed by a venue's sessions (:mod:`warehouse.sessions`), and where symbols trade.
+
+:func:`session_bars` and :func:`session_bar_columns` aggregate ``ticks_dedup FINAL`` or re-aggregate
+``bars_1m`` like :func:`warehouse.feed_sql.bars_from_ticks` / :func:`~warehouse.feed_sql.bars_from_rollup`,
+but each tick (or minute) is placed by the session of its local day, looked up in a
+:class:`~warehouse.sessions.DayTable` passed as array parameters:
+
+* the day is split at its session's open and close into pre-market ``[midnight, open)``, the regular
+  session ``[open, close)`` and post-market ``[close, next midnight)`` (a day without a session is one
+  part from midnight; a 24h venue's whole day is its session);
+* intraday bars lie on one grid per day anchored at the open (75 minutes at NSE: 09:15, 10:30, 11:45,
+  ...) and never straddle midnight, the open or the close: a bar starts at its grid time or at the start
+  of its part, whichever is later;
+* a daily bar is one per session, labelled by its open (``session="all"``: one per day with trades,
+  labelled by the local midnight; ``"pre"``: midnight; ``"post"``: the close);
+* ``session`` keeps the regular session's ticks, all, or only the pre- or post-market ones.
+
+Every boundary is a whole minute in real zones, so per-minute rows of ``bars_1m`` land in the
+bars their ticks land in: both sources give the same bars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+from clickhouse_connect.driver.client import Client
+
+from warehouse.errors import WarehouseError
+from warehouse.feed_sql import (_RAW_FIELDS, _ROLLUP_FIELDS, _SYMBOL_INDEX, _TS_WHERE, BAR_COLUMNS_SCHEMA, BAR_SCHEMA,
+                                Fetched, _fetch, _range_params, _rollup_interval, _rollup_range)
+from warehouse.sessions import SESSIONS, DayTable
+
+_KEEP = {  # which ticks a session choice keeps (sess_open = sess_close = 0 on a day without a session)
+    "regular": "sess_t >= sess_open AND sess_t < sess_close",
+    "all": "1",
+    "pre": "sess_t < sess_open",
+    "post": "sess_close > 0 AND sess_t >= sess_close",
+}
+_INTRADAY = "greatest(sess_part, sess_t - positiveModulo(sess_t - sess_anchor, {step:Int64}))"
+_PLACE = """WITH toInt64(toUnixTimestamp({col})) AS sess_t,
+    toInt64(toDate({col}, {{zone:String}})) - {{first_day:Int64}} + 1 AS sess_day,
+    {{midnights:Array(Int64)}}[sess_day] AS sess_midnight,
+    {{opens:Array(Int64)}}[sess_day] AS sess_open,
+    {{closes:Array(Int64)}}[sess_day] AS sess_close,
+    multiIf(sess_close > 0 AND sess_t >= sess_close, sess_close, sess_open > 0 AND sess_t >= sess_open, sess_open,
+            sess_midnight) AS sess_part,
+    if(sess_open > 0, sess_open, sess_midnight) AS sess_anchor,
+    {bucket} AS bucket"""
+_EXCHANGES_SQL = """SELECT symbol, exchange, exchange_tz FROM instruments FINAL
+WHERE symbol IN {symbols:Array(String)} GROUP BY symbol, exchange, exchange_tz ORDER BY symbol, exchange"""
+EXCHANGES_SCHEMA = pa.schema([("symbol", pa.string()), ("exchange", pa.string()), ("zone", pa.string())])
+
+
+def session_bars(client: Client, symbols: Sequence[str], start: datetime, end: datetime, *, days: DayTable,
+                 zone: str, step: int, daily: bool, session: str, rollup: bool) -> Fetched:
+    """Bars of ``step`` seconds (``daily``: one per session) in ``[start, end)`` placed by ``days`` (local days
+    of ``zone``), keeping ``session``'s ticks; from ``bars_1m`` (``rollup``) or ``ticks_dedup FINAL``.
+    Ordered by ``ts`` then ``symbol``; the schema is :data:`~warehouse.feed_sql.BAR_SCHEMA`.
+
+    >>> from datetime import timezone
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> from warehouse.sessions import day_table, venue_of
+    >>> client = connect(database="feed_sessions_example")
+    >>> _ = migrate(client)
+    >>> t0, t1 = datetime(2024, 1, 25, tzinfo=timezone.utc), datetime(2024, 1, 26, tzinfo=timezone.utc)
+    >>> nse = venue_of("NSE")
+    >>> session_bars(client, ["INFY"], t0, t1, days=day_table(nse, t0, t1), zone=nse.zone, step=4500, daily=False,
+    ...              session="regular", rollup=True).cost.source
+    'bars_1m'
+    >>> session_bars(client, ["INFY"], t0, t1, days=day_table(nse, t0, t1), zone=nse.zone, step=4500, daily=False,
+    ...              session="lunch", rollup=True)
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: session: 'lunch' is not one of regular, all, pre, post
+    """
+    query = _query(symbols, start, end, days=days, zone=zone, step=step, daily=daily, session=session,
+                   rollup=rollup)
+    sql = f"""{query.place}
+SELECT toDateTime64(bucket, 6, 'UTC') AS bar_ts, symbol, {_fields(rollup)}
+FROM {query.scan} AND {query.keep}
+GROUP BY symbol, bar_ts
+ORDER BY bar_ts, symbol"""
+    return _fetch(client, "bars", query.source, sql, query.params, BAR_SCHEMA, scan=query.scan)
+
+
+def session_bar_columns(client: Client, symbols: Sequence[str], start: datetime, end: datetime, *, days: DayTable,
+                        zone: str, step: int, daily: bool, session: str, rollup: bool) -> Fetched:
+    """The bars of :func:`session_bars` as numbers for the engine's arrays, in no particular order:
+    :data:`~warehouse.feed_sql.BAR_COLUMNS_SCHEMA` (``ts`` epoch seconds, ``symbol_index`` in ``symbols``).
+
+    >>> from datetime import timezone
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> from warehouse.sessions import day_table, venue_of
+    >>> client = connect(database="feed_sessions_example")
+    >>> _ = migrate(client)
+    >>> t0, t1 = datetime(2024, 1, 25, tzinfo=timezone.utc), datetime(2024, 1, 26, tzinfo=timezone.utc)
+    >>> nse = venue_of("NSE")
+    >>> session_bar_columns(client, ["INFY"], t0, t1, days=day_table(nse, t0, t1), zone=nse.zone, step=86400,
+    ...                     daily=True, session="all", rollup=False).table.column_names
+    ['ts', 'symbol_index', 'open', 'high', 'low', 'close', 'volume']
+    """
+    query = _query(symbols, start, end, days=days, zone=zone, step=step, daily=daily, session=session,
+                   rollup=rollup)
+    sql = f"""SELECT bucket AS bar_ts, {_SYMBOL_INDEX}, bar_open, bar_high, bar_low, bar_close, bar_volume
+FROM ({query.place}
+    SELECT bucket, symbol, {_fields(rollup)}
+    FROM {query.scan} AND {query.keep}
+    GROUP BY symbol, bucket)"""
+    return _fetch(client, "bar columns", query.source, sql, query.params, BAR_COLUMNS_SCHEMA, scan=query.scan)
+
+
+def symbol_exchanges(client: Client, symbols: Sequence[str]) -> Fetched:
+    """The exchanges (and their zones) ``instruments`` lists each of ``symbols`` on: one row per distinct pair.
+
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> client = connect(database="feed_sessions_example")
+    >>> _ = migrate(client)
+    >>> symbol_exchanges(client, ["INFY"]).table.column_names
+    ['symbol', 'exchange', 'zone']
+    """
+    return _fetch(client, "exchanges", "instruments", _EXCHANGES_SQL, {"symbols": list(symbols)}, EXCHANGES_SCHEMA)
+
+
+def _fields(rollup: bool) -> str:
+    return _ROLLUP_FIELDS if rollup else _RAW_FIELDS
+
+
+class _Query(NamedTuple):
+    place: str  # the WITH clause: each row's local day, session, part and bucket
+    scan: str  # "<table> [FINAL] WHERE <range>": also what the estimate plans
+    keep: str  # the session's condition
+    params: dict[str, Any]
+    source: str
+
+
+def _query(symbols: Sequence[str], start: datetime, end: datetime, *, days: DayTable, zone: str, step: int,
+           daily: bool, session: str, rollup: bool) -> _Query:
+    """What both shapes share: each row placed, the scan, the session's condition, parameters and source."""
+    if session not in SESSIONS:
+        raise WarehouseError(f"session: {session!r} is not one of {', '.join(SESSIONS)}")
+    if daily:
+        bucket = "sess_midnight" if session == "all" else "sess_part"
+    else:
+        bucket = _INTRADAY
+    if rollup:
+        if step % 60:
+            raise WarehouseError(f"interval: bars_1m serves whole minutes, not {step} second(s)")
+        _rollup_interval(1, "minute", start, end)
+        if not days.whole_minutes:
+            raise WarehouseError(f"tz: {zone}'s day or session boundaries are not whole minutes, which bars_1m needs")
+        where, params = _rollup_range(symbols, start, end)
+        col, table = "minute", "bars_1m"
+    else:
+        where, params = _TS_WHERE, _range_params(symbols, start, end)
+        col, table = "ts", "ticks_dedup FINAL"
+    params = {**params, "zone": zone, "first_day": (days.first_day - date(1970, 1, 1)).days,
+              "midnights": days.midnights, "opens": days.opens, "closes": days.closes, "step": step}
+    return _Query(_PLACE.format(col=col, bucket=bucket), f"{table} {where}", _KEEP[session], params, table.split()[0])
