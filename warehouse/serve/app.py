@@ -32,6 +32,7 @@ from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
 from warehouse.serve import clickhouse_http, data_api, hot_routes, runs_api
 from warehouse.serve.engine import Engine
+from warehouse.serve.hot_state import HotState
 from warehouse.serve.security import TokenGate
 
 DEFAULT_PORT = 8123
@@ -78,7 +79,7 @@ def create_app(dsn: str | None = None, *, token: str | None = None, read_only: b
                   description="The warehouse, shared: ClickHouse HTTP interface at /, API at /api, hot path.")
     app.state.read_only = read_only
     app.state.outputs = Path(outputs).resolve()
-    app.state.hot = None
+    app.state.hot = HotState()  # fed by a stream consumer started with the app (serve --ingest)
     app.state.ingest = None
     app.state.backtests = {}
     app.add_exception_handler(WarehouseError, data_api.warehouse_errors_as_4xx)

@@ -59,11 +59,9 @@ def _start_ingest(app: Any, args: argparse.Namespace, started: list[Any]) -> Non
     """Open the consumer after the warehouse (so a bad warehouse fails before a message is read)."""
     if not args.ingest:
         return
-    from warehouse.serve.hot_state import HotState
     from warehouse.serve.ingest import Ingest
 
     args.broker = args.ingest
-    app.state.hot = HotState()
     consumer = Ingest(args, app.state.client, on_ticks=app.state.hot.on_table)
     app.state.ingest = consumer
     consumer.start()

@@ -112,7 +112,7 @@ def status(request: Request) -> dict[str, Any]:
     ingest = request.app.state.ingest
     hot = request.app.state.hot
     return {"dsn": request.app.state.dsn, "read_only": request.app.state.read_only, "tables": tables,
-            "ingest": ingest.status() if ingest else None, "hot_symbols": len(hot.symbols()) if hot else 0}
+            "ingest": ingest.status() if ingest else None, "hot_symbols": len(hot.symbols())}
 
 
 @router.get("/symbols")
