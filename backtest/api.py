@@ -38,7 +38,7 @@ imports ``reports`` when it is called, the one import of ``reports`` in ``backte
 >>> import tempfile
 >>> path = result.report(tempfile.mkdtemp())
 >>> path.name, sorted(p.name for p in path.parent.glob("*.csv"))[:2]
-('report.html', ['data_access.csv', 'drawdowns.csv'])
+('report.html', ['breakdown.csv', 'data_access.csv'])
 """
 
 from __future__ import annotations

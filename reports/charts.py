@@ -1,8 +1,9 @@
-"""The report's charts as inline SVG strings: line (with band, area and markers), heatmap, histogram.
+"""The sweep page's charts as inline SVG strings (no script): line with dashed marks, heatmap, histogram.
 
-Line charts take one value per bar and put bar number ``i`` at x = ``i`` (so
-nights and weekends take no room); long series are downsampled with
-:func:`reports.downsample.m4` to one bucket per pixel column.
+Run reports draw with plotly (:mod:`reports.plots`). Line charts take one value per bar
+and put bar number ``i`` at x = ``i`` (so nights and weekends take no room), labelled by
+:func:`time_ticks`; long series are downsampled with :func:`reports.downsample.m4` to one
+bucket per pixel column.
 
 >>> import numpy as np
 >>> svg = line_chart("equity", np.linspace(100, 120, 50_000), label="Equity", x_ticks=[(0, "start")])
@@ -13,96 +14,52 @@ nights and weekends take no room); long series are downsampled with
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from html import escape
 
 import numpy as np
 
-from reports.downsample import bucket_extremes, m4
+from reports.downsample import m4
 from reports.svg import WIDTH, Plot, axes, nice_ticks, padded_range, path_data, svg_open
 
 BLUE = "#2b6cb0"
 RED = "#c53030"
-GREEN = "#2f855a"
-BAND = "#cbd5e0"
-
-
-@dataclass(frozen=True)
-class Markers:
-    """Points drawn over a line chart: bar numbers, values, ``shape`` (``up``, ``down``, ``ring``), colour."""
-
-    label: str
-    positions: np.ndarray
-    values: np.ndarray
-    shape: str
-    color: str
-
-
-_SHAPES = {
-    "up": "M{x} {y}m0 -3l3 5h-6z",
-    "down": "M{x} {y}m0 3l3 -5h-6z",
-    "ring": "M{x} {y}m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0",
-}
 
 
 def line_chart(name: str, values: np.ndarray, *, label: str, x_ticks: Sequence[tuple[float, str]],
                y_format: Callable[[float], str] | None = None, height: int = 240, color: str = BLUE,
-               fill_to_zero: bool = False, band: tuple[np.ndarray, np.ndarray] | None = None,
-               markers: Sequence[Markers] = (), vlines: Sequence[float] = ()) -> str:
-    """A line through ``values`` (NaN skipped), optionally filled to 0, over a ``(low, high)`` band, with markers."""
+               vlines: Sequence[float] = ()) -> str:
+    """A line through ``values`` (NaN skipped) with dashed vertical lines at bar numbers ``vlines``."""
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
-    extent = [values]
-    if band is not None:
-        extent += list(band)
-    extent += [m.values for m in markers]
-    lo, hi = padded_range(np.concatenate(extent) if n else values)
-    if fill_to_zero:
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    lo, hi = padded_range(values)
     plot = Plot(WIDTH, height, 0, max(n - 1, 1), lo, hi)
     parts = [svg_open(name, plot, label), axes(plot, nice_ticks(lo, hi, 5), y_format, x_ticks)]
-    if band is not None:
-        centre, low, high = bucket_extremes(band[0], band[1], plot.inner_width)
-        ok = np.isfinite(low) & np.isfinite(high)
-        xs = plot.x(np.r_[centre[ok], centre[ok][::-1]])
-        ys = plot.y(np.r_[high[ok], low[ok][::-1]])
-        if ok.any():
-            parts.append(f'<path class="band" d="{path_data(xs, ys)}Z" fill="{BAND}" fill-opacity="0.6"/>')
     for position in vlines:
         px = float(plot.x(np.array([position]))[0])
         parts.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{plot.top}" y2="{height - plot.bottom}" '
                      f'stroke="#a0aec0" stroke-dasharray="3 3"/>')
-    dense = sum(len(m.positions) for m in markers) > plot.inner_width // 3
-    if dense:  # more markers than fit side by side: draw them faded, under the line
-        parts += [_markers(plot, group, opacity=0.45) for group in markers]
     keep = m4(values, plot.inner_width)
-    xs, ys = plot.x(keep), plot.y(values[keep])
-    if fill_to_zero and len(keep):
-        zero = float(plot.y(np.array([0.0]))[0])
-        area = path_data(np.r_[xs[0], xs, xs[-1]], np.r_[zero, ys, zero])
-        parts.append(f'<path class="area" d="{area}Z" fill="{color}" fill-opacity="0.25"/>')
     if len(keep):
-        parts.append(f'<path class="line" d="{path_data(xs, ys)}" fill="none" stroke="{color}" '
-                     f'stroke-width="1.2" stroke-linejoin="round"/>')
-    if not dense:
-        parts += [_markers(plot, group) for group in markers]
+        parts.append(f'<path class="line" d="{path_data(plot.x(keep), plot.y(values[keep]))}" fill="none" '
+                     f'stroke="{color}" stroke-width="1.2" stroke-linejoin="round"/>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _markers(plot: Plot, group: Markers, opacity: float = 1.0) -> str:
-    """One path for a whole marker group; markers on the same pixel are drawn once."""
-    ok = np.isfinite(group.values)
-    if not ok.any():
-        return ""
-    points = np.unique(np.column_stack([np.rint(plot.x(group.positions[ok])),
-                                        np.rint(plot.y(group.values[ok]))]).astype(np.int64), axis=0)
-    shape = _SHAPES[group.shape]
-    d = "".join(shape.format(x=x, y=y) for x, y in points.tolist())
-    paint = (f'fill="none" stroke="{group.color}" stroke-width="1.3" stroke-opacity="{opacity}"'
-             if group.shape == "ring" else f'fill="{group.color}" fill-opacity="{opacity}"')
-    return (f'<path class="markers" data-markers="{escape(group.label)}" d="{d}" {paint}>'
-            f'<title>{escape(group.label)}: {int(ok.sum()):,}</title></path>')
+def time_ticks(index: np.ndarray, count: int = 6) -> list[tuple[float, str]]:
+    """About ``count`` x labels at bar numbers spread over ``index``: dates, or times within two days.
+
+    >>> idx = np.array(["2024-01-02T14:30", "2024-01-02T15:00", "2024-01-03T21:00"], dtype="datetime64[us]")
+    >>> time_ticks(idx, 2)
+    [(0.0, '01-02 14:30'), (2.0, '01-03 21:00')]
+    """
+    if not len(index):
+        return []
+    positions = np.unique(np.linspace(0, len(index) - 1, count).round())
+    days = (index[-1] - index[0]) >= np.timedelta64(2, "D")
+    labels = np.datetime_as_string(index[positions.astype(np.int64)], unit="D" if days else "m")
+    return [(float(p), str(t) if days else str(t)[5:].replace("T", " ")) for p, t in zip(positions, labels)]
+
 
 
 def color_scale(value: float, lo: float, hi: float) -> str:

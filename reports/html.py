@@ -1,4 +1,7 @@
-"""HTML layout of a report page: one self-contained document (inline CSS, no script, no external URL).
+"""HTML layout of a report page: one document (inline CSS, no external URL); scripts only where a page asks.
+
+A page with charts loads plotly.js from a file beside it (``script_src``, relative) and may end with one
+inline script (``script``); other pages carry no script at all.
 
 >>> doc = page("Run", [section("Stats", table(["name", "value"], [["trades", "3"]], numeric=[1]))])
 >>> doc.startswith("<!DOCTYPE html>"), "<td class=\\"num\\">3</td>" in doc, "http" in doc.replace("http-equiv", "")
@@ -32,6 +35,7 @@ code{padding:1px 4px}pre{padding:8px 10px;overflow:auto;white-space:pre-wrap;ove
 .notice{border-radius:6px;padding:10px 14px;margin:10px 0}
 .notice.error{background:#fff5f5;border:1px solid #feb2b2;color:#822727}
 .notice.info{background:#ebf8ff;border:1px solid #90cdf4;color:#2a4365}
+.plot{margin:2px 0 8px}h3{font-size:13px;margin:10px 0 0;color:#2d3748}
 svg.chart{display:block;width:100%;height:auto;font-family:inherit}
 .legend{font-size:12px;color:#4a5568;margin:4px 0 8px}.legend span{margin-right:14px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px;vertical-align:-1px}
@@ -40,13 +44,19 @@ svg.chart{display:block;width:100%;height:auto;font-family:inherit}
 """
 
 
-def page(title: str, sections: Sequence[str], subtitle: str = "") -> str:
-    """The whole document: ``<h1>`` title, optional subtitle line, then the sections in order."""
+def page(title: str, sections: Sequence[str], subtitle: str = "", *, script_src: str = "", script: str = "") -> str:
+    """The whole document: ``<h1>`` title, optional subtitle line, then the sections in order.
+
+    ``script_src``: a script file (relative to the page) loaded in the head, before the sections' own
+    scripts run; ``script``: JavaScript run after the last section.
+    """
     sub = f'<p class="sub">{escape(subtitle)}</p>' if subtitle else ""
+    head = f'<script src="{escape(script_src)}" charset="utf-8"></script>' if script_src else ""
+    tail = f"<script>{script}</script>" if script else ""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f'<title>{escape(title)}</title><style>{_CSS}</style></head>'
-            f'<body><main><h1>{escape(title)}</h1>{sub}{"".join(sections)}</main></body></html>\n')
+            f'<title>{escape(title)}</title><style>{_CSS}</style>{head}</head>'
+            f'<body><main><h1>{escape(title)}</h1>{sub}{"".join(sections)}</main>{tail}</body></html>\n')
 
 
 def section(title: str, body: str, note: str = "", name: str = "") -> str:

@@ -2,7 +2,10 @@
 
 ``metrics.csv`` is one row of :mod:`backtest.stats` (the columns sweeps and multirun pages compare);
 ``metrics_full.csv`` one row per :mod:`backtest.metrics` figure (``metric, value, reason, annualised``);
-``drawdowns.csv`` every drawdown period, deepest first.
+``drawdowns.csv`` every drawdown period, deepest first; ``trades.csv`` every trade with its symbol, times,
+``bars_held``, ``duration_days``, ``mae`` and ``mfe`` (:mod:`backtest.excursions`); ``breakdown.csv`` the
+trades per symbol, per side and in total (:mod:`backtest.breakdown`). ``report.html`` loads ``plotly.min.js``
+from beside it.
 
 >>> import tempfile, numpy as np
 >>> from backtest.engine.simulate import EngineConfig, run
@@ -16,8 +19,8 @@
 ...                    {"total_return": 0.2}, (), "3x1:abc")
 >>> out = tempfile.mkdtemp()
 >>> sorted(p.name for p in write_run_files(result, out, benchmark_csv=None))
-['data_access.csv', 'drawdowns.csv', 'equity.csv', 'metrics.csv', 'metrics_full.csv', 'orders.csv', 'report.html',
- 'trades.csv']
+['breakdown.csv', 'data_access.csv', 'drawdowns.csv', 'equity.csv', 'metrics.csv', 'metrics_full.csv', 'orders.csv',
+ 'plotly.min.js', 'report.html', 'trades.csv']
 """
 
 from __future__ import annotations
@@ -28,15 +31,18 @@ from pathlib import Path
 
 import polars as pl
 
+from backtest.breakdown import trade_breakdown
 from backtest.curves import drawdown
+from backtest.excursions import run_excursions
 from backtest.metrics import TearSheet, run_tear_sheet
 from backtest.runner import RunResult
+from reports.plots import PLOTLY_JS
 from reports.run_report import DEFAULT_BENCHMARK, write_run_report
 
 
 def write_run_files(result: RunResult, out_dir: str | Path,
                     benchmark_csv: str | Path | None = DEFAULT_BENCHMARK) -> list[Path]:
-    """Write the run's CSV files and ``report.html`` into ``out_dir``; return their paths.
+    """Write the run's CSV files, ``plotly.min.js`` and ``report.html`` into ``out_dir``; return their paths (the page last).
 
     ``benchmark_csv``: the ``python -m warehouse bench`` results shown in the report when the file exists.
     """
@@ -47,7 +53,9 @@ def write_run_files(result: RunResult, out_dir: str | Path,
         "metrics.csv": metrics_frame(result),
         "metrics_full.csv": sheet.frame(),
         "drawdowns.csv": drawdowns_frame(sheet),
-        "trades.csv": _with_times(result.simulation.trades, result, ("entry_bar", "exit_bar")),
+        "trades.csv": trades_frame(result),
+        "breakdown.csv": trade_breakdown(result.simulation.trades, symbols=result.bars.symbols,
+                                         init_cash=result.simulation.init_cash),
         "equity.csv": equity_frame(result),
         "orders.csv": _with_times(result.simulation.orders, result, ("bar",)),
         "data_access.csv": data_access_frame(result),
@@ -58,8 +66,16 @@ def write_run_files(result: RunResult, out_dir: str | Path,
     for name, frame in frames.items():
         frame.write_csv(out / name)
         paths.append(out / name)
-    paths.append(write_run_report(result, out, benchmark_csv))
-    return paths
+    report = write_run_report(result, out, benchmark_csv)
+    return [*paths, out / PLOTLY_JS, report]
+
+
+def trades_frame(result: RunResult) -> pl.DataFrame:
+    """Every trade with symbol and UTC times, then ``bars_held``, ``duration_days``, ``mae``, ``mfe``."""
+    moves = run_excursions(result)
+    days = (moves["duration"].dt.total_microseconds() / 86_400e6).alias("duration_days")
+    return pl.concat([_with_times(result.simulation.trades, result, ("entry_bar", "exit_bar")),
+                      moves.select("bars_held", days, "mae", "mfe")], how="horizontal")
 
 
 def _with_symbols(fills: pl.DataFrame, result: RunResult) -> pl.DataFrame:

@@ -1,9 +1,11 @@
-"""``report.html`` of one run: header, stats, risk and return, equity and drawdown, prices with trades, months,
-trades, data access.
+"""``report.html`` of one run: header, stats, risk and return, equity against buy and hold with drawdown and
+exposure, rolling Sharpe and volatility, returns, prices with trades, months, breakdown, trades, data access.
 
 Everything shown comes from the :class:`~backtest.runner.RunResult` (numbers
 from ``backtest/``), the run folder's ``.hydra/`` files and, when present, the
-``python -m warehouse bench`` results; the page is one file with inline SVG. A run on
+``python -m warehouse bench`` results. Charts are plotly figures drawn from
+``plotly.min.js``, written once beside the page and loaded by a relative path,
+so the page works offline from the file (:mod:`reports.plots`). A run on
 bars given in memory (``data`` None: ``backtest.Result.report``) says so where a
 warehouse run shows its request, feed queries and command line.
 
@@ -19,8 +21,8 @@ warehouse run shows its request, feed queries and command line.
 ...                    {"total_return": 0.2}, (), "3x1:abc")
 >>> path = write_run_report(result, tempfile.mkdtemp(), benchmark_csv=None)
 >>> text = path.read_text()
->>> path.name, "3x1:abc" in text, text.count('<svg class="chart"')
-('report.html', True, 4)
+>>> path.name, "3x1:abc" in text, text.count('<div class="plot'), (path.parent / "plotly.min.js").is_file()
+('report.html', True, 5, True)
 """
 
 from __future__ import annotations
@@ -34,20 +36,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from backtest.curves import drawdown, monthly_returns
+from backtest.breakdown import trade_breakdown
 from backtest.engine.simulate import EngineConfig
+from backtest.excursions import run_excursions
 from backtest.metrics import run_tear_sheet
 from backtest.runner import RunResult
 from reports import html
-from reports.charts import GREEN, RED, Markers, heatmap, line_chart
 from reports.execution import execution_section
-from reports.format import number, percent, stat_text
+from reports.format import number, stat_text
+from reports.plots import LINK_SCRIPT, PLOTLY_JS, write_plotly_js
 from reports.provenance import command_line, explicit_overrides, hydra_config, hydra_overrides
 from reports.risk import caveat_notice, risk_section
-
-TRADES_SHOWN = 200
-SYMBOLS_CHARTED = 8
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from reports.run_charts import months_section, performance_section, price_section, returns_section, rolling_section
+from reports.trade_tables import breakdown_section, trades_section
 # Where `python -m warehouse bench` writes by default (its --out; tests/integration/test_reports.py checks they
 # agree). Reports read that CSV themselves: reports import nothing of warehouse.
 DEFAULT_BENCHMARK = Path("outputs/bench/benchmark.csv")
@@ -55,7 +56,10 @@ DEFAULT_BENCHMARK = Path("outputs/bench/benchmark.csv")
 
 def write_run_report(result: RunResult, out_dir: str | Path,
                      benchmark_csv: str | Path | None = DEFAULT_BENCHMARK) -> Path:
-    """Write ``report.html`` into ``out_dir`` and return its path; ``benchmark_csv`` None leaves the bench table out."""
+    """Write ``report.html`` (and ``plotly.min.js`` beside it) into ``out_dir`` and return the page's path.
+
+    ``benchmark_csv`` None leaves the bench table out.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = result.data
@@ -67,37 +71,28 @@ def write_run_report(result: RunResult, out_dir: str | Path,
         subtitle = (f"{data.interval} bars, {data.start} to {data.end} (source {data.source}) "
                     f"- data {result.fingerprint}")
     sheet = run_tear_sheet(result)
+    breakdown = trade_breakdown(result.simulation.trades, symbols=result.bars.symbols,
+                                init_cash=result.simulation.init_cash)
     sections = [
         _run_section(result, out),
         html.section("Statistics", caveat_notice(sheet) + html.key_values((k, stat_text(k, v))
                                                                           for k, v in result.stats.items()),
                      note="Computed by backtest.stats over closed trades; formulas in its docstring."),
         risk_section(sheet),
-        _equity_section(result),
-        _price_section(result),
-        _months_section(result),
-        _trades_section(result),
+        performance_section(result),
+        rolling_section(result, sheet),
+        returns_section(result),
+        price_section(result),
+        months_section(result),
+        breakdown_section(breakdown),
+        trades_section(result, run_excursions(result)),
         execution_section(result),
         data_access_section(result, benchmark_csv),
     ]
+    write_plotly_js(out)
     path = out / "report.html"
-    path.write_text(html.page(title, sections, subtitle), encoding="utf-8")
+    path.write_text(html.page(title, sections, subtitle, script_src=PLOTLY_JS, script=LINK_SCRIPT), encoding="utf-8")
     return path
-
-
-def time_ticks(index: np.ndarray, count: int = 6) -> list[tuple[float, str]]:
-    """About ``count`` x labels at bar numbers spread over ``index``: dates, or times within two days.
-
-    >>> idx = np.array(["2024-01-02T14:30", "2024-01-02T15:00", "2024-01-03T21:00"], dtype="datetime64[us]")
-    >>> time_ticks(idx, 2)
-    [(0.0, '01-02 14:30'), (2.0, '01-03 21:00')]
-    """
-    if not len(index):
-        return []
-    positions = np.unique(np.linspace(0, len(index) - 1, count).round())
-    days = (index[-1] - index[0]) >= np.timedelta64(2, "D")
-    labels = np.datetime_as_string(index[positions.astype(np.int64)], unit="D" if days else "m")
-    return [(float(p), str(t) if days else str(t)[5:].replace("T", " ")) for p, t in zip(positions, labels)]
 
 
 def _run_section(result: RunResult, out: Path) -> str:
@@ -179,91 +174,6 @@ def _span(index: np.ndarray) -> str:
         return "no bars"
     first, last = np.datetime_as_string(index[[0, -1]], unit="m")
     return f"{first.replace('T', ' ')} / {last.replace('T', ' ')} UTC"
-
-
-def _equity_section(result: RunResult) -> str:
-    """Equity over bars, and the drawdown from the running peak underneath on the same x."""
-    ticks = time_ticks(result.bars.index)
-    equity = result.simulation.equity
-    charts = (line_chart("equity", equity, label="Equity", x_ticks=ticks, height=260)
-              + line_chart("drawdown", drawdown(equity), label="Drawdown", x_ticks=ticks, height=140, color=RED,
-                           y_format=lambda v: percent(v, 1), fill_to_zero=True))
-    note = (f"{len(equity):,} bars drawn at one bucket per pixel column (first, last, min and max of each kept), "
-            "x is the bar number so closed hours take no room.")
-    return html.section("Equity and drawdown", charts, note=note, name="equity")
-
-
-def _price_section(result: RunResult) -> str:
-    """Per symbol: close line over the high-low band, trade entries and exits as markers."""
-    trades = result.simulation.trades
-    ticks = time_ticks(result.bars.index)
-    charts = [html.legend([("long entry", GREEN), ("short entry", RED), ("winning exit", "#276749"),
-                           ("losing exit", "#9b2c2c"), ("high-low per pixel", "#cbd5e0")])]
-    for j, symbol in enumerate(result.bars.symbols[:SYMBOLS_CHARTED]):
-        mine = trades.filter(pl.col("column") == j)
-        close = result.bars.close[:, j]
-        charts.append(f"<p class=\"note\"><b>{escape(symbol)}</b>: {mine.height:,} trades</p>")
-        charts.append(line_chart(f"price-{symbol}", close, label=f"{symbol} price", x_ticks=ticks, height=260,
-                                 color="#4a5568", band=(result.bars.low[:, j], result.bars.high[:, j]),
-                                 markers=_trade_markers(mine)))
-    note = ""
-    if len(result.bars.symbols) > SYMBOLS_CHARTED:
-        note = f"First {SYMBOLS_CHARTED} of {len(result.bars.symbols)} symbols charted; all trades are in trades.csv."
-    return html.section("Prices and trades", "".join(charts), note=note, name="prices")
-
-
-def _trade_markers(trades: pl.DataFrame) -> list[Markers]:
-    """Entry markers by side and exit markers by outcome (open trades have no exit)."""
-    long = trades.filter(pl.col("direction") == "long")
-    short = trades.filter(pl.col("direction") == "short")
-    closed = trades.filter(~pl.col("is_open"))
-    won, lost = closed.filter(pl.col("pnl") > 0), closed.filter(pl.col("pnl") <= 0)
-    return [
-        Markers("long entries", long["entry_bar"].to_numpy(), long["entry_price"].to_numpy(), "up", GREEN),
-        Markers("short entries", short["entry_bar"].to_numpy(), short["entry_price"].to_numpy(), "down", RED),
-        Markers("winning exits", won["exit_bar"].to_numpy(), won["exit_price"].to_numpy(), "ring", "#276749"),
-        Markers("losing exits", lost["exit_bar"].to_numpy(), lost["exit_price"].to_numpy(), "ring", "#9b2c2c"),
-    ]
-
-
-def _months_section(result: RunResult) -> str:
-    """Calendar-month returns as a year x month grid."""
-    months = monthly_returns(result.bars.index, result.simulation.equity, result.engine.init_cash)
-    years = sorted(set(months["year"].to_list()))
-    grid = np.full((len(years), 12), np.nan)
-    for year, month, value in months.iter_rows():
-        grid[years.index(year), month - 1] = value
-    chart = heatmap("monthly", grid, [str(y) for y in years], MONTHS, label="Monthly returns",
-                    cell_format=lambda v: percent(v, 1))
-    return html.section("Monthly returns", chart, note="Month-end equity over the previous month-end "
-                        "(the first month from the initial cash); grey: no bars that month.", name="months")
-
-
-def _trades_section(result: RunResult) -> str:
-    """The first trades as a table, with how many more are in trades.csv."""
-    trades = result.simulation.trades
-    if trades.is_empty():
-        return html.section("Trades", html.notice("No trades: the strategy never entered a position in this run "
-                                                  "(equity stayed at the initial cash)."), name="trades")
-    index, symbols = result.bars.index, result.bars.symbols
-    rows = []
-    for i, t in enumerate(trades.head(TRADES_SHOWN).iter_rows(named=True)):
-        exit_time = "open" if t["is_open"] else _minute(index[t["exit_bar"]])
-        rows.append([str(i + 1), symbols[t["column"]], t["direction"], _minute(index[t["entry_bar"]]), exit_time,
-                     number(t["size"], 4), number(t["entry_price"]), number(t["exit_price"]), number(t["fees"]),
-                     number(t["pnl"]), percent(t["return"]), t["exit_reason"] or "open"])
-    columns = ["#", "symbol", "side", "entry (UTC)", "exit (UTC)", "size", "entry price", "exit price", "fees",
-               "pnl", "return", "exit reason"]
-    more = trades.height - min(trades.height, TRADES_SHOWN)
-    note = f"First {TRADES_SHOWN} of {trades.height:,} trades; all are in trades.csv." if more else \
-        f"All {trades.height:,} trades (also in trades.csv)."
-    return html.section("Trades", html.table(columns, rows, numeric=[0, 5, 6, 7, 8, 9, 10], scroll=True),
-                        note=note, name="trades")
-
-
-def _minute(value: np.datetime64) -> str:
-    """A bar time to the minute."""
-    return str(np.datetime_as_string(value, unit="m")).replace("T", " ")
 
 
 def data_access_section(result: RunResult, benchmark_csv: str | Path | None) -> str:

@@ -32,9 +32,8 @@ import polars as pl
 
 from backtest.errors import BacktestError
 from reports import html
-from reports.charts import heatmap, histogram, line_chart
+from reports.charts import heatmap, histogram, line_chart, time_ticks
 from reports.format import number, stat_text
-from reports.run_report import time_ticks
 
 BEST_SHOWN = 20
 PARAM_PREFIX = "param_"

@@ -1,10 +1,13 @@
 """Reports as a person sees them: headless Chromium opens each page offline, logs no console error, asks for
-nothing but the file itself, and draws every chart with visible marks; a screenshot of each is saved."""
+nothing but the page's own files (a run report: itself and plotly.min.js beside it), and draws every chart with
+visible marks; a run report's charts zoom (the time charts together), toggle log scale and hover; a screenshot of
+each page is saved."""
 
 from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,18 @@ from reports.sweep_report import write_sweep_report
 pytestmark = pytest.mark.browser
 CHROMIUM = find_chromium()
 
-# Per chart: its size on the page, and how many drawn marks (path/rect/line) have a non-empty box.
+RUN_CHARTS = {"equity", "rolling", "returns", "price-GOOG", "monthly"}
+# Per plotly chart (run reports): its size, how many SVG paths with a non-empty box and a 'd' it drew.
+PLOTLY_JS = """
+JSON.stringify([...document.querySelectorAll('.plot[data-chart]')].map(plot => {
+  const graph = plot.querySelector('.js-plotly-plot'), box = graph ? graph.getBoundingClientRect() : {};
+  const marks = graph ? [...graph.querySelectorAll('.main-svg path')].filter(e => {
+    const b = e.getBBox(); return (e.getAttribute('d') || '').length > 2 && (b.width > 0 || b.height > 0); }) : [];
+  return {name: plot.dataset.chart, width: box.width, height: box.height, marks: marks.length,
+          traces: graph ? graph.data.length : 0};
+}))
+"""
+# Per SVG chart (sweep pages): its size on the page, and how many drawn marks (path/rect/line) have a non-empty box.
 CHARTS_JS = """
 JSON.stringify([...document.querySelectorAll('svg.chart')].map(svg => {
   const box = svg.getBoundingClientRect();
@@ -61,26 +75,50 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def _open(browser, page: Path, charts: int) -> None:
+    """Load ``page`` and wait until plotly has drawn its ``charts`` (each graph div holds its SVG)."""
+    browser.open(page.as_uri())
+    deadline = time.monotonic() + 30
+    while browser.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < charts:
+        assert time.monotonic() < deadline, "plotly did not draw the charts in 30 s"
+        time.sleep(0.1)
+
+
+def _offline(browser, page: Path) -> None:
+    """Nothing asked for but the page's own folder (and data: URIs plotly makes in the page)."""
+    folder = page.parent.as_uri() + "/"
+    urls = browser.requested_urls()
+    assert urls[0] == page.as_uri() and all(u.startswith((folder, "data:")) for u in urls), urls
+
+
 @pytest.mark.parametrize("name, charts", [
-    ("run", {"equity", "drawdown", "price-GOOG", "monthly"}),
-    ("empty", {"equity", "drawdown", "price-GOOG", "monthly"}),
+    ("run", RUN_CHARTS),
+    ("empty", RUN_CHARTS),
     ("failed", set()),
     ("sweep", {"sweep-heatmap", "sweep-distribution", "walk-forward"}),
 ])
 def test_page_renders_in_chromium(browser, pages, name, charts, tmp_path):
     page = pages[name]
-    browser.open(page.as_uri())
+    plotly = name in ("run", "empty")
+    _open(browser, page, len(charts) if plotly else 0)
     assert browser.console_errors() == []
-    assert browser.requested_urls() == [page.as_uri()]  # offline: nothing fetched but the file itself
-    drawn = {c["name"]: c for c in json.loads(browser.evaluate(CHARTS_JS))}
+    _offline(browser, page)
+    if plotly:
+        assert (page.parent / "plotly.min.js").as_uri() in browser.requested_urls()
+        drawn = {c["name"]: c for c in json.loads(browser.evaluate(PLOTLY_JS))}
+        assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 0
+    else:
+        drawn = {c["name"]: c for c in json.loads(browser.evaluate(CHARTS_JS))}
+        assert "<script" not in page.read_text()  # pages without charts of plotly stay script-free
     assert set(drawn) == charts
     for chart in drawn.values():
         assert chart["width"] > 600 and chart["height"] > 40, chart
         assert chart["marks"] >= 5, chart
-    for line_chart in charts & {"equity", "drawdown", "price-GOOG", "walk-forward"}:
+    for line_chart in charts & {"walk-forward"}:
         assert drawn[line_chart]["lines"] == 1, drawn[line_chart]
     if name == "run":
-        assert browser.evaluate("document.querySelectorAll('path.markers').length") == 4
+        assert drawn["equity"]["traces"] == 5 and drawn["price-GOOG"]["traces"] == 7  # band x2, close, markers x4
+        assert browser.evaluate("document.querySelectorAll('#chart-price-GOOG .scatterlayer .point').length") > 100
     if name == "empty":
         assert "No trades" in browser.evaluate("document.getElementById('trades').innerText")
     if name == "failed":
@@ -88,6 +126,53 @@ def test_page_renders_in_chromium(browser, pages, name, charts, tmp_path):
     shot = browser.screenshot(tmp_path / f"{name}.png")
     width, height = _png_size(shot)
     assert width == 1400 and height > 600
+
+
+RANGE_JS = "JSON.stringify(['chart-equity', 'chart-rolling', 'chart-price-GOOG'].map(id => " \
+           "document.getElementById(id).layout.xaxis.range.map(t => new Date(t.replace(' ', 'T') + 'Z').getTime())))"
+
+
+def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
+    page = pages["run"]
+    _open(browser, page, len(RUN_CHARTS))
+    before = json.loads(browser.evaluate(RANGE_JS))
+    assert before[0] == before[1] == before[2]  # every time chart spans the run
+    # a real drag across the middle of the equity plot: mouse down, move, up (plotly's zoom box)
+    box = json.loads(browser.evaluate("JSON.stringify((() => { const r = document.querySelector("
+                                      "'#chart-equity .nsewdrag').getBoundingClientRect(); "
+                                      "return [r.left, r.top, r.width, r.height]; })())"))
+    left, top, width, height = box
+    y = top + height / 2
+    start, end = left + width * 0.3, left + width * 0.6
+    browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": start, "y": y})
+    browser.call("Input.dispatchMouseEvent", {"type": "mousePressed", "x": start, "y": y, "button": "left",
+                                              "clickCount": 1})
+    for step in range(1, 11):
+        browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": start + (end - start) * step / 10,
+                                                  "y": y, "button": "left", "buttons": 1})
+    browser.call("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": end, "y": y, "button": "left",
+                                              "clickCount": 1})
+    time.sleep(0.5)
+    after = json.loads(browser.evaluate(RANGE_JS))
+    span = before[0][1] - before[0][0]
+    assert after[0][0] > before[0][0] + 0.2 * span and after[0][1] < before[0][1] - 0.3 * span, (before, after)
+    assert after[1] == pytest.approx(after[0], abs=1) and after[2] == pytest.approx(after[0], abs=1)  # linked
+
+    browser.evaluate("Plotly.relayout('chart-price-GOOG', {'xaxis.range': ['2008-01-01', '2009-01-01']})")
+    time.sleep(0.3)
+    year = json.loads(browser.evaluate(RANGE_JS))
+    assert year[0] == year[1] == year[2] == [1199145600000, 1230768000000]
+
+    browser.evaluate("document.querySelectorAll('#chart-equity .updatemenu-button')[1]"
+                     ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    time.sleep(0.3)
+    assert browser.evaluate("document.getElementById('chart-equity').layout.yaxis.type") == "log"
+
+    browser.evaluate("Plotly.Fx.hover('chart-equity', [{curveNumber: 0, pointNumber: 1900}])")
+    hover = browser.evaluate("document.querySelector('#chart-equity .hoverlayer').textContent")
+    assert "Strategy equity" in hover and "Buy and hold" in hover
+    assert browser.console_errors() == []
+    _offline(browser, page)
 
 
 def test_the_check_catches_console_errors_and_fetches(browser, tmp_path):

@@ -78,7 +78,8 @@ def test_report_of_a_run_on_bars_in_memory(tmp_path):
     assert "<title>sma_cross on X" in text and "bars given in memory" in text
     assert "backtest.run(strategies.find(&#x27;sma_cross&#x27;)(fast=10, slow=20), bars, fees_bps=20, size=0.5)" in text
     assert sorted(p.name for p in page.parent.glob("*.csv")) == [
-        "data_access.csv", "drawdowns.csv", "equity.csv", "metrics.csv", "metrics_full.csv", "orders.csv", "trades.csv"]
+        "breakdown.csv", "data_access.csv", "drawdowns.csv", "equity.csv", "metrics.csv", "metrics_full.csv", "orders.csv",
+        "trades.csv"]
     trades = pl.read_csv(page.parent / "trades.csv")
     assert trades.height == result.trades.height and trades["symbol"].unique().to_list() == ["X"]
     metrics = pl.read_csv(page.parent / "metrics.csv").row(0, named=True)

@@ -1,8 +1,11 @@
 """Run and sweep reports from real runs: CSVs agree with the engine, the page shows the run's numbers,
+its plotly charts carry the series backtest computes (buy and hold, MAE/MFE, breakdown, rolling windows),
 a 1-year 1m run stays under 5 MB, empty and failed runs say what happened, ``python -m reports``."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import subprocess
 import sys
@@ -14,10 +17,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest.runner import DataSpec, run_backtest
-from backtest.engine.simulate import EngineConfig
+from backtest.runner import DataSpec, RunResult, fingerprint, run_backtest
+from backtest.engine.simulate import EngineConfig, run
 from backtest.metrics import METRIC_NAMES, run_tear_sheet
-from backtest.feed import Feed
+from backtest.feed import BarArrays, Feed
+from backtest.stats import summarize
 from support.report_runs import goog_feed, goog_run, goog_sweep, goog_walk_forward
 from reports import write_failed_report
 from reports.downsample import m4
@@ -31,6 +35,24 @@ from warehouse.ingest.ohlcv import load_ohlcv
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
+RUN_CHARTS = ["equity", "rolling", "returns", "price-GOOG", "monthly"]
+
+
+def plotted(text: str, chart: str) -> list[dict]:
+    """The traces of chart ``chart`` as the page hands them to Plotly.newPlot, base64 arrays decoded."""
+    start = text.index(f'Plotly.newPlot(                        "chart-{chart}",')
+    traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", start))
+
+    def decoded(value):
+        if isinstance(value, dict) and set(value) == {"dtype", "bdata"}:
+            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return value
+    return [{key: decoded(value) for key, value in trace.items()} for trace in traces]
+
+
+def charts_on(text: str) -> list[str]:
+    """The names of the plotly charts on a page, in order."""
+    return re.findall(r'<div class="plot[\w -]*" data-chart="([\w-]+)">', text)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +67,8 @@ def test_csvs_and_report_agree_with_the_engine(feed, tmp_path):
                      "bars_100min_raw,ticks_dedup,81920,100,41.5\nbars_100min_rollup,bars_1m,8192,100,3.2\n")
     paths = write_run_files(result, tmp_path / "run", benchmark_csv=bench)
     assert {p.name for p in paths} == {"metrics.csv", "metrics_full.csv", "drawdowns.csv", "trades.csv", "equity.csv",
-                                       "orders.csv", "data_access.csv", "report.html"}
+                                       "orders.csv", "data_access.csv", "breakdown.csv", "report.html",
+                                       "plotly.min.js"}
     run = tmp_path / "run"
     metrics = pl.read_csv(run / "metrics.csv").row(0, named=True)
     equity = pl.read_csv(run / "equity.csv")
@@ -67,8 +90,10 @@ def test_csvs_and_report_agree_with_the_engine(feed, tmp_path):
     assert result.fingerprint in text and escape("'data.symbols=[GOOG]'") in text
     assert f"First 200 of {trades.height:,} trades" in text if trades.height > 200 else f"All {trades.height}" in text
     assert "bars_100min_rollup" in text and "81,920" in text  # the benchmark table
-    assert len(re.findall(r'<svg class="chart" data-chart="([\w-]+)"', text)) == 4
-    assert not re.search(r'(src|href)="https?:', text) and "<script" not in text
+    assert charts_on(text) == RUN_CHARTS and "<svg" not in text  # every chart drawn by plotly
+    # offline: one script file beside the page (plotly.js from the wheel), no URL anywhere
+    assert re.findall(r'<script src="([^"]+)"', text) == ["plotly.min.js"] and "://" not in text
+    assert (run / "plotly.min.js").read_text().startswith("/**") and (run / "plotly.min.js").stat().st_size > 3 * MB
 
 
 def test_risk_card_and_csvs_show_what_backtest_metrics_computes(feed, tmp_path):
@@ -89,6 +114,88 @@ def test_risk_card_and_csvs_show_what_backtest_metrics_computes(feed, tmp_path):
     assert full.filter(pl.col("metric") == "sharpe")["value"][0] == pytest.approx(result.stats["sharpe"], rel=1e-12)
     drawdowns = pl.read_csv(tmp_path / "drawdowns.csv")
     assert drawdowns.height == sheet.drawdowns.height and drawdowns["depth"][0] == pytest.approx(worst["depth"])
+
+
+def crafted_run(engine: EngineConfig) -> RunResult:
+    """X long and Y short over six daily bars, entered on bar 0's signal and left on bar 3's (bars in memory)."""
+    index = np.arange("2024-01-01", "2024-01-07", dtype="datetime64[D]").astype("datetime64[us]")
+    column = np.array
+    opens = column([100.0, 100.0, 104.0, 98.0, 103.0, 103.0])
+    high = column([101.0, 108.0, 106.0, 99.0, 110.0, 104.0])  # bar 4: after the exit at its open
+    low = column([99.0, 97.0, 101.0, 95.0, 90.0, 102.0])
+    close = column([100.0, 104.0, 99.0, 102.0, 104.0, 103.0])
+    two = [np.column_stack([a, a * 2]) for a in (opens, high, low, close)]
+    bars = BarArrays(index, ("X", "Y"), *two, np.ones((6, 2)))
+    signals = np.full((6, 2), np.nan)
+    signals[0], signals[3] = [1.0, -1.0], [0.0, 0.0]
+    sim = run(*two, signals, engine)
+    return RunResult("crafted", {}, None, engine, bars, sim, summarize(
+        sim.equity, engine.init_cash, sim.trades["pnl"].to_numpy(), sim.trades["return"].to_numpy(),
+        sim.exposure_bars, index), (), fingerprint(bars))
+
+
+def test_mae_mfe_breakdown_and_buy_and_hold_of_a_crafted_run(tmp_path):
+    result = crafted_run(EngineConfig(size=0.4, fees_bps=10))
+    write_run_files(result, tmp_path, benchmark_csv=None)
+    trades = pl.read_csv(tmp_path / "trades.csv")
+    assert trades.select("symbol", "direction", "entry_bar", "exit_bar", "bars_held").rows() == [
+        ("X", "long", 1, 4, 3), ("Y", "short", 1, 4, 3)]
+    # held over bars 1-3 whole (entry at bar 1's open, exit at bar 4's open): low 95, high 108, entry 100 (x2 for Y)
+    assert trades["mae"].to_list() == pytest.approx([95 / 100 - 1, 1 - 216 / 200], abs=1e-12)
+    assert trades["mfe"].to_list() == pytest.approx([108 / 100 - 1, 1 - 190 / 200], abs=1e-12)
+    assert trades["duration_days"].to_list() == [3.0, 3.0]
+    text = (tmp_path / "report.html").read_text()
+    row = re.search(r"<tr><td[^>]*>1</td><td>X</td>.*?</tr>", text).group(0)
+    assert ">-5.00%<" in row and ">8.00%<" in row and ">3d<" in row and "<td>signal</td>" in row
+
+    breakdown = pl.read_csv(tmp_path / "breakdown.csv")
+    total = breakdown.filter(pl.col("group") == "all").row(0, named=True)
+    for group in ("symbol", "side"):
+        part = breakdown.filter(pl.col("group") == group)
+        assert part["trades"].sum() == total["trades"] == 2
+        assert part["pnl"].sum() == pytest.approx(total["pnl"], rel=1e-12)
+        assert part["contribution"].sum() == pytest.approx(total["contribution"], rel=1e-12)
+    assert total["contribution"] == pytest.approx(result.stats["total_return"], rel=1e-9)
+    assert breakdown.filter(pl.col("key") == "X")["pnl"][0] == pytest.approx(trades["pnl"][0], rel=1e-12)
+    assert breakdown.filter(pl.col("key") == "short")["win_rate"][0] == 0.0  # Y rose: the short lost
+
+    bench = next(t for t in plotted(text, "equity") if t["name"] == "Buy and hold")
+    first, last = result.bars.close[0], result.bars.close[-1]
+    assert bench["y"][-1] == pytest.approx(result.engine.init_cash * np.mean(last / first), rel=1e-12)
+    assert "final 10,300.00" in text  # 10,000 x 103 / 100 in both symbols
+
+
+def test_fills_at_the_close_count_the_exit_bar_whole(tmp_path):
+    result = crafted_run(EngineConfig(size=0.4, fill="close"))
+    write_run_files(result, tmp_path, benchmark_csv=None)
+    moves = pl.read_csv(tmp_path / "trades.csv")
+    # entry at bar 0's close (100), exit at bar 3's close: bars 1-3 whole, bar 0 only by its fill
+    assert moves.select("entry_bar", "exit_bar").rows() == [(0, 3), (0, 3)]
+    assert moves["mae"][0] == pytest.approx(95 / 100 - 1) and moves["mfe"][0] == pytest.approx(108 / 100 - 1)
+
+
+def test_views_carry_what_backtest_computes(feed, tmp_path):
+    result = goog_run(feed)
+    text = write_run_files(result, tmp_path, benchmark_csv=None)[-1].read_text()
+    equity, init = result.simulation.equity, result.engine.init_cash
+    returns = np.diff(np.r_[init, equity]) / np.r_[init, equity[:-1]]
+    assert "Rolling Sharpe (126 bars, about 6 months)" in text  # daily bars: 6 months of them
+    rolling = plotted(text, "rolling")
+    sharpe, volatility = (t["y"] for t in rolling)
+    window = returns[-126:]
+    ppy = run_tear_sheet(result).periods_per_year
+    assert sharpe[-1] == pytest.approx(window.mean() / window.std(ddof=1) * np.sqrt(ppy), rel=1e-9)
+    assert volatility[-1] == pytest.approx(window.std(ddof=1) * np.sqrt(ppy), rel=1e-9)
+    first_full = result.bars.index[125].astype("datetime64[ms]").astype(np.int64)
+    assert len(sharpe) == 2148 - 125 and rolling[0]["x"][0] == first_full  # drawn from the first full window
+    bars = plotted(text, "returns")[0]
+    assert bars["y"].sum() == len(equity) == 2148 and len(bars["y"]) == 60
+    drawn = {t["name"]: t["y"] for t in plotted(text, "equity")}
+    assert drawn["Drawdown"].min() == pytest.approx(result.stats["max_drawdown"], rel=1e-12)
+    held = result.simulation.positions[:, 0] * result.bars.close[:, 0] / equity
+    assert drawn["Net exposure"] == pytest.approx(held, abs=1e-12)
+    assert drawn["Gross exposure"] == pytest.approx(np.abs(held), abs=1e-12)
+    assert 0.8 < np.median(np.abs(held[held != 0])) < 1.0  # size=0.9 of equity at entry
 
 
 def test_a_three_day_run_carries_the_small_sample_caveat(feed, tmp_path):
@@ -123,10 +230,20 @@ def test_a_year_of_minute_bars_stays_under_5_mb(tmp_path):
     assert result.bars.close.shape == (n, 1) and result.stats["trades"] > 20_000
     report = write_run_files(result, tmp_path / "run", benchmark_csv=None)[-1]
     size = report.stat().st_size
-    assert size < 5 * MB, f"{size / MB:.2f} MB"
-    price = re.search(r'data-chart="price-BTC".*?<path class="line" d="M([^"]+)"', report.read_text()).group(1)
-    ys = np.array(price.split(), dtype=float)[1::2]
-    assert len(ys) <= 4 * 1000 and ys.min() < 20  # downsampled, and the spike (top of the chart) survived
+    assert size < 5 * MB, f"{size / MB:.2f} MB"  # the budget reports/plots.py states (plotly.min.js beside it)
+    text = report.read_text()
+    close = next(t for t in plotted(text, "price-BTC") if t["name"] == "BTC close")
+    assert len(close["y"]) <= 4 * 1500 and close["y"].max() == pytest.approx(close_max(result))  # the spike drawn
+    equity = next(t for t in plotted(text, "equity") if t["name"] == "Strategy equity")
+    assert equity["y"].min() == result.simulation.equity.min() and equity["y"].max() == result.simulation.equity.max()
+    marks = [t for t in plotted(text, "price-BTC") if t.get("mode") == "markers"]
+    entries = sum(len(t["x"]) for t in marks if "entry" in t["name"])
+    assert result.stats["trades"] > entries == 20_000 and "the 20,000 with the largest |pnl| are marked" in text
+
+
+def close_max(result) -> float:
+    """The highest close of a run's first symbol."""
+    return float(np.nanmax(result.bars.close[:, 0]))
 
 
 def test_m4_keeps_every_buckets_extremes():
@@ -148,8 +265,11 @@ def test_a_run_without_trades_says_so(feed, tmp_path):
     report = write_run_files(result, tmp_path, benchmark_csv=None)[-1]
     text = report.read_text()
     assert "No trades: the strategy never entered a position" in text
-    assert text.count('<svg class="chart"') == 4 and 'class="line"' in text
+    assert charts_on(text) == RUN_CHARTS
+    flat = [result.engine.init_cash] * len(result.bars.index)
+    assert plotted(text, "equity")[0]["y"].tolist() == flat  # still drawn
     assert pl.read_csv(tmp_path / "trades.csv").height == 0
+    assert pl.read_csv(tmp_path / "breakdown.csv")["trades"].to_list() == [0, 0, 0, 0]
 
 
 def test_failed_run_via_the_cli_writes_a_report_with_the_error(tmp_path):
