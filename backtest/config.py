@@ -41,7 +41,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from hydra.errors import MissingConfigException, OverrideParseException
@@ -51,6 +51,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.sweep.spec import SweepSpec
+from warehouse.sessions import SESSIONS
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
@@ -65,6 +66,9 @@ class DataSpec:
     >>> DataSpec(symbols=())
     Traceback (most recent call last):
     backtest.errors.BacktestError: data.symbols: () is empty; name at least one symbol
+    >>> DataSpec(session="lunch")
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: data.session: 'lunch' is not one of regular, all, pre, post
     """
 
     symbols: tuple[str, ...] = ("AAPL",)
@@ -72,6 +76,9 @@ class DataSpec:
     end: str = "2024-02-15"
     interval: str = "1m"
     source: str = "auto"
+    tz: Optional[str] = None  # zone of days for symbols with no exchange (Feed.bars' tz)
+    session: str = "regular"  # regular | all | pre | post: which ticks of a trading day make bars
+    exchange: Optional[str] = None  # every symbol's exchange (NSE, NYSE, XLON, ...) instead of instruments'
 
     def __post_init__(self) -> None:
         if isinstance(self.symbols, str):
@@ -81,6 +88,8 @@ class DataSpec:
             raise BacktestError(f"data.symbols: {self.symbols!r} is empty; name at least one symbol")
         if self.source not in DATA_SOURCES:
             raise BacktestError(f"data.source: {self.source!r} is not one of {', '.join(DATA_SOURCES)}")
+        if self.session not in SESSIONS:
+            raise BacktestError(f"data.session: {self.session!r} is not one of {', '.join(SESSIONS)}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> DataSpec:
@@ -90,7 +99,7 @@ class DataSpec:
         'ohlcv'
         >>> DataSpec.from_mapping({"symbol": "GOOG"})
         Traceback (most recent call last):
-        backtest.errors.BacktestError: data.symbol: unknown setting (known: symbols, start, end, interval, source)
+        backtest.errors.BacktestError: data.symbol: unknown setting (known: symbols, start, end, interval, source, tz, session, exchange)
         """
         known = [f.name for f in dataclasses.fields(cls)]
         for key in values:

@@ -68,7 +68,8 @@ def read_bars(feed: Feed, data: DataSpec) -> BarArrays:
         frame = feed.ohlcv(list(data.symbols), data.start, data.end, data.interval)
         bars = bar_arrays(frame) if not frame.is_empty() else None
     else:  # straight into arrays: no frame of symbol strings to build and pivot (Feed.arrays)
-        bars = feed.arrays(list(data.symbols), data.start, data.end, data.interval, source=data.source)
+        bars = feed.arrays(list(data.symbols), data.start, data.end, data.interval, source=data.source,
+                           tz=data.tz, session=data.session, exchange=data.exchange)
     if bars is None or bars.close.shape[0] == 0:
         raise BacktestError(
             f"data: no bars for {','.join(data.symbols)} in [{data.start}, {data.end}) at {data.interval} "

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xc
 import numpy as np
 
 from warehouse.errors import WarehouseError
+
+if TYPE_CHECKING:
+    from exchange_calendars import ExchangeCalendar
 
 SESSIONS = ("regular", "all", "pre", "post")
 """What bars a session choice keeps: the regular session; everything; before the open; after the close."""
@@ -150,14 +152,19 @@ def day_table(venue: Venue, start: datetime, end: datetime) -> DayTable:
     return DayTable(first, midnights, opens, closes)
 
 
+# exchange_calendars (and pandas) is imported on first use: 0.5 s that importing the feed need not pay
 @lru_cache(maxsize=1)
 def _calendar_names() -> frozenset[str]:
+    import exchange_calendars as xc
+
     return frozenset(xc.get_calendar_names(include_aliases=False))
 
 
 @lru_cache(maxsize=32)
-def _calendar(name: str, years: tuple[int, int] | None) -> xc.ExchangeCalendar:
+def _calendar(name: str, years: tuple[int, int] | None) -> ExchangeCalendar:
     """The calendar ``name`` covering ``years`` (first, last) with a year's margin; None: its default span."""
+    import exchange_calendars as xc
+
     if years is None:
         return xc.get_calendar(name)
     try:

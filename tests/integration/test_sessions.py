@@ -14,6 +14,8 @@ import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
+from backtest.api import bars_of
+from backtest.errors import BacktestError
 from backtest.feed import Feed, FeedError, bar_arrays
 from warehouse.ingest.instruments import KITE_COLUMNS, load_instruments
 from warehouse.ingest.validate import TICKS_SCHEMA
@@ -216,3 +218,17 @@ def test_a_symbol_listed_on_exchanges_with_different_hours_must_be_chosen(market
         feed.bars("INFY", NSE_START, NSE_END, "75m")
     chosen = feed.bars("INFY", NSE_START, NSE_END, "75m", exchange="NSE")
     assert {t.time() for t in local(chosen, IST)} >= {time(9, 15)}
+
+
+def test_a_backtest_request_carries_exchange_session_and_tz(market) -> None:
+    feed, _ = market
+    request = {"symbols": ["LOOSE"], "start": NSE_START, "end": NSE_END, "interval": "75m"}
+    as_nse = bars_of({**request, "exchange": "NSE"}, warehouse=feed.client)
+    expected = bar_arrays(feed.bars("LOOSE", NSE_START, NSE_END, "75m", exchange="NSE"))
+    assert np.array_equal(as_nse.index, expected.index) and np.array_equal(as_nse.close, expected.close)
+    every = bars_of({**request, "exchange": "NSE", "session": "all"}, warehouse=feed.client)
+    assert every.volume.sum() > as_nse.volume.sum()
+    ist_days = bars_of({**request, "interval": "1d", "tz": "Asia/Kolkata"}, warehouse=feed.client)
+    assert ist_days.index[0] == np.datetime64("2024-01-23T18:30")  # 2024-01-24 00:00 IST
+    with pytest.raises(BacktestError, match="^data.session: 'lunch' is not one of regular, all, pre, post$"):
+        bars_of({**request, "session": "lunch"}, warehouse=feed.client)
