@@ -7,10 +7,12 @@ but each tick (or minute) is placed by the session of its local day, looked up i
 
 * the day is split at its session's open and close into pre-market ``[midnight, open)``, the regular
   session ``[open, close)`` and post-market ``[close, next midnight)`` (a day without a session is one
-  part from midnight; a 24h venue's whole day is its session);
-* intraday bars lie on one grid per day anchored at the open (75 minutes at NSE: 09:15, 10:30, 11:45,
-  ...) and never straddle midnight, the open or the close: a bar starts at its grid time or at the start
-  of its part, whichever is later;
+  part from midnight; a 24h venue's whole day is its session); a lunch break (XTKS, XHKG) is a part of
+  its own, outside the regular session;
+* intraday bars lie on one grid per day anchored at the open, and after a lunch break at its end
+  (75 minutes at NSE: 09:15, 10:30, 11:45, ...; 1h at Tokyo: 09:00, 10:00, 11:00, 12:30, 13:30, ...),
+  and never straddle midnight, the open, a break or the close: a bar starts at its grid time or at the
+  start of its part, whichever is later;
 * a daily bar is one per session, labelled by its open (``session="all"``: one per day with trades,
   labelled by the local midnight; ``"pre"``: midnight; ``"post"``: the close);
 * ``session`` keeps the regular session's ticks, all, or only the pre- or post-market ones.
@@ -34,20 +36,25 @@ from warehouse.feed_sql import (_RAW_FIELDS, _ROLLUP_FIELDS, _SYMBOL_INDEX, _TS_
 from warehouse.sessions import SESSIONS, DayTable
 
 _KEEP = {  # which ticks a session choice keeps (sess_open = sess_close = 0 on a day without a session)
-    "regular": "sess_t >= sess_open AND sess_t < sess_close",
+    "regular": "sess_t >= sess_open AND sess_t < sess_close AND NOT (sess_t >= sess_break AND sess_t < sess_resume)",
     "all": "1",
     "pre": "sess_t < sess_open",
     "post": "sess_close > 0 AND sess_t >= sess_close",
 }
+_DAILY = {"regular": "sess_open", "all": "sess_midnight", "pre": "sess_midnight", "post": "sess_close"}
 _INTRADAY = "greatest(sess_part, sess_t - positiveModulo(sess_t - sess_anchor, {step:Int64}))"
 _PLACE = """WITH toInt64(toUnixTimestamp({col})) AS sess_t,
     toInt64(toDate({col}, {{zone:String}})) - {{first_day:Int64}} + 1 AS sess_day,
     {{midnights:Array(Int64)}}[sess_day] AS sess_midnight,
     {{opens:Array(Int64)}}[sess_day] AS sess_open,
     {{closes:Array(Int64)}}[sess_day] AS sess_close,
-    multiIf(sess_close > 0 AND sess_t >= sess_close, sess_close, sess_open > 0 AND sess_t >= sess_open, sess_open,
+    {{break_starts:Array(Int64)}}[sess_day] AS sess_break,
+    {{break_ends:Array(Int64)}}[sess_day] AS sess_resume,
+    multiIf(sess_close > 0 AND sess_t >= sess_close, sess_close, sess_resume > 0 AND sess_t >= sess_resume, sess_resume,
+            sess_break > 0 AND sess_t >= sess_break, sess_break, sess_open > 0 AND sess_t >= sess_open, sess_open,
             sess_midnight) AS sess_part,
-    if(sess_open > 0, sess_open, sess_midnight) AS sess_anchor,
+    multiIf(sess_resume > 0 AND sess_t >= sess_resume, sess_resume, sess_open > 0, sess_open, sess_midnight)
+        AS sess_anchor,
     {bucket} AS bucket"""
 _EXCHANGES_SQL = """SELECT symbol, exchange, exchange_tz FROM instruments FINAL
 WHERE symbol IN {symbols:Array(String)} GROUP BY symbol, exchange, exchange_tz ORDER BY symbol, exchange"""
@@ -143,10 +150,7 @@ def _query(symbols: Sequence[str], start: datetime, end: datetime, *, days: DayT
     """What both shapes share: each row placed, the scan, the session's condition, parameters and source."""
     if session not in SESSIONS:
         raise WarehouseError(f"session: {session!r} is not one of {', '.join(SESSIONS)}")
-    if daily:
-        bucket = "sess_midnight" if session == "all" else "sess_part"
-    else:
-        bucket = _INTRADAY
+    bucket = _DAILY[session] if daily else _INTRADAY
     if rollup:
         if step % 60:
             raise WarehouseError(f"interval: bars_1m serves whole minutes, not {step} second(s)")
@@ -159,5 +163,6 @@ def _query(symbols: Sequence[str], start: datetime, end: datetime, *, days: DayT
         where, params = _TS_WHERE, _range_params(symbols, start, end)
         col, table = "ts", "ticks_dedup FINAL"
     params = {**params, "zone": zone, "first_day": (days.first_day - date(1970, 1, 1)).days,
-              "midnights": days.midnights, "opens": days.opens, "closes": days.closes, "step": step}
+              "midnights": days.midnights, "opens": days.opens, "closes": days.closes,
+              "break_starts": days.break_starts, "break_ends": days.break_ends, "step": step}
     return _Query(_PLACE.format(col=col, bucket=bucket), f"{table} {where}", _KEEP[session], params, table.split()[0])

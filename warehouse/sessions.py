@@ -99,14 +99,17 @@ or an exchange-calendars name like XLON)
 
 
 class DayTable(NamedTuple):
-    """A venue's local days ``first_day, first_day + 1, ...``: per day its midnight, regular open and close
-    (epoch seconds UTC; open = close = 0 on a day without a session), and one more midnight (the last day's end).
+    """A venue's local days ``first_day, first_day + 1, ...``: per day its midnight, its regular session's open
+    and close, and its break (a lunch break: XTKS, XHKG), as epoch seconds UTC; 0 where a day has no session
+    (open = close = 0) or no break; ``midnights`` has one more entry, the last day's end.
     """
 
     first_day: date
     midnights: list[int]
     opens: list[int]
     closes: list[int]
+    break_starts: list[int]
+    break_ends: list[int]
 
     @property
     def days(self) -> list[date]:
@@ -116,40 +119,51 @@ class DayTable(NamedTuple):
     @property
     def whole_minutes(self) -> bool:
         """True when every boundary is a whole minute, so per-minute bars (``bars_1m``) can be bucketed."""
-        return all(value % 60 == 0 for values in (self.midnights, self.opens, self.closes) for value in values)
+        return all(value % 60 == 0 for values in self[1:] for value in values)
 
 
 def day_table(venue: Venue, start: datetime, end: datetime) -> DayTable:
     """The local days of ``venue`` that ``[start, end)`` touches, with their sessions.
 
-    A 24h venue's session is the whole day. Half days close early and holidays have no session, as the
-    calendar says; a calendar whose sessions cross local midnight is refused.
+    A 24h venue's session is the whole day. Half days close early, holidays have no session and lunch
+    breaks are kept, as the calendar says; a calendar whose sessions cross local midnight is refused.
 
     >>> from datetime import datetime, timezone
     >>> days = day_table(Venue("America/New_York", "XNYS"), datetime(2024, 11, 28, tzinfo=timezone.utc),
     ...                  datetime(2024, 11, 30, tzinfo=timezone.utc))
     >>> [day.isoformat() for day in days.days], days.opens[0], (days.closes[2] - days.opens[2]) / 3600
     (['2024-11-27', '2024-11-28', '2024-11-29'], 1732717800, 3.5)
+    >>> tokyo = day_table(venue_of("TSE"), datetime(2024, 3, 4, tzinfo=timezone.utc),
+    ...                   datetime(2024, 3, 5, tzinfo=timezone.utc))
+    >>> (tokyo.break_starts[0] - tokyo.opens[0]) / 3600, (tokyo.break_ends[0] - tokyo.break_starts[0]) / 3600
+    (2.5, 1.0)
     """
     zone = ZoneInfo(venue.zone)
     first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
     midnights = [int(datetime.combine(day, time(), zone).timestamp()) for day in days]
+    none = [0] * (len(days) - 1)
     if venue.calendar is None:
-        return DayTable(first, midnights, midnights[:-1], midnights[1:])
+        return DayTable(first, midnights, midnights[:-1], midnights[1:], none, none)
     schedule = _calendar(venue.calendar, (first.year, last.year)).schedule
     sessions = schedule.loc[first.isoformat():last.isoformat()]
-    opens_s = sessions["open"].dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
-    closes_s = sessions["close"].dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
-    opens, closes = [0] * (len(days) - 1), [0] * (len(days) - 1)
-    for session_open, session_close in zip(opens_s.tolist(), closes_s.tolist()):
-        day = datetime.fromtimestamp(session_open, timezone.utc).astimezone(zone).date()
+    columns = [_seconds(sessions[name]) for name in ("open", "close", "break_start", "break_end")]
+    table = DayTable(first, midnights, none.copy(), none.copy(), none.copy(), none.copy())
+    for times in zip(*columns):
+        day = datetime.fromtimestamp(times[0], timezone.utc).astimezone(zone).date()
         index = (day - first).days
-        if not 0 <= index < len(opens) or session_close > midnights[index + 1]:
+        if not 0 <= index < len(none) or times[1] > midnights[index + 1]:
             raise WarehouseError(f"exchange: {venue.calendar}'s session opening {day} runs past midnight "
                                  f"{venue.zone}, which session bars do not support")
-        opens[index], closes[index] = session_open, session_close
-    return DayTable(first, midnights, opens, closes)
+        for values, value in zip(table[2:], times):
+            values[index] = value
+    return table
+
+
+def _seconds(times: object) -> list[int]:
+    """A schedule column (UTC timestamps, NaT where absent) as epoch seconds, 0 where absent."""
+    values = times.dt.tz_convert(None).to_numpy()  # type: ignore[attr-defined]
+    return np.where(np.isnat(values), 0, values.astype("datetime64[s]").astype(np.int64)).tolist()
 
 
 # exchange_calendars (and pandas) is imported on first use: 0.5 s that importing the feed need not pay

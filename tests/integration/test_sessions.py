@@ -21,7 +21,7 @@ from warehouse.ingest.instruments import KITE_COLUMNS, load_instruments
 from warehouse.ingest.validate import TICKS_SCHEMA
 from warehouse.ingest.writer import TickWriter
 
-IST, ET = ZoneInfo("Asia/Kolkata"), ZoneInfo("America/New_York")
+IST, ET, JST = ZoneInfo("Asia/Kolkata"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
 # Wed 24, Thu 25 trade; Fri 26 is Republic Day (an NSE holiday); Sat 27, Sun 28 weekend; Mon 29 trades
 NSE_DAYS = [date(2024, 1, d) for d in (24, 25, 26, 27, 28, 29)]
 NSE_SESSIONS = {date(2024, 1, d) for d in (24, 25, 29)}
@@ -29,6 +29,9 @@ NSE_START, NSE_END = "2024-01-24", "2024-01-30"
 # Thu 7, Fri 8 in EST; Sun 10 the clocks go forward; Mon 11, Tue 12 in EDT
 US_DAYS = [date(2024, 3, d) for d in (7, 8, 11, 12)]
 US_START, US_END = "2024-03-07", "2024-03-13"
+# Tokyo: 09:00-11:30 and 12:30-15:00 JST, a lunch break between
+TSE_DAYS = [date(2024, 3, 4), date(2024, 3, 5)]
+TSE_START, TSE_END = "2024-03-04T00:00+09:00", "2024-03-06T00:00+09:00"
 
 
 def local_ticks(symbol: str, zone: ZoneInfo, days: list[date], first: time, last: time, every_s: int,
@@ -61,11 +64,13 @@ def write_instruments(client, folder: Path, rows: list[tuple[int, str, str]]) ->
 @pytest.fixture()
 def market(fresh_client, tmp_path):
     """INFY on NSE (09:00-16:00 IST every 30 s, holiday and weekend too), IBM on NYSE (08:00-17:00 ET every
-    minute around the DST change), LOOSE with INFY's ticks and no instruments row; returns (feed, ticks)."""
-    write_instruments(fresh_client, tmp_path, [(408065, "INFY", "NSE"), (51, "IBM", "NYSE")])
+    minute around the DST change), TYO on TSE (08:00-16:00 JST every minute), LOOSE with INFY's ticks and no
+    instruments row; returns (feed, ticks)."""
+    write_instruments(fresh_client, tmp_path, [(408065, "INFY", "NSE"), (51, "IBM", "NYSE"), (7203, "TYO", "TSE")])
     ticks = {
         "INFY": local_ticks("INFY", IST, NSE_DAYS, time(9), time(16), 30, seed=1),
         "IBM": local_ticks("IBM", ET, US_DAYS, time(8), time(17), 60, seed=2),
+        "TYO": local_ticks("TYO", JST, TSE_DAYS, time(8), time(16), 60, seed=4),
     }
     ticks["LOOSE"] = ticks["INFY"].set_column(0, "symbol", pa.array(["LOOSE"] * ticks["INFY"].num_rows))
     writer = TickWriter(fresh_client)
@@ -146,11 +151,11 @@ def test_pre_and_post_market_ticks_only_in_bars_that_ask_for_them(market) -> Non
 @pytest.mark.parametrize("session", ["regular", "all", "pre", "post"])
 def test_rollup_and_raw_ticks_give_the_same_session_bars(market, interval: str, session: str) -> None:
     feed, _ = market
-    symbols = ["INFY", "IBM", "LOOSE"]
+    symbols = ["INFY", "IBM", "TYO", "LOOSE"]
     rollup = feed.bars(symbols, NSE_START, US_END, interval, source="rollup", session=session)
     raw = feed.bars(symbols, NSE_START, US_END, interval, source="raw", session=session)
     sources = [cost.source for cost in feed.stats if cost.call.startswith("bars")]
-    assert sources == ["bars_1m"] * 3 + ["ticks_dedup"] * 3  # one query per venue: NSE, NYSE, 24h UTC
+    assert sources == ["bars_1m"] * 4 + ["ticks_dedup"] * 4  # one query per venue: NSE, NYSE, TSE, 24h UTC
     assert rollup.height > 0
     assert_bars_equal(rollup, raw)
     arrays = feed.arrays(symbols, NSE_START, US_END, interval, session=session)
@@ -170,6 +175,22 @@ def test_us_hour_bars_start_at_0930_et_across_the_dst_change(market) -> None:
     assert utc_opens == [(date(2024, 3, 7), time(14, 30)), (date(2024, 3, 8), time(14, 30)),
                          (date(2024, 3, 11), time(13, 30)), (date(2024, 3, 12), time(13, 30))]
     assert bars["trades"].to_list() == ([60] * 6 + [30]) * 4  # 15:30-16:00 is half an hour; none before 09:30
+
+
+def test_tokyo_bars_restart_after_the_lunch_break(market) -> None:
+    feed, ticks = market
+    hours = feed.bars("TYO", TSE_START, TSE_END, "1h")
+    assert [t.time() for t in local(hours, JST)] == [time(9), time(10), time(11), time(12, 30), time(13, 30),
+                                                     time(14, 30)] * 2
+    assert hours["trades"].to_list() == [60, 60, 30, 60, 60, 30] * 2  # 11:30-12:30 and from 15:00 left out
+    daily = feed.bars("TYO", TSE_START, TSE_END, "1d")
+    assert [t.time() for t in local(daily, JST)] == [time(9)] * 2 and daily["trades"].to_list() == [300, 300]
+    every = feed.bars("TYO", TSE_START, TSE_END, "1h", session="all")
+    # the break is a part of its own on the morning's grid (11:30, 12:00); post-market on the afternoon's
+    assert [t.time() for t in local(every, JST)][:11] == [time(8), time(9), time(10), time(11), time(11, 30), time(12),
+                                                          time(12, 30), time(13, 30), time(14, 30), time(15),
+                                                          time(15, 30)]
+    assert every["trades"].sum() == ticks["TYO"].num_rows
 
 
 def test_us_half_day_closes_early(fresh_client, tmp_path) -> None:
