@@ -14,9 +14,16 @@ Conventions:
 * Times: ``start``/``end`` accept naive datetimes (taken as UTC), aware
   datetimes, dates and ISO strings; the range is ``[start, end)``. Output
   timestamps are UTC unless ``tz`` names a time zone.
-* A bar is labelled by the start of its bucket (see :mod:`warehouse.feed_sql`
-  for bucket alignment); the first/last bar is partial when ``start``/``end``
-  are not on a bucket boundary.
+* A bar is labelled by the start of its bucket; the first/last bar is partial
+  when ``start``/``end`` are not on a bucket boundary.
+* Exchange time: a symbol's exchange (``instruments``, or ``exchange=``) gives
+  its trading calendar and zone (:mod:`warehouse.sessions`). Its bars lie on the
+  session grid: intraday bars anchored at the open (NSE 75m: 09:15, 10:30, ...
+  IST), one ``1d`` bar per session (no holidays or weekends, short half days),
+  and ``session="regular"`` (default) leaves pre- and post-market ticks out
+  (``"all"``, ``"pre"``, ``"post"`` ask for them; :mod:`warehouse.feed_sessions`).
+  A symbol with no exchange trades 24h days in ``tz`` (UTC by default:
+  ClickHouse's ``toStartOfInterval`` buckets, :mod:`warehouse.feed_sql`).
 * Several symbols come in one long frame aligned on one time index: every
   ``ts`` at which any requested symbol traded has one row per symbol, ordered
   by ``ts`` and then the symbols in the order asked. Times at which none
