@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -70,6 +71,7 @@ class SinkStats:
 
     messages: int = 0  # messages written and acknowledged
     ticks: int = 0  # good ticks among them
+    quotes: int = 0  # quotes written (a Kite stream: one per full-mode tick)
     rejects: int = 0  # rejected messages (stored in rejects)
     batches: int = 0
     replayed: int = 0  # batches written in replay mode
@@ -82,24 +84,39 @@ class SinkStats:
         rate = self.messages / seconds if seconds else 0.0
         return (f"{source}: {self.messages:,} messages in {self.batches:,} batches ({rate:,.0f}/s): "
                 f"{self.ticks:,} ticks ({self.written.new_trades:,} new trades, {self.written.redeliveries:,} "
-                f"redeliveries, {self.written.corrections:,} corrections), {self.rejects:,} rejects, "
+                f"redeliveries, {self.written.corrections:,} corrections), "
+                + (f"{self.quotes:,} quotes, " if self.quotes else "") + f"{self.rejects:,} rejects, "
                 f"{self.replayed:,} replayed batches, {self.retries:,} retries"
                 + (f", {self.unacknowledged:,} left unacknowledged" if self.unacknowledged else ""))
 
 
 class StreamSink:
-    """Writes batches of messages to the warehouse: rejects, then ticks through TickWriter."""
+    """Writes batches of messages to the warehouse: rejects, then ticks through TickWriter.
 
-    def __init__(self, client: Client, source: str) -> None:
+    ``on_ticks``, if given, is called with each batch's good ticks (a :data:`warehouse.ingest.validate.TICKS_SCHEMA` table) right
+    after decoding, before the warehouse write, e.g. :meth:`warehouse.serve.hot_state.HotState.on_table`
+    (the hot path). It sees every attempt: a retried or replayed batch comes again, so it must
+    tolerate repeats (the hot state skips seen trade ids); an exception it raises stops the consumer.
+    """
+
+    def __init__(self, client: Client, source: str, *, on_ticks: Callable[[pa.Table], None] | None = None) -> None:
         self.client = client
         self.source = source
+        self.on_ticks = on_ticks
         self.writer = TickWriter(client, defer_rebuilds=True, source=source)
         self.stats = SinkStats(written=self.writer.stats)
 
     def write(self, batch: Batch, *, replay: bool) -> None:
         """One attempt at writing ``batch``; raises the warehouse's error on failure."""
         clean = parse_messages(batch.messages(), batch.positions(), source=self.source)
-        rejects = clean.rejects
+        self.store(batch, clean.ticks, clean.rejects, replay=replay)
+
+    def store(self, batch: Batch, ticks: pa.Table, rejects: pa.Table, *, replay: bool) -> None:
+        """Write the decoded ``batch``: the hot path, its rejects (a replay skips those stored already), its ticks
+        (a replay recomputes their minutes' bars); then count it."""
+        if self.on_ticks is not None:
+            self.on_ticks(ticks)
+        refused = rejects.num_rows
         if replay and rejects.num_rows:
             stored = self.client.query_arrow(
                 "SELECT DISTINCT position FROM rejects WHERE target = 'ticks' AND source = {source:String} "
@@ -108,13 +125,13 @@ class StreamSink:
             keep = pc.invert(pc.is_in(rejects["position"], value_set=stored["position"]))
             rejects = rejects.filter(keep)
         write_rejects(self.client, rejects, target="ticks", source=self.source)
-        self.writer.write(clean.ticks)
-        if replay and clean.ticks.num_rows:
-            touched = bar_minutes(clean.ticks)
+        self.writer.write(ticks)
+        if replay and ticks.num_rows:
+            touched = bar_minutes(ticks)
             rebuild_minutes(self.client, touched["symbol"].to_list(), touched["minute"].to_list())
         self.stats.messages += len(batch)
-        self.stats.ticks += clean.ticks.num_rows
-        self.stats.rejects += clean.rejects.num_rows
+        self.stats.ticks += ticks.num_rows
+        self.stats.rejects += refused
         self.stats.batches += 1
         self.stats.replayed += replay
 
