@@ -77,14 +77,11 @@ def trade_excursions(trades: pl.DataFrame, *, index: np.ndarray, high: np.ndarra
     reason = trades["exit_reason"].cast(pl.String).fill_null("open").to_numpy()
     exit_whole = (trades["is_open"].to_numpy() | np.isin(reason, _AT_CLOSE)
                   | (on_bars and engine.fill is Fill.close) & (reason == "signal"))
-    hi, lo = np.maximum(entry_price, exit_price), np.minimum(entry_price, exit_price)
-    for i in range(trades.height):
-        first = entry[i] + (0 if entry_whole else 1)
-        last = exit_[i] + (1 if exit_whole[i] else 0)  # exclusive
-        if last > first:
-            held_high, held_low = high[first:last, column[i]], low[first:last, column[i]]
-            hi[i] = np.fmax(hi[i], np.nanmax(held_high, initial=-np.inf))
-            lo[i] = np.fmin(lo[i], np.nanmin(held_low, initial=np.inf))
+    first = entry + (0 if entry_whole else 1)
+    last = exit_ + exit_whole.astype(np.int64)  # exclusive
+    held_high, held_low = _window_extremes(high, low, column, first, last)
+    hi = np.fmax(np.maximum(entry_price, exit_price), held_high)
+    lo = np.fmin(np.minimum(entry_price, exit_price), held_low)
     long = trades["direction"].cast(pl.String).to_numpy() == "long"
     mfe = np.where(long, hi / entry_price - 1.0, 1.0 - lo / entry_price)
     mae = np.where(long, lo / entry_price - 1.0, 1.0 - hi / entry_price)
@@ -99,3 +96,24 @@ def run_excursions(result: RunResult) -> pl.DataFrame:
     bars = result.bars
     return trade_excursions(result.simulation.trades, index=bars.index, high=bars.high, low=bars.low,
                             engine=result.engine)
+
+
+def _window_extremes(high: np.ndarray, low: np.ndarray, column: np.ndarray, first: np.ndarray,
+                     last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Highest ``high`` and lowest ``low`` of column ``column[i]`` over bars ``[first[i], last[i])`` (NaN: none).
+
+    One ``reduceat`` over the columns laid end to end, each followed by a NaN row, so
+    every window is a slice ``[start, stop)`` of the flat array; windows may overlap.
+    """
+    rows = high.shape[0] + 1
+    pad = np.full((1, high.shape[1]), np.nan)
+    flat_high = np.concatenate([high, pad]).T.ravel()
+    flat_low = np.concatenate([low, pad]).T.ravel()
+    held = last > first
+    start, stop = (column * rows + np.clip(edge, 0, rows - 1) for edge in (first, last))
+    pairs = np.column_stack([start, np.where(held, stop, start)]).ravel()  # an empty window: dropped below
+    if not len(pairs):
+        return np.empty(0), np.empty(0)
+    with np.errstate(invalid="ignore"):
+        top, bottom = np.fmax.reduceat(flat_high, pairs)[::2], np.fmin.reduceat(flat_low, pairs)[::2]
+    return np.where(held, top, np.nan), np.where(held, bottom, np.nan)

@@ -14,6 +14,14 @@ milliseconds in plotly's base64 arrays. Closed hours (gaps over
 :data:`GAP_FACTOR` times the usual bar spacing, up to :data:`MAX_BREAKS` of them)
 are cut out of time axes.
 
+Size budget: ``report.html`` of a run of 1,000,000 bars stays under 5 MB (measured: 1.4 MB for one
+symbol and 62,721 trades, 2.1 MB for a 525,600-bar year; tests/integration/test_reports.py holds both
+to 5 MB): each drawn series has at most 4 x 1,500 points, each symbol's chart marks at most 5,000
+trades and the trades table shows 200 (the CSVs keep everything). ``plotly.min.js`` (4.6 MB) is
+not in that budget: one copy per run folder, beside the page, rather than inlined, so the page
+itself stays small and quick to reparse while a folder stays self-contained (copy the folder,
+not only the page).
+
 >>> import numpy as np, plotly.graph_objects as go
 >>> index = np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]").astype("datetime64[us]")
 >>> fig = go.Figure(time_line(index, np.linspace(100.0, 130.0, len(index)), name="Equity"))

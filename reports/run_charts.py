@@ -37,7 +37,7 @@ from reports.plots import (BLUE, GREEN, GREY, ORANGE, RED, figure_html, log_togg
                            time_line)
 
 SYMBOLS_CHARTED = 8
-MARKERS_DRAWN = 20_000  # per symbol chart; above it the trades with the largest |pnl| are drawn
+MARKERS_DRAWN = 5_000  # per symbol chart (SVG points: more slow the page down); above it the trades with the largest |pnl| are drawn
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DOWNSAMPLED = ("Long series are drawn as the first, last, lowest and highest point of each of 1,500 slices of "
                 "bars (zoom in for the shape within a slice); every figure is computed on every bar.")
