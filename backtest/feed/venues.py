@@ -34,7 +34,7 @@ def venues(client: Client, names: list[str], *, tz: str | None, exchange: str | 
     The lookup reads a few rows of ``instruments`` and is not listed in ``Feed.stats``."""
     try:
         if exchange is not None:
-            return {venue_of(exchange, tz): names}
+            return {venue_of(exchange): names}
         listed: dict[str, set[tuple[Venue, str]]] = {}
         table = feed_sessions.symbol_exchanges(client, names).table
         for name, where, zone in zip(*(table.column(c).to_pylist() for c in ("symbol", "exchange", "zone"))):

@@ -211,6 +211,8 @@ def test_a_symbol_without_an_exchange_uses_tz_or_the_exchange_given(market) -> N
     assert [t.time() for t in utc_days["ts"]] == [time()] * 6 and utc_days["trades"].sum() == 6 * 840
     ist_days = feed.bars("LOOSE", NSE_START, NSE_END, "1d", tz="Asia/Kolkata")
     assert [(t.date(), t.time()) for t in ist_days["ts"]] == [(d, time()) for d in NSE_DAYS]
+    mcx = feed.bars("LOOSE", NSE_START, NSE_END, "1d", exchange="MCX", tz="UTC")  # no calendar: 24h IST days
+    assert [t.time() for t in mcx["ts"]] == [time(18, 30)] * 6 and mcx["trades"].sum() == 6 * 840
     as_nse = feed.bars("LOOSE", NSE_START, NSE_END, "75m", exchange="NSE")
     listed = feed.bars("INFY", NSE_START, NSE_END, "75m")
     assert_bars_equal(as_nse.with_columns(symbol=pl.lit("INFY")), listed)
