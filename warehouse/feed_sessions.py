@@ -29,10 +29,11 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.errors import WarehouseError
 from warehouse.feed_sql import (_RAW_FIELDS, _ROLLUP_FIELDS, _SYMBOL_INDEX, _TS_WHERE, BAR_COLUMNS_SCHEMA, BAR_SCHEMA,
-                                Fetched, _fetch, _range_params, _rollup_interval, _rollup_range)
+                                Fetched, QueryCost, _fetch, _range_params, _rollup_interval, _rollup_range)
 from warehouse.sessions import SESSIONS, DayTable
 
 _KEEP = {  # which ticks a session choice keeps (sess_open = sess_close = 0 on a day without a session)
@@ -121,7 +122,8 @@ FROM ({query.place}
 
 
 def symbol_exchanges(client: Client, symbols: Sequence[str]) -> Fetched:
-    """The exchanges (and their zones) ``instruments`` lists each of ``symbols`` on: one row per distinct pair.
+    """The exchanges (and their zones) ``instruments`` lists each of ``symbols`` on: one row per distinct pair
+    (none on a warehouse whose schema predates ``instruments``).
 
     >>> from warehouse.client import connect
     >>> from warehouse.schema.migrate import migrate
@@ -130,7 +132,12 @@ def symbol_exchanges(client: Client, symbols: Sequence[str]) -> Fetched:
     >>> symbol_exchanges(client, ["INFY"]).table.column_names
     ['symbol', 'exchange', 'zone']
     """
-    return _fetch(client, "exchanges", "instruments", _EXCHANGES_SQL, {"symbols": list(symbols)}, EXCHANGES_SCHEMA)
+    try:
+        return _fetch(client, "exchanges", "instruments", _EXCHANGES_SQL, {"symbols": list(symbols)}, EXCHANGES_SCHEMA)
+    except DatabaseError as exc:  # a warehouse from before migration 9 has no instruments: nothing is listed
+        if "UNKNOWN_TABLE" not in str(exc):
+            raise
+        return Fetched(EXCHANGES_SCHEMA.empty_table(), QueryCost("exchanges", "instruments", 0.0, 0, 0, 0))
 
 
 def _fields(rollup: bool) -> str:

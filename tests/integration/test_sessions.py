@@ -255,3 +255,10 @@ def test_a_backtest_request_carries_exchange_session_and_tz(market) -> None:
     assert ist_days.index[0] == np.datetime64("2024-01-23T18:30")  # 2024-01-24 00:00 IST
     with pytest.raises(BacktestError, match="^data.session: 'lunch' is not one of regular, all, pre, post$"):
         bars_of({**request, "session": "lunch"}, warehouse=feed.client)
+
+
+def test_a_warehouse_without_instruments_reads_bars_as_before(fresh_client) -> None:
+    fresh_client.command("DROP TABLE instruments")  # a schema from before migration 9
+    TickWriter(fresh_client).write(local_ticks("OLD", ET, US_DAYS[:1], time(9, 30), time(16), 60, seed=5))
+    bars = Feed(fresh_client).bars("OLD", US_START, US_END, "1h")
+    assert bars["ts"][0] == datetime(2024, 3, 7, 14, tzinfo=timezone.utc) and bars["trades"].sum() == 390
