@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from warehouse.bench import cli as bench_cli
+from warehouse.dashboard import cli as dashboard_cli
 from warehouse.serve import cli as serve_cli
 from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
@@ -268,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = commands.add_parser("compact", help="merge each month of ticks_dedup and bars_1m into one part "
                                 "(FINAL reads get cheap; run after large loads)")
     merge.set_defaults(run=cmd_compact)
-    for module in (bench_cli, stream_cli, serve_cli):
+    for module in (bench_cli, stream_cli, serve_cli, dashboard_cli):
         module.add_commands(commands)
     _dsn_after(commands)
     return parser
