@@ -123,7 +123,9 @@ def expand_macros(sql: str, *, start: datetime, end: datetime, interval_s: float
 
     >>> t0, t1 = datetime(2024, 1, 2, tzinfo=timezone.utc), datetime(2024, 1, 3, tzinfo=timezone.utc)
     >>> expand_macros("SELECT $__timeInterval(ts) AS t WHERE $__timeFilter(ts)", start=t0, end=t1, interval_s=60)
-    'SELECT toStartOfInterval(toDateTime(ts), INTERVAL 60 second) AS t WHERE ts >= toDateTime(1704153600) AND ts <= toDateTime(1704240000)'
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'SELECT toStartOfInterval(toDateTime(ts), INTERVAL 60 second) AS t
+     WHERE ts >= toDateTime(1704153600) AND ts <= toDateTime(1704240000)'
     """
     out, pos = [], 0
     for found in re.finditer(r"\$__(\w+)\b", sql):
@@ -163,7 +165,7 @@ def _seconds(text: str) -> float:
 
 
 def panel_range(panel: dict[str, Any], start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
-    """The range Grafana queries a panel over: its ``timeFrom`` (``now-<timeFrom>`` to now) overrides the dashboard's."""
+    """The range Grafana queries a panel over: its ``timeFrom`` (now - timeFrom, to now) overrides the dashboard's."""
     if panel.get("timeFrom"):
         return now - timedelta(seconds=_seconds(panel["timeFrom"])), now
     return start, end
