@@ -60,6 +60,8 @@ REJECT_CODES = {
     "malformed": "input that is not a row at all: a CSV line of the wrong width, a message that is not JSON",
     "bad_value": "a number outside its allowed range (an instrument's lot size, tick size or strike below 0)",
     "unknown_exchange": "an instrument on an exchange whose time zone is not known",
+    "unknown_token": "a broker tick whose instrument token is not in instruments (load-instruments first)",
+    "not_full_mode": "a broker tick without market depth (LTP or quote mode, or an index): not a quote",
 }
 """Every ``rejects.code``, with what it means."""
 

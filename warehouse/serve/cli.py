@@ -59,10 +59,10 @@ def _start_ingest(app: Any, args: argparse.Namespace, started: list[Any]) -> Non
     """Open the consumer after the warehouse (so a bad warehouse fails before a message is read)."""
     if not args.ingest:
         return
-    from warehouse.serve.ingest import Ingest
+    from warehouse.serve.ingest import Ingest, quotes_into
 
     args.broker = args.ingest
-    consumer = Ingest(args, app.state.client, on_ticks=app.state.hot.on_table)
+    consumer = Ingest(args, app.state.client, on_ticks=app.state.hot.on_table, on_quotes=quotes_into(app.state.hot))
     app.state.ingest = consumer
     consumer.start()
     started.append(consumer)

@@ -14,25 +14,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from warehouse.stream.cli import open_source
+from warehouse.schema.quotes_ddl import LEVELS
+from warehouse.serve.hot_state import HotState
+from warehouse.stream.cli import check_format, open_source, stream_sink
 from warehouse.stream.extras import require
 from warehouse.stream.runner import run
-from warehouse.stream.sink import RunOptions, SinkStats, StreamSink, first_line, log_line
+from warehouse.stream.sink import RunOptions, SinkStats, first_line, log_line
 
 
 class Ingest:
     """The consumer ``args`` describe (see ``warehouse.stream.cli.add_consumer_options``), run on a thread."""
 
     def __init__(self, args: argparse.Namespace, client: Client, *,
-                 on_ticks: Callable[[pa.Table], None] | None = None) -> None:
+                 on_ticks: Callable[[pa.Table], None] | None = None,
+                 on_quotes: Callable[[pa.Table], None] | None = None) -> None:
         require(args.broker, f"serve --ingest {args.broker}")
+        check_format(args)
         self.args = args
         self.options = RunOptions(batch=args.batch, linger=args.linger, status_every=args.status_every)
         self.source = open_source(args, self.options, log_line)
-        self.sink = StreamSink(client, self.source.name, on_ticks=on_ticks)
+        self.sink = stream_sink(args, client, self.source.name, on_ticks=on_ticks, on_quotes=on_quotes)
         self.stop_event = threading.Event()
         self.stats: SinkStats = self.sink.stats
         self.error: str | None = None
@@ -59,7 +64,8 @@ class Ingest:
             self._rate = (self.stats.messages - messages) / (now - since)
             self._sample = (now, self.stats.messages)
         return {"source": self.source.name, "running": self._thread.is_alive(), "error": self.error,
-                "messages": self.stats.messages, "ticks": self.stats.ticks, "rejects": self.stats.rejects,
+                "messages": self.stats.messages, "ticks": self.stats.ticks, "quotes": self.stats.quotes,
+                "rejects": self.stats.rejects,
                 "batches": self.stats.batches, "retries": self.stats.retries,
                 "rate_per_s": round(self._rate, 1), "uptime_s": round(now - self.started, 1), **self._backlog()}
 
@@ -84,3 +90,31 @@ class Ingest:
         if group is None:
             return {"pending": None, "lag": None}
         return {"pending": group["pending"], "lag": group.get("lag")}
+
+
+def quotes_into(hot: HotState) -> Callable[[pa.Table], None]:
+    """An ``on_quotes`` callback feeding the hot path's books from quote batches (``QUOTES_SCHEMA``).
+
+    >>> from datetime import datetime, timezone
+    >>> from warehouse.ingest.quote_check import QUOTES_SCHEMA
+    >>> row = {name: [0.0] for name in QUOTES_SCHEMA.names}
+    >>> row.update(symbol=["X"], ts=[datetime(2024, 1, 2, tzinfo=timezone.utc)], seq=[1], session=[""],
+    ...            bid_px_1=[9.9], ask_px_1=[10.0], oi=[5.0])
+    >>> row["exchange_ts"] = row["ts"]
+    >>> hot = HotState(); quotes_into(hot)(pa.table(row).cast(QUOTES_SCHEMA))
+    >>> hot.book("X")["bids"][0]["price"], hot.book("X")["oi"]
+    (9.9, 5.0)
+    """
+    def feed(quotes: pa.Table) -> None:
+        if not quotes.num_rows:
+            return
+        ts = quotes["ts"].cast(pa.int64()).to_numpy() * 1_000
+
+        def block(side: str, field: str) -> np.ndarray:
+            return np.column_stack([quotes[f"{side}_{field}_{k}"].to_numpy().astype(np.float64)
+                                    for k in range(1, LEVELS + 1)])
+
+        hot.on_quotes(quotes["symbol"], ts, block("bid", "px"), block("bid", "qty"), block("bid", "orders"),
+                      block("ask", "px"), block("ask", "qty"), block("ask", "orders"),
+                      oi=quotes["oi"].to_numpy())
+    return feed

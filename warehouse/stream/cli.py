@@ -17,6 +17,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pyarrow as pa
+from clickhouse_connect.driver.client import Client
+
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, parse_count
 from warehouse.demo.span import fit_note, fitted_spec
@@ -37,6 +40,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
     """Publish the simulated feed to Kafka or Redis."""
     require(args.broker, f"produce {args.broker}")
     check_rate(args.rate)
+    if getattr(args, "kite", False):
+        return _produce_kite(args)
     asked = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
                      start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
                      seed=args.seed, batch_rows=min(100_000, parse_count(args.ticks)))
@@ -56,9 +61,32 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _produce_kite(args: argparse.Namespace) -> int:
+    """Publish the demo NSE market as KiteTicker full-mode ticks (what ``KiteRedisPublisher`` sends live)."""
+    from warehouse.demo.kite import INSTRUMENTS, kite_ticks
+    from warehouse.stream.kite import KiteRedisPublisher
+
+    seconds = max(1, parse_count(args.ticks) // len(INSTRUMENTS))
+    publisher = KiteRedisPublisher(args.url, args.stream, maxlen=None)
+    started = time.perf_counter()
+    for second, ticks in enumerate(kite_ticks(seconds=seconds, start=args.start, seed=args.seed)):
+        publisher.on_ticks(None, ticks)
+        if args.rate:
+            ahead = publisher.published / args.rate - (time.perf_counter() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+    took = time.perf_counter() - started
+    print(f"redis {args.url} stream {args.stream}: published {publisher.published:,} Kite ticks "
+          f"({len(INSTRUMENTS)} instruments, {seconds:,} seconds of session) in {took:.1f} s "
+          f"({publisher.published / max(took, 1e-9):,.0f}/s); the consumer needs their instruments: "
+          f"python -m warehouse load-instruments --demo-nse")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Consume a Kafka topic or a Redis stream into the warehouse."""
     require(args.broker, f"ingest {args.broker}")
+    check_format(args)
     options = RunOptions(batch=args.batch, linger=args.linger, until_idle=args.until_idle,
                          status_every=args.status_every)
     log = log_line
@@ -69,7 +97,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     try:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         migrate(client)
-        sink = StreamSink(client, source.name)
+        sink = stream_sink(args, client, source.name)
         gc.freeze()  # the many objects of the imports are never garbage: collections skip them
         started = time.perf_counter()
         with _stop_on_signals() as stop:
@@ -78,6 +106,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         source.close()
     print(stats.summary(source.name, time.perf_counter() - started), flush=True)
     return 1 if stats.unacknowledged else 0
+
+
+def check_format(args: argparse.Namespace) -> None:
+    """Refuse a message format the broker cannot carry (before anything is opened)."""
+    if args.format == "kite" and args.broker != "redis":
+        raise WarehouseError("format: 'kite' messages come through Redis (KiteRedisPublisher); use ingest redis")
+
+
+def stream_sink(args: argparse.Namespace, client: Client, source: str, *,
+                on_ticks: Callable[[pa.Table], None] | None = None,
+                on_quotes: Callable[[pa.Table], None] | None = None) -> StreamSink:
+    """The sink of ``args.format``: JSON trades (``ticks``) or KiteTicker full-mode ticks (``kite``)."""
+    if args.format == "kite":
+        from warehouse.stream.kite_sink import KiteSink
+
+        return KiteSink(client, source, on_ticks=on_ticks, on_quotes=on_quotes)
+    return StreamSink(client, source, on_ticks=on_ticks)
 
 
 def open_source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
@@ -134,6 +179,9 @@ def add_consumer_options(parser: argparse.ArgumentParser, *, brokers: tuple[str,
         parser.add_argument("--claim-idle", type=int, default=60_000, metavar="MS",
                             help="redis: take over other consumers' entries pending this long (default %(default)s ms)")
         parser.add_argument("--trim", action="store_true", help="redis: delete entries every group has acknowledged")
+    parser.add_argument("--format", choices=("ticks", "kite"), default="ticks",
+                        help="messages: JSON trades (default) or KiteTicker full-mode ticks from KiteRedisPublisher "
+                        "(-> ticks, quotes with depth and OI; tokens enriched from instruments)")
     parser.add_argument("--batch", type=int, default=RunOptions.batch,
                         help="messages per insert; bounds memory (default %(default)s)")
     parser.add_argument("--linger", type=float, default=RunOptions.linger,
@@ -157,6 +205,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--seed", type=int, default=DemoSpec.seed)
         if broker == "kafka":
             sub.add_argument("--partitions", type=int, default=3, help="partitions if the topic is created")
+        else:
+            sub.add_argument("--kite", action="store_true", help="publish the demo NSE market as Kite full-mode "
+                             "ticks (depth, OI) instead of trades; --ticks counts ticks")
         sub.set_defaults(run=cmd_produce)
 
     ingest = commands.add_parser("ingest", help="consume a Kafka topic or Redis stream into the warehouse")
