@@ -15,7 +15,8 @@ but each tick (or minute) is placed by the session of its local day, looked up i
   start of its part, whichever is later;
 * a daily bar is one per session, labelled by its open (``session="all"``: one per day with trades,
   labelled by the local midnight; ``"pre"``: midnight; ``"post"``: the close);
-* ``session`` keeps the regular session's ticks, all, or only the pre- or post-market ones.
+* ``session`` keeps the regular session's ticks, all, or only the pre- or post-market ones
+  (:func:`session_ticks` reads the trades themselves that way).
 
 Every boundary is a whole minute in real zones, so per-minute rows of ``bars_1m`` land in the
 bars their ticks land in: both sources give the same bars.
@@ -33,7 +34,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.errors import WarehouseError
 from warehouse.feed_sql import (_RAW_FIELDS, _ROLLUP_FIELDS, _SYMBOL_INDEX, _TS_WHERE, BAR_COLUMNS_SCHEMA, BAR_SCHEMA,
-                                Fetched, QueryCost, _fetch, _range_params, _rollup_interval, _rollup_range)
+                                TICK_TYPES, Fetched, QueryCost, _fetch, _range_params, _rollup_interval, _rollup_range)
+from warehouse.schema.ddl import TICK_COLUMNS
 from warehouse.sessions import SESSIONS, DayTable
 
 _KEEP = {  # which ticks a session choice keeps (sess_open = sess_close = 0 on a day without a session)
@@ -121,6 +123,40 @@ FROM ({query.place}
     return _fetch(client, "bar columns", query.source, sql, query.params, BAR_COLUMNS_SCHEMA, scan=query.scan)
 
 
+def session_ticks(client: Client, symbols: Sequence[str], start: datetime, end: datetime, *, days: DayTable,
+                  zone: str, session: str, columns: Sequence[str] = TICK_COLUMNS, dedup: bool = True) -> Fetched:
+    """The trades of :func:`warehouse.feed_sql.ticks` that ``session`` keeps, each placed by ``days`` (local days
+    of ``zone``): ordered by ``ts, symbol, trade_id``, ``symbol`` and ``ts`` first, then ``columns``.
+
+    >>> from datetime import timezone
+    >>> from warehouse.client import connect
+    >>> from warehouse.schema.migrate import migrate
+    >>> from warehouse.sessions import day_table, venue_of
+    >>> client = connect(database="feed_sessions_example")
+    >>> _ = migrate(client)
+    >>> t0, t1 = datetime(2024, 1, 25, tzinfo=timezone.utc), datetime(2024, 1, 26, tzinfo=timezone.utc)
+    >>> nse = venue_of("NSE")
+    >>> session_ticks(client, ["INFY"], t0, t1, days=day_table(nse, t0, t1), zone=nse.zone, session="pre",
+    ...               columns=["price"]).table.column_names
+    ['symbol', 'ts', 'price']
+    """
+    if session not in SESSIONS:
+        raise WarehouseError(f"session: {session!r} is not one of {', '.join(SESSIONS)}")
+    for column in columns:
+        if column not in TICK_TYPES:
+            raise WarehouseError(f"columns: {column!r} is not a tick column ({', '.join(TICK_COLUMNS)})")
+    chosen = ["symbol", "ts"] + [c for c in dict.fromkeys(columns) if c not in ("symbol", "ts")]
+    source = "ticks_dedup" if dedup else "ticks"
+    scan = f"{source}{' FINAL' if dedup else ''} {_TS_WHERE}"
+    sql = f"""{_PLACE.format(col="ts", bucket="sess_part")}
+SELECT {', '.join(chosen)}
+FROM {scan} AND {_KEEP[session]}
+ORDER BY ts, symbol, trade_id"""
+    params = {**_range_params(symbols, start, end), **_day_params(days, zone)}
+    schema = pa.schema([(name, TICK_TYPES[name]) for name in chosen])
+    return _fetch(client, "ticks", source, sql, params, schema, scan=scan)
+
+
 def symbol_exchanges(client: Client, symbols: Sequence[str]) -> Fetched:
     """The exchanges (and their zones) ``instruments`` lists each of ``symbols`` on: one row per distinct pair
     (none on a warehouse whose schema predates ``instruments``).
@@ -169,7 +205,12 @@ def _query(symbols: Sequence[str], start: datetime, end: datetime, *, days: DayT
     else:
         where, params = _TS_WHERE, _range_params(symbols, start, end)
         col, table = "ts", "ticks_dedup FINAL"
-    params = {**params, "zone": zone, "first_day": (days.first_day - date(1970, 1, 1)).days,
-              "midnights": days.midnights, "opens": days.opens, "closes": days.closes,
-              "break_starts": days.break_starts, "break_ends": days.break_ends, "step": step}
+    params = {**params, **_day_params(days, zone), "step": step}
     return _Query(_PLACE.format(col=col, bucket=bucket), f"{table} {where}", _KEEP[session], params, table.split()[0])
+
+
+def _day_params(days: DayTable, zone: str) -> dict[str, Any]:
+    """The parameters ``_PLACE`` reads: the zone and the day table."""
+    return {"zone": zone, "first_day": (days.first_day - date(1970, 1, 1)).days, "midnights": days.midnights,
+            "opens": days.opens, "closes": days.closes, "break_starts": days.break_starts,
+            "break_ends": days.break_ends}

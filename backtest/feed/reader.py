@@ -16,8 +16,8 @@ from clickhouse_connect.driver.client import Client
 
 from backtest.feed.events import QuoteArrays, TradeArrays, quote_arrays, trade_arrays
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
-from backtest.feed.request import FeedError, plan_bars, request, to_utc
-from backtest.feed.venues import fetch_bars, venues
+from backtest.feed.request import FeedError, check_session, plan_bars, request, to_utc
+from backtest.feed.venues import fetch_bars, session_ticks, venues
 from warehouse import feed_quotes, feed_sql
 from warehouse.client import hold, release
 from warehouse.feed_sql import QueryCost
@@ -170,6 +170,9 @@ class Feed:
         columns: Sequence[str] | None = None,
         tz: str | None = None,
         dedup: bool = True,
+        *,
+        session: str = "all",
+        exchange: str | None = None,
     ) -> pl.DataFrame:
         """Trades in ``[start, end)`` ordered by ts, symbol, trade_id.
 
@@ -177,18 +180,31 @@ class Feed:
         all of price, size, side, trade_id, version). ``dedup=True`` reads each
         trade once at its latest version; ``dedup=False`` reads raw ``ticks``
         with redeliveries and superseded versions as they were stored.
+        ``session`` keeps every trade (``"all"``, the default) or those of the
+        ``"regular"`` session, or the ``"pre"``- or ``"post"``-market ones, of each
+        symbol's exchange as :meth:`bars` places them (``exchange``, ``tz`` likewise).
 
         >>> Feed().ticks("AAA", "2024-01-01", "2024-01-02", columns=["bid"])
         Traceback (most recent call last):
         backtest.feed.request.FeedError: columns: 'bid' is not a tick column (symbol, ts, price, size, side, trade_id, version)
+        >>> Feed().ticks("AAA", "2024-01-01", "2024-01-02", session="night")
+        Traceback (most recent call last):
+        backtest.feed.request.FeedError: session: 'night' is not one of regular, all, pre, post
         """
         names, t0, t1 = request(symbols, start, end, tz)
         chosen = TICK_COLUMNS if columns is None else ([columns] if isinstance(columns, str) else list(columns))
         for column in chosen:
             if column not in TICK_COLUMNS:
                 raise FeedError(f"columns: {column!r} is not a tick column ({', '.join(TICK_COLUMNS)})")
-        fetched = feed_sql.ticks(self.client, names, t0, t1, chosen, dedup)
-        table = self._run("ticks", names, t0, t1, fetched)
+        check_session(session)
+        if session == "all":
+            table = self._run("ticks", names, t0, t1, feed_sql.ticks(self.client, names, t0, t1, chosen, dedup))
+        else:
+            tables = [self._run("ticks", group, t0, t1, fetched)
+                      for group, fetched in session_ticks(self.client, names, t0, t1, tz=tz, exchange=exchange,
+                                                          session=session, columns=chosen, dedup=dedup)]
+            table = tables[0] if len(tables) == 1 else \
+                pa.concat_tables(tables).sort_by([("ts", "ascending"), ("symbol", "ascending")])
         self._require_known(self._missing(names, table))
         return in_tz(pl.from_arrow(table), tz)
 

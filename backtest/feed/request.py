@@ -196,8 +196,18 @@ def plan_bars(symbols: str | Iterable[str], start: datetime | date | str, end: d
     backtest.feed.request.FeedError: session: 'lunch' is not one of regular, all, pre, post
     """
     names, t0, t1 = request(symbols, start, end, tz)
+    check_session(session)
     step = Interval.parse(interval)
     rollup = use_rollup(step, t0, t1, source)
+    return BarPlan(names, t0, t1, step, rollup, *step.sql_step(rollup), session)
+
+
+def check_session(session: str) -> str:
+    """``session`` if it is one of :data:`~warehouse.sessions.SESSIONS`, else a :class:`FeedError`.
+
+    >>> check_session("pre")
+    'pre'
+    """
     if session not in SESSIONS:
         raise FeedError(f"session: {session!r} is not one of {', '.join(SESSIONS)}")
-    return BarPlan(names, t0, t1, step, rollup, *step.sql_step(rollup), session)
+    return session

@@ -19,6 +19,7 @@ Symbols of one venue are read in one query: 24h UTC days by ClickHouse's interva
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
@@ -73,3 +74,18 @@ def fetch_bars(client: Client, plan: BarPlan, venue: Venue, group: list[str], *,
     except WarehouseError as exc:
         raise FeedError(str(exc)) from None
     return fetched, math.gcd(plan.step.seconds, 60) if days.whole_minutes else 1
+
+
+def session_ticks(client: Client, names: list[str], start: datetime, end: datetime, *, tz: str | None,
+                  exchange: str | None, session: str, columns: list[str],
+                  dedup: bool) -> list[tuple[list[str], feed_sql.Fetched]]:
+    """The trades ``session`` keeps, one query per venue of ``names`` (:func:`venues`): (symbols, result) pairs."""
+    results = []
+    for venue, group in venues(client, names, tz=tz, exchange=exchange).items():
+        try:
+            fetched = feed_sessions.session_ticks(client, group, start, end, days=day_table(venue, start, end),
+                                                  zone=venue.zone, session=session, columns=columns, dedup=dedup)
+        except WarehouseError as exc:
+            raise FeedError(str(exc)) from None
+        results.append((group, fetched))
+    return results

@@ -262,3 +262,17 @@ def test_a_warehouse_without_instruments_reads_bars_as_before(fresh_client) -> N
     TickWriter(fresh_client).write(local_ticks("OLD", ET, US_DAYS[:1], time(9, 30), time(16), 60, seed=5))
     bars = Feed(fresh_client).bars("OLD", US_START, US_END, "1h")
     assert bars["ts"][0] == datetime(2024, 3, 7, 14, tzinfo=timezone.utc) and bars["trades"].sum() == 390
+
+
+def test_ticks_keep_the_session_asked_for(market) -> None:
+    feed, ticks = market
+    counts = {s: feed.ticks("INFY", NSE_START, NSE_END, ["price"], session=s).height
+              for s in ("regular", "pre", "post", "all")}
+    assert counts == {"regular": 3 * 750, "pre": 3 * 30, "post": 3 * 60, "all": ticks["INFY"].num_rows}
+    regular = feed.ticks("INFY", NSE_START, NSE_END, session="regular", tz="Asia/Kolkata")
+    assert set(regular["ts"].dt.date()) == NSE_SESSIONS
+    assert regular["ts"].dt.time().min() >= time(9, 15) and regular["ts"].dt.time().max() < time(15, 30)
+    both = feed.ticks(["IBM", "INFY"], NSE_START, US_END, ["price", "trade_id"], session="regular", dedup=False)
+    assert both["ts"].is_sorted() and both.height == 3 * 750 + 4 * 390
+    assert both.filter(pl.col("symbol") == "IBM")["trade_id"].is_sorted()
+    assert feed.bars(["IBM", "INFY"], NSE_START, US_END, "1h")["trades"].sum() == both.height
