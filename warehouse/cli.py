@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from warehouse.bench import cli as bench_cli
@@ -29,6 +31,7 @@ from warehouse.serve import cli as serve_cli
 from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
+from warehouse.demo.kite import write_instruments_csv
 from warehouse.demo.quotes import demo_quotes
 from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
@@ -101,7 +104,12 @@ def cmd_load_instruments(args: argparse.Namespace) -> int:
     client = connect(args.dsn)
     migrate(client)
     zones = dict(_pair(item, "zone") for item in args.zone)
-    return _load_each(args.paths, lambda path: load_instruments(client, path, zones=zones),
+    paths = list(args.paths)
+    if args.demo_nse:
+        paths.append(str(write_instruments_csv(Path(tempfile.mkdtemp()) / "demo_nse_instruments.csv")))
+    if not paths:
+        raise WarehouseError("paths: give an instruments CSV (Kite's) or --demo-nse")
+    return _load_each(paths, lambda path: load_instruments(client, path, zones=zones),
                       see="position, code, field, value")
 
 
@@ -234,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     instruments = commands.add_parser("load-instruments", help="import Kite's instruments CSV (tokens, symbols, "
                                       "exchanges, lot and tick sizes, expiries) into instruments")
-    instruments.add_argument("paths", nargs="+", metavar="PATH")
+    instruments.add_argument("paths", nargs="*", metavar="PATH")
+    instruments.add_argument("--demo-nse", action="store_true", help="also the demo NSE instruments that "
+                             "produce redis --kite publishes (RELIANCE, INFY, RELIANCE24JANFUT)")
     instruments.add_argument("--zone", action="append", default=[], metavar="EXCHANGE=ZONE",
                              help="time zone of an exchange the loader does not know, e.g. SGX=Asia/Singapore")
     instruments.set_defaults(run=cmd_load_instruments)

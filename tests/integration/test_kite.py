@@ -80,7 +80,7 @@ def test_a_kite_stream_through_serve_lands_exactly_and_feeds_the_book(tmp_path):
     with redis_server() as redis_url, serve_process(
             f"chdb://{tmp_path / 'warehouse'}", "--ingest", "redis", "--url", redis_url, "--format", "kite",
             "--batch", "2000", "--linger", "0.2") as url:
-        assert run_cli(url, "load-instruments", str(write_instruments_csv(tmp_path / "i.csv"))).returncode == 0
+        assert run_cli(url, "load-instruments", "--demo-nse").returncode == 0
         produced = run_cli(url, "produce", "redis", "--kite", "--url", redis_url, "--ticks", str(3 * seconds),
                            "--seed", "11")
         assert produced.returncode == 0 and f"published {3 * seconds:,} Kite ticks" in produced.stdout, produced
