@@ -144,7 +144,8 @@ def test_checked_after_every_batch_including_batches_longer_than_a_write_chunk()
 def test_a_window_wraps_the_ring_and_a_gap_longer_than_the_ring_empties_it():
     hot = HotState(window_s=10)
     ns = (T0 + np.array([0, 5, 9, 12, 14])) * 10**9  # ring positions wrap at second 10
-    hot.on_trades(["A"] * 5, ns, np.array([5.0, 9.0, 1.0, 3.0, 4.0]), np.ones(5), trade_id=np.arange(5, dtype=np.uint64))
+    hot.on_trades(["A"] * 5, ns, np.array([5.0, 9.0, 1.0, 3.0, 4.0]), np.ones(5),
+                  trade_id=np.arange(5, dtype=np.uint64))
     w = hot.state("A", window_s=10)["window"]
     assert (w["high"], w["low"], w["trades"]) == (9.0, 1.0, 4)  # seconds 5..14
     assert hot.state("A", window_s=3)["window"]["trades"] == 2
@@ -217,8 +218,8 @@ def test_book_is_the_newest_quote_per_symbol():
             best_ts = ts[r] if best_ts is None else max(best_ts, ts[r])
         book = hot.book(symbol)
         assert book["ts_ns"] == ts[newest]
-        assert book["bids"] == [{"price": bid[newest, k], "qty": bid_qty[newest, k], "orders": int(bid_orders[newest, k])}
-                                for k in range(4)]
+        assert book["bids"] == [{"price": bid[newest, k], "qty": bid_qty[newest, k],
+                                 "orders": int(bid_orders[newest, k])} for k in range(4)]
         assert [level["price"] for level in book["asks"]] == ask[newest].tolist()
         assert book["oi"] == last_oi
         top = hot.state(symbol)["book"]
@@ -278,7 +279,8 @@ def test_on_table_reads_a_decoded_tick_batch():
     hot.on_table(TICKS_SCHEMA.empty_table())
     a, b = hot.state("A"), hot.state("B")
     assert (a["trades"], a["skipped"]["corrections"], a["last_trade"]["ts_ns"]) == (1, 1, T0 * 10**9)
-    assert (b["last_trade"]["price"], b["last_trade"]["side"], b["last_trade"]["ts_ns"]) == (2.0, "sell", T0 * 10**9 + 1000)
+    last = b["last_trade"]
+    assert (last["price"], last["side"], last["ts_ns"]) == (2.0, "sell", T0 * 10**9 + 1000)
 
 
 @pytest.mark.parametrize(("call", "message"), [
@@ -290,7 +292,8 @@ def test_on_table_reads_a_decoded_tick_batch():
     (lambda h: h.on_trades([""], [1], [1.0], [1.0]), "symbols: '' is not a symbol name"),
     (lambda h: h.on_trades(["A"], [1.5], [1.0], [1.0]), "ts_ns: 1.5 (row 0) is not an integer"),
     (lambda h: h.on_trades(["A"], ["x"], [1.0], [1.0]), "ts_ns: values of type <U1 are not numbers"),
-    (lambda h: h.on_quotes(["A"], [1], *[np.ones((1, 6))] * 6), "bid_price: shape (1, 6) is not (1, k) with 1 <= k <= 5"),
+    (lambda h: h.on_quotes(["A"], [1], *[np.ones((1, 6))] * 6),
+     "bid_price: shape (1, 6) is not (1, k) with 1 <= k <= 5"),
     (lambda h: h.on_quotes(["A"], [1], *[np.ones((1, 5))] * 5, np.ones((1, 4))),
      "levels: the six level arrays have different depths (5, 5, 5, 5, 5, 4)"),
     (lambda h: h.state("A", window_s=0), "window_s: 0 is not an integer in [1, 3600]"),

@@ -41,7 +41,8 @@ def _hot(request: Request) -> HotState:
 def _unknown(hot: HotState, symbol: str) -> HTTPException:
     known = hot.symbols()
     shown = ", ".join(known[:_SHOWN]) + (", ..." if len(known) > _SHOWN else "")
-    return HTTPException(404, f"symbol: {symbol!r} is not in the hot state ({len(known)} symbols: {shown or 'none yet'})")
+    return HTTPException(404, f"symbol: {symbol!r} is not in the hot state "
+                              f"({len(known)} symbols: {shown or 'none yet'})")
 
 
 def _example(text: str) -> dict[int | str, dict[str, Any]]:

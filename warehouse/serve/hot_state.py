@@ -162,7 +162,8 @@ class HotState:
         >>> hot = HotState()
         >>> hot.on_table(pa.table({"symbol": ["A", "A"], "ts": [datetime(2024, 1, 2, tzinfo=timezone.utc)] * 2,
         ...                        "price": [1.5, 1.5], "size": [3.0, 3.0], "side": pa.array([1, 1], pa.int8()),
-        ...                        "trade_id": pa.array([9, 9], pa.uint64()), "version": pa.array([0, 0], pa.uint32())}))
+        ...                        "trade_id": pa.array([9, 9], pa.uint64()),
+        ...                        "version": pa.array([0, 0], pa.uint32())}))
         >>> hot.state("A")["trades"], hot.state("A")["skipped"]["redeliveries"]
         (1, 1)
         """

@@ -93,10 +93,11 @@ class SinkStats:
 class StreamSink:
     """Writes batches of messages to the warehouse: rejects, then ticks through TickWriter.
 
-    ``on_ticks``, if given, is called with each batch's good ticks (a :data:`warehouse.ingest.validate.TICKS_SCHEMA` table) right
-    after decoding, before the warehouse write, e.g. :meth:`warehouse.serve.hot_state.HotState.on_table`
-    (the hot path). It sees every attempt: a retried or replayed batch comes again, so it must
-    tolerate repeats (the hot state skips seen trade ids); an exception it raises stops the consumer.
+    ``on_ticks``, if given, is called with each batch's good ticks (a
+    :data:`warehouse.ingest.validate.TICKS_SCHEMA` table) right after decoding, before the warehouse
+    write, e.g. :meth:`warehouse.serve.hot_state.HotState.on_table` (the hot path). It sees every
+    attempt: a retried or replayed batch comes again, so it must tolerate repeats (the hot state
+    skips seen trade ids); an exception it raises stops the consumer.
     """
 
     def __init__(self, client: Client, source: str, *, on_ticks: Callable[[pa.Table], None] | None = None) -> None:
