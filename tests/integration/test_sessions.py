@@ -276,3 +276,24 @@ def test_ticks_keep_the_session_asked_for(market) -> None:
     assert both["ts"].is_sorted() and both.height == 3 * 750 + 4 * 390
     assert both.filter(pl.col("symbol") == "IBM")["trade_id"].is_sorted()
     assert feed.bars(["IBM", "INFY"], NSE_START, US_END, "1h")["trades"].sum() == both.height
+
+
+class ServerLike:
+    """The embedded client under another class name: the feed takes its server path (Native query + summary)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def query(self, *args, **kwargs):
+        return self._client.query(*args, **kwargs)
+
+
+def test_the_server_path_gives_the_same_session_bars_and_ticks(market) -> None:
+    feed, _ = market
+    server = Feed(ServerLike(feed.client))
+    symbols = ["INFY", "IBM", "TYO"]
+    for interval, session in (("75m", "regular"), ("1d", "all"), ("1h", "pre")):
+        assert_bars_equal(server.bars(symbols, NSE_START, US_END, interval, session=session),
+                          feed.bars(symbols, NSE_START, US_END, interval, session=session))
+    assert_frame_equal(server.ticks(symbols, NSE_START, US_END, session="post"),
+                       feed.ticks(symbols, NSE_START, US_END, session="post"))
