@@ -16,12 +16,12 @@ from html import escape
 _CSS = """
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a202c;margin:0;background:#f7f8fa}
-main{max-width:1100px;margin:0 auto;padding:18px 22px 40px}
+main{max-width:1240px;margin:0 auto;padding:18px 22px 40px}
 h1{font-size:22px;margin:4px 0 2px}h2{font-size:16px;margin:0 0 8px}
 .sub{color:#4a5568;margin:0 0 12px}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:6px;padding:14px 16px;margin:14px 0}
 table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{padding:3px 8px;border-bottom:1px solid #edf2f7;text-align:left;white-space:nowrap}
+th,td{padding:3px 7px;border-bottom:1px solid #edf2f7;text-align:left;white-space:nowrap}
 th{background:#f7fafc;font-weight:600;position:sticky;top:0}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{overflow:auto;max-height:520px}

@@ -90,10 +90,13 @@ def write_plotly_js(out_dir: str | Path) -> Path:
     return path
 
 
-def figure_html(fig: go.Figure, name: str, *, height: int, time: bool = False) -> str:
-    """``fig`` in the report's look as a page fragment named ``name``; ``time`` links its x range to the others."""
+def figure_html(fig: go.Figure, name: str, *, height: int, time: bool = False, top: int = 34) -> str:
+    """``fig`` in the report's look as a page fragment named ``name``; ``time`` links its x range to the others.
+
+    ``top``: the margin above the plot area in pixels (legend, buttons and plotly's tool bar sit there).
+    """
     fig.update_layout(template="none", height=height, font=_FONT, paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 64, "r": 16, "t": 34, "b": 36}, hoverlabel={"namelength": -1},
+                      margin={"l": 64, "r": 16, "t": top, "b": 36}, hoverlabel={"namelength": -1},
                       legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom", "traceorder": "normal"})
     fig.update_xaxes(**_AXIS)
     fig.update_yaxes(**_AXIS)
@@ -187,5 +190,5 @@ def log_toggle(*, axis: str = "yaxis") -> dict[str, object]:
     """An ``updatemenus`` entry with two buttons that switch ``axis`` between linear and log scale."""
     buttons = [{"label": label, "method": "relayout", "args": [{f"{axis}.type": kind}]}
                for label, kind in (("linear", "linear"), ("log scale", "log"))]
-    return {"type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom",
+    return {"type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.01, "yanchor": "bottom",
             "showactive": True, "buttons": buttons, "pad": {"r": 2, "t": 2}, "font": {"size": 11}}

@@ -50,7 +50,7 @@ def performance_section(result: RunResult) -> str:
     bench = buy_and_hold(result.bars.close, sim.init_cash)
     gross, net = exposure(sim.positions, result.bars.close, equity)
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, row_heights=[0.56, 0.24, 0.2],
-                        subplot_titles=("Equity vs buy and hold", "Underwater: drawdown from the running peak",
+                        subplot_titles=("", "Underwater: drawdown from the running peak",
                                         "Exposure: position value / equity"))
     fig.add_trace(time_line(index, equity, name="Strategy equity"), row=1, col=1)
     fig.add_trace(time_line(index, bench, name="Buy and hold", color=GREY), row=1, col=1)
@@ -67,7 +67,7 @@ def performance_section(result: RunResult) -> str:
     note = (f"Buy and hold: an equal share of the initial cash ({sim.init_cash:,.2f}) in each of "
             f"{', '.join(result.bars.symbols)} at its first close, held to the end (final {final:,.2f}). "
             f"Exposure: the summed |units x close| (gross) and units x close (net) over equity. {_DOWNSAMPLED}")
-    return html.section("Equity, benchmark, drawdown and exposure", figure_html(fig, "equity", height=620, time=True),
+    return html.section("Equity, benchmark, drawdown and exposure", figure_html(fig, "equity", height=640, time=True, top=64),
                         note=note, name="equity")
 
 

@@ -101,7 +101,10 @@ def _run_section(result: RunResult, out: Path) -> str:
         return _memory_run_section(result)
     params = dict(result.params)
     rows, symbols = result.bars.close.shape
-    returned = sum(cost.rows_returned for cost in result.query_costs)
+    costs = result.query_costs
+    returned = sum(cost.rows_returned for cost in costs)
+    read = sum(cost.rows_to_read or 0 for cost in costs)
+    tables = ", ".join(sorted({cost.source for cost in costs})) or "none"
     config = hydra_config(out) or {}
     run_info = [
         ("strategy", result.strategy),
@@ -111,7 +114,8 @@ def _run_section(result: RunResult, out: Path) -> str:
         ("interval / source", f"{result.data.interval} / {result.data.source}"),
         ("first / last bar", _span(result.bars.index)),
         ("bars x symbols", f"{rows:,} x {symbols}"),
-        ("rows returned by the feed", f"{returned:,} in {len(result.query_costs)} queries"),
+        ("rows returned by the feed", f"{returned:,} in {len(costs)} queries"),
+        ("data access cost", f"{read:,} rows to read from {tables}, {sum(c.wall_ms for c in costs):,.1f} ms"),
         ("data fingerprint", result.fingerprint),
         ("warehouse", str(config.get("warehouse", {}).get("dsn", "not recorded"))),
         ("report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),

@@ -85,6 +85,7 @@ def test_csvs_and_report_agree_with_the_engine(feed, tmp_path):
     assert equity["drawdown"].min() == pytest.approx(metrics["max_drawdown"], rel=1e-12)
     access = pl.read_csv(run / "data_access.csv")
     assert access["rows_returned"].sum() == result.bars.close.shape[0] == 2148
+    cost = f"{access['rows_to_read'].sum():,} rows to read from ohlcv, {access['wall_ms'].sum():,.1f} ms"
 
     text = (run / "report.html").read_text()
     for key in ("final_equity", "total_return", "sharpe", "max_drawdown"):
@@ -92,6 +93,7 @@ def test_csvs_and_report_agree_with_the_engine(feed, tmp_path):
     assert result.fingerprint in text and escape("'data.symbols=[GOOG]'") in text
     assert f"First 200 of {trades.height:,} trades" in text if trades.height > 200 else f"All {trades.height}" in text
     assert "bars_100min_rollup" in text and "81,920" in text  # the benchmark table
+    assert f"<span>data access cost</span><span>{cost}</span>" in text  # in the Run card at the top
     assert charts_on(text) == RUN_CHARTS and "<svg" not in text  # every chart drawn by plotly
     # offline: one script file beside the page (plotly.js from the wheel), no URL anywhere
     assert re.findall(r'<script src="([^"]+)"', text) == ["plotly.min.js"] and "://" not in text
