@@ -51,7 +51,9 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.sweep.spec import SweepSpec
-from warehouse.sessions import SESSIONS
+from warehouse.errors import WarehouseError
+from warehouse.ingest.bar_times import check_zone
+from warehouse.sessions import SESSIONS, venue_of
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
@@ -69,6 +71,9 @@ class DataSpec:
     >>> DataSpec(session="lunch")
     Traceback (most recent call last):
     backtest.errors.BacktestError: data.session: 'lunch' is not one of regular, all, pre, post
+    >>> DataSpec(tz="Mars/Base")
+    Traceback (most recent call last):
+    backtest.errors.BacktestError: data.tz: 'Mars/Base' is not a known time zone (e.g. Asia/Kolkata, America/New_York, UTC)
     """
 
     symbols: tuple[str, ...] = ("AAPL",)
@@ -90,6 +95,13 @@ class DataSpec:
             raise BacktestError(f"data.source: {self.source!r} is not one of {', '.join(DATA_SOURCES)}")
         if self.session not in SESSIONS:
             raise BacktestError(f"data.session: {self.session!r} is not one of {', '.join(SESSIONS)}")
+        try:
+            if self.tz is not None:
+                check_zone(self.tz, "data.tz")
+            if self.exchange is not None:
+                venue_of(self.exchange)
+        except WarehouseError as exc:
+            raise BacktestError(f"data.{exc}" if str(exc).startswith("exchange:") else str(exc)) from None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> DataSpec:

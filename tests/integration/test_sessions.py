@@ -253,8 +253,12 @@ def test_a_backtest_request_carries_exchange_session_and_tz(market) -> None:
     assert every.volume.sum() > as_nse.volume.sum()
     ist_days = bars_of({**request, "interval": "1d", "tz": "Asia/Kolkata"}, warehouse=feed.client)
     assert ist_days.index[0] == np.datetime64("2024-01-23T18:30")  # 2024-01-24 00:00 IST
-    with pytest.raises(BacktestError, match="^data.session: 'lunch' is not one of regular, all, pre, post$"):
-        bars_of({**request, "session": "lunch"}, warehouse=feed.client)
+    for setting, message in (("session", "data.session: 'lunch' is not one of regular, all, pre, post"),
+                             ("tz", "data.tz: 'lunch' is not a known time zone"),
+                             ("exchange", "data.exchange: 'lunch' has no known calendar")):
+        with pytest.raises(BacktestError) as raised:
+            bars_of({**request, setting: "lunch"}, warehouse=feed.client)
+        assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
 
 
 def test_a_warehouse_without_instruments_reads_bars_as_before(fresh_client) -> None:
