@@ -169,6 +169,9 @@ def test_seen_ids_are_bounded_oldest_forgotten_first():
     assert state["skipped"]["redeliveries"] == 1 and state["trades"] == 6
     hot.on_trades(["B"], ns[:1], np.array([1.0]), np.ones(1), trade_id=ids[3:4])  # same id, other symbol
     assert hot.state("B")["trades"] == 1
+    high = np.array([2**64 - 1, 2**63, 2**64 - 1], np.uint64)  # every bit of a uint64 id counts
+    hot.on_trades(["C"] * 3, ns[:3], np.ones(3), np.ones(3), trade_id=high, version=np.array([0, 0, 1]))
+    assert (hot.state("C")["trades"], hot.state("C")["skipped"]["corrections"]) == (2, 1)
 
 
 def test_many_ids_through_a_small_table_match_an_lru_of_the_same_size():

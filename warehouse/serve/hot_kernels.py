@@ -10,9 +10,9 @@ State layout (the Python layer allocates it, these kernels read and write it):
   ``(ints[s, I_SECOND] - W, ints[s, I_SECOND]]``; seconds with no trade hold the identity
   (``-inf``, ``+inf``, 0, 0), so a window is one O(log W) range query (two if it wraps);
 * ``book[symbol, side_field, level]``: bid price, quantity, orders, then ask price, quantity, orders;
-* the seen trade ids: an open-addressing table (linear probing, backward-shift deletion) of
-  ``(symbol, trade_id) -> version`` whose keys also sit in a FIFO ring; when the ring is full the
-  oldest id is forgotten, so memory is bounded by the ring's length.
+* the seen trade ids (their uint64 bits as int64): an open-addressing table (linear probing,
+  backward-shift deletion) of ``(symbol, trade_id) -> version`` whose keys also sit in a FIFO ring;
+  when the ring is full the oldest id is forgotten, so memory is bounded by the ring's length.
 
 >>> import numpy as np
 >>> W = 4
@@ -22,7 +22,7 @@ State layout (the Python layer allocates it, these kernels read and write it):
 >>> clock = np.array([NO_SECOND], np.int64)
 >>> ns = np.array([10, 11, 11, 13], np.int64) * 10**9
 >>> trades_nb(np.zeros(4, np.int64), ns, np.array([5.0, 7.0, 6.0, 4.0]), np.ones(4), np.ones(4, np.int8),
-...           np.array([1, 2, 2, 3], np.uint64), np.zeros(4, np.int64), True, ints, floats, tree, clock, *seen)
+...           np.array([1, 2, 2, 3], np.int64), np.zeros(4, np.int64), True, ints, floats, tree, clock, *seen)
 >>> window_nb(tree, ints, 0, clock[0], 3)  # seconds 11..13: the repeat of trade 2 is not counted
 (7.0, 4.0, 2.0, 2.0)
 >>> int(ints[0, I_REDELIVERED]), int(ints[0, I_TRADES])
@@ -54,76 +54,78 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def new_seen_nb(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Empty seen-id state remembering the last ``capacity`` ids: ``(table_sym, table_id, table_version,
-    ring_sym, ring_id, counters)``; the table has a power of two >= 2 * capacity slots."""
+def new_seen_nb(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Empty seen-id state remembering the last ``capacity`` ids: ``(table, ring, counters)``. ``table`` rows
+    are ``(symbol, trade_id bits, version)`` (one cache line a probe; symbol -1: empty), a power of two
+    >= 2 * capacity of them; ``ring`` holds the ``(symbol, trade_id bits)`` keys in arrival order."""
     slots = 1 << max(3, int(2 * capacity - 1).bit_length())
-    return (np.full(slots, _EMPTY, np.int64), np.zeros(slots, np.uint64), np.zeros(slots, np.int64),
-            np.zeros(capacity, np.int64), np.zeros(capacity, np.uint64), np.zeros(2, np.int64))
+    table = np.zeros((slots, 3), np.int64)
+    table[:, 0] = _EMPTY
+    return table, np.zeros((capacity, 2), np.int64), np.zeros(2, np.int64)
 
 
 @njit(**INLINED)
 def _home(symbol, trade_id, mask):
-    """The table slot a key hashes to (splitmix64 of the id mixed with the symbol)."""
-    z = trade_id ^ (np.uint64(symbol) * _GOLDEN)
+    """The table slot a key hashes to (splitmix64 of the id's bits mixed with the symbol)."""
+    z = np.uint64(trade_id) ^ (np.uint64(symbol) * _GOLDEN)
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return np.int64((z ^ (z >> np.uint64(31))) & np.uint64(mask))
 
 
 @njit(**INLINED)
-def _find(t_sym, t_id, symbol, trade_id):
+def _find(table, symbol, trade_id):
     """Slot of the key, or -1."""
-    mask = t_sym.shape[0] - 1
+    mask = table.shape[0] - 1
     i = _home(symbol, trade_id, mask)
-    while t_sym[i] != _EMPTY:
-        if t_sym[i] == symbol and t_id[i] == trade_id:
+    while table[i, 0] != _EMPTY:
+        if table[i, 0] == symbol and table[i, 1] == trade_id:
             return i
         i = (i + 1) & mask
     return -1
 
 
 @njit(**INLINED)
-def _delete(t_sym, t_id, t_ver, slot):
+def _delete(table, slot):
     """Remove the key at ``slot``, shifting later keys of its probe run back (no tombstones)."""
-    mask = t_sym.shape[0] - 1
+    mask = table.shape[0] - 1
     i = slot
     j = slot
     while True:
         j = (j + 1) & mask
-        if t_sym[j] == _EMPTY:
+        if table[j, 0] == _EMPTY:
             break
-        k = _home(t_sym[j], t_id[j], mask)
+        k = _home(table[j, 0], table[j, 1], mask)
         if (i <= j and i < k <= j) or (i > j and (k > i or k <= j)):
             continue  # its home lies between the hole and it: it stays
-        t_sym[i], t_id[i], t_ver[i] = t_sym[j], t_id[j], t_ver[j]
+        table[i, 0], table[i, 1], table[i, 2] = table[j, 0], table[j, 1], table[j, 2]
         i = j
-    t_sym[i] = _EMPTY
+    table[i, 0] = _EMPTY
 
 
 @njit(**INLINED)
-def _remember(t_sym, t_id, t_ver, r_sym, r_id, counters, symbol, trade_id, version):
+def _remember(table, ring, counters, symbol, trade_id, version):
     """0 for a new id (now remembered), 1 for a repeat of a version seen, 2 for a newer version (a correction)."""
-    slot = _find(t_sym, t_id, symbol, trade_id)
+    slot = _find(table, symbol, trade_id)
     if slot >= 0:
-        if version > t_ver[slot]:
-            t_ver[slot] = version
+        if version > table[slot, 2]:
+            table[slot, 2] = version
             return 2
         return 1
-    capacity = r_sym.shape[0]
+    capacity = ring.shape[0]
     if counters[S_LEN] == capacity:  # forget the oldest id
         head = counters[S_HEAD]
-        _delete(t_sym, t_id, t_ver, _find(t_sym, t_id, r_sym[head], r_id[head]))
+        _delete(table, _find(table, ring[head, 0], ring[head, 1]))
         counters[S_HEAD] = (head + 1) % capacity
         counters[S_LEN] -= 1
     tail = (counters[S_HEAD] + counters[S_LEN]) % capacity
-    r_sym[tail], r_id[tail] = symbol, trade_id
+    ring[tail, 0], ring[tail, 1] = symbol, trade_id
     counters[S_LEN] += 1
-    mask = t_sym.shape[0] - 1
+    mask = table.shape[0] - 1
     i = _home(symbol, trade_id, mask)
-    while t_sym[i] != _EMPTY:
+    while table[i, 0] != _EMPTY:
         i = (i + 1) & mask
-    t_sym[i], t_id[i], t_ver[i] = symbol, trade_id, version
+    table[i, 0], table[i, 1], table[i, 2] = symbol, trade_id, version
     return 0
 
 
@@ -160,7 +162,7 @@ def reset_tree_nb(tree, s):
 
 @njit(**KERNEL)
 def trades_nb(codes, ts_ns, price, size, side, trade_id, version, has_id, ints, floats, tree, clock,
-              t_sym, t_id, t_ver, r_sym, r_id, counters):
+              table, ring, counters):
     """Apply one chunk of trades. A trade is skipped and counted when its second lies ``W`` or more
     seconds before the stream clock (``late``; the clock is the latest second of any symbol, ``clock[0]``)
     or when its ``(symbol, trade_id)`` was seen (``redelivered``, or ``corrected`` for a higher version).
@@ -176,7 +178,7 @@ def trades_nb(codes, ts_ns, price, size, side, trade_id, version, has_id, ints, 
             ints[s, I_LATE] += 1
             continue
         if has_id:
-            seen = _remember(t_sym, t_id, t_ver, r_sym, r_id, counters, np.int64(s), trade_id[i], version[i])
+            seen = _remember(table, ring, counters, np.int64(s), trade_id[i], version[i])
             if seen == 1:
                 ints[s, I_REDELIVERED] += 1
                 continue
