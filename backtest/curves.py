@@ -1,4 +1,4 @@
-"""Series derived from an equity curve: drawdown, drawdown periods, monthly and per-bar returns, buy and hold,
+"""Series derived from an equity curve: drawdown, drawdown periods, monthly, yearly and per-bar returns, buy and hold,
 rolling Sharpe and volatility, exposure, and a histogram of returns.
 
 Formulas: ``drawdown_t = equity_t / max(equity_0..t) - 1`` (0 at a new high,
@@ -44,17 +44,31 @@ def monthly_returns(index: np.ndarray, equity: np.ndarray, init_cash: float) -> 
     >>> [(year, month, round(value, 4)) for year, month, value in months.rows()]
     [(2024, 1, 0.1), (2024, 2, -0.1), (2024, 4, 0.1)]
     """
+    periods = _period_returns(index, equity, init_cash, "1mo")
+    return pl.DataFrame({"year": periods["start"].dt.year(), "month": periods["start"].dt.month().cast(pl.Int32),
+                         "return": periods["return"]})
+
+
+def yearly_returns(index: np.ndarray, equity: np.ndarray, init_cash: float) -> pl.DataFrame:
+    """One row per calendar year (UTC) with bars: ``year``, ``return`` (year-end equity over the previous one).
+
+    >>> index = np.array(["2023-06-01", "2023-12-29", "2024-03-01"], dtype="datetime64[us]")
+    >>> [(year, round(value, 4)) for year, value in yearly_returns(index, np.array([90.0, 120.0, 90.0]), 100.0).rows()]
+    [(2023, 0.2), (2024, -0.25)]
+    """
+    periods = _period_returns(index, equity, init_cash, "1y")
+    return pl.DataFrame({"year": periods["start"].dt.year(), "return": periods["return"]})
+
+
+def _period_returns(index: np.ndarray, equity: np.ndarray, init_cash: float, every: str) -> pl.DataFrame:
+    """Per calendar period ``every`` (a polars truncation) with bars: its ``start`` and its ``return``."""
     frame = pl.DataFrame({"ts": np.asarray(index).astype("datetime64[us]"),
                           "equity": np.asarray(equity, dtype=np.float64)})
-    months = (frame.group_by(pl.col("ts").dt.truncate("1mo").alias("month_start"), maintain_order=True)
-              .agg(pl.col("equity").last())
-              .sort("month_start"))
-    previous = months["equity"].shift(1, fill_value=float(init_cash))
-    return pl.DataFrame({
-        "year": months["month_start"].dt.year(),
-        "month": months["month_start"].dt.month().cast(pl.Int32),
-        "return": months["equity"] / previous - 1.0,
-    })
+    periods = (frame.group_by(pl.col("ts").dt.truncate(every).alias("start"), maintain_order=True)
+               .agg(pl.col("equity").last())
+               .sort("start"))
+    previous = periods["equity"].shift(1, fill_value=float(init_cash))
+    return pl.DataFrame({"start": periods["start"], "return": periods["equity"] / previous - 1.0})
 
 
 def drawdown_periods(equity: np.ndarray, index: np.ndarray, init_cash: float) -> pl.DataFrame:

@@ -32,10 +32,13 @@ not only the page).
 
 from __future__ import annotations
 
+import os
+import shutil
 from html import escape
 from pathlib import Path
 
 import numpy as np
+import plotly
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
@@ -76,17 +79,28 @@ LINK_SCRIPT = r"""
 
 
 def write_plotly_js(out_dir: str | Path) -> Path:
-    """Write plotly.js (from the installed wheel) as :data:`PLOTLY_JS` into ``out_dir``; return its path.
+    """Put plotly.js (the installed wheel's) into ``out_dir`` as :data:`PLOTLY_JS`; return its path.
+
+    A hard link to the wheel's file where the file system allows (many run folders, one copy on
+    disk; the folder still holds the whole file), else a copy; a file already there is kept when
+    its size matches.
 
     >>> import tempfile
     >>> path = write_plotly_js(tempfile.mkdtemp())
-    >>> path.name, path.stat().st_size > 1_000_000
+    >>> path.name, path.read_text() == get_plotlyjs()
     ('plotly.min.js', True)
     """
-    script = get_plotlyjs()
     path = Path(out_dir) / PLOTLY_JS
-    if not (path.is_file() and path.stat().st_size == len(script.encode())):
-        path.write_text(script, encoding="utf-8")
+    source = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+    if source.is_file():
+        if not (path.is_file() and path.stat().st_size == source.stat().st_size):
+            path.unlink(missing_ok=True)
+            try:
+                os.link(source, path)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(source, path)
+    else:  # a wheel read from a zip: only its text is at hand
+        path.write_text(get_plotlyjs(), encoding="utf-8")
     return path
 
 

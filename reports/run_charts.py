@@ -29,10 +29,11 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from backtest.curves import (bar_returns, buy_and_hold, drawdown, exposure, histogram, monthly_returns,
-                             rolling_sharpe_volatility, rolling_window)
+                             rolling_sharpe_volatility, rolling_window, yearly_returns)
 from backtest.metrics import TearSheet
 from backtest.runner import RunResult
 from reports import html
+from reports.format import percent
 from reports.plots import (BLUE, GREEN, GREY, ORANGE, RED, figure_html, log_toggle, markers, time_axis, time_band,
                            time_line)
 
@@ -150,8 +151,9 @@ def _trade_markers(index: np.ndarray, trades: pl.DataFrame) -> list[go.Scatter]:
 
 
 def months_section(result: RunResult) -> str:
-    """Calendar-month returns as a year x month heatmap."""
-    months = monthly_returns(result.bars.index, result.simulation.equity, result.engine.init_cash)
+    """Calendar-month returns as a year x month heatmap, and each year's return against buy and hold."""
+    index, equity, init = result.bars.index, result.simulation.equity, result.simulation.init_cash
+    months = monthly_returns(index, equity, init)
     years = sorted(set(months["year"].to_list()))
     grid = np.full((len(years), 12), np.nan)
     for year, month, value in months.iter_rows():
@@ -162,6 +164,13 @@ def months_section(result: RunResult) -> str:
                                hovertemplate="%{y} %{x}: %{z:.2%}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category", showgrid=False)
     fig.update_xaxes(showgrid=False)
-    return html.section("Monthly returns", figure_html(fig, "monthly", height=80 + 30 * len(years)),
-                        note="Month-end equity over the previous month-end (the first month from the initial cash); "
-                             "blank: no bars that month.", name="months")
+    strategy = yearly_returns(index, equity, init)
+    bench = yearly_returns(index, buy_and_hold(result.bars.close, init), init)
+    rows = [[str(year), percent(mine), percent(theirs), percent(mine - theirs)]
+            for (year, mine), (_, theirs) in zip(strategy.rows(), bench.rows())]
+    table = html.table(["year", "strategy", "buy and hold", "difference"], rows, numeric=[1, 2, 3])
+    body = (figure_html(fig, "monthly", height=80 + 30 * len(years))
+            + f'<h3>End of year</h3><div style="max-width:560px">{table}</div>')
+    return html.section("Monthly and yearly returns", body, name="months",
+                        note="Month-end (year-end) equity over the previous month-end (year-end), the first from the "
+                             "initial cash; blank: no bars that month. Buy and hold as on the equity chart.")

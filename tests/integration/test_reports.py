@@ -200,6 +200,13 @@ def test_views_carry_what_backtest_computes(feed, tmp_path):
     assert drawn["Net exposure"] == pytest.approx(held, abs=1e-12)
     assert drawn["Gross exposure"] == pytest.approx(np.abs(held), abs=1e-12)
     assert 0.8 < np.median(np.abs(held[held != 0])) < 1.0  # size=0.9 of equity at entry
+    eoy = text[text.index("<h3>End of year</h3>"):]
+    years = re.findall(r"<tr><td>(\d{4})</td><td[^>]*>(-?[\d.]+)%</td><td[^>]*>(-?[\d.]+)%</td>", eoy)
+    assert [y for y, _, _ in years] == [str(y) for y in range(2004, 2014)]
+    mine, bench = (np.prod([1 + float(row[k]) / 100 for row in years]) - 1 for k in (1, 2))
+    assert mine == pytest.approx(result.stats["total_return"], abs=0.002)  # compounded from 2-decimal percents
+    sheet = run_tear_sheet(result)
+    assert bench == pytest.approx(sheet["benchmark_return"].value, rel=0.002)
 
 
 def test_a_three_day_run_carries_the_small_sample_caveat(feed, tmp_path):
