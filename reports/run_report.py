@@ -210,6 +210,6 @@ def benchmark_block(path: str | Path | None) -> str:
     rows = [[number(v) for v in row] for row in frame.select(shown).iter_rows()]
     numeric = [j for j, c in enumerate(shown) if frame[c].dtype.is_numeric()]
     stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"<h2 style=\"margin-top:14px\">Warehouse benchmark</h2>"
+    return ("<h2 style=\"margin-top:14px\">Warehouse benchmark</h2>"
             + html.table([c.replace("_", " ") for c in shown], rows, numeric=numeric)
             + f'<p class="note">From {escape(str(path))} ({stamp}): `python -m warehouse bench`, median of the runs.</p>')
