@@ -7,9 +7,9 @@ holidays NSE shares; ``NYSE``/``NASDAQ`` -> ``XNYS``); an exchange-calendars nam
 itself. An exchange the table maps to None (``MCX`` trades into the night, ``CME`` nearly round the
 clock) and a symbol with no exchange trade in one 24-hour session per day of their zone.
 
-:func:`day_table` lays a venue's sessions over the local days of a range: per day its midnight and its
-regular session's open and close as epoch seconds (0 and 0 on a day without a session), which the bar SQL
-(:mod:`warehouse.feed_sessions`) looks up by the day of each tick.
+:func:`day_table` lays a venue's sessions over the local days of a range: per day its midnight, its
+regular session's open and close and its lunch break as epoch seconds (0 where there is none), which the
+bar SQL (:mod:`warehouse.feed_sessions`) looks up by the day of each tick.
 
 >>> venue = venue_of("NSE")
 >>> venue
@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from warehouse.errors import WarehouseError
+from warehouse.ingest.instruments import EXCHANGE_ZONES
 
 if TYPE_CHECKING:
     from exchange_calendars import ExchangeCalendar
@@ -48,9 +49,6 @@ EXCHANGE_CALENDARS: dict[str, str | None] = {
 }
 """Exchange name (as brokers and ``instruments`` spell it) -> exchange-calendars name; None: 24h days."""
 
-_ZONES = {"CDS": "Asia/Kolkata", "BCD": "Asia/Kolkata", "MCX": "Asia/Kolkata", "NCO": "Asia/Kolkata",
-          "NSEIX": "Asia/Kolkata", "CBOE": "America/Chicago", "CME": "America/Chicago"}
-
 
 class Venue(NamedTuple):
     """Where a symbol trades: the zone its days are counted in, its calendar (None: one 24h session a day)."""
@@ -67,7 +65,7 @@ def venue_of(exchange: str | None, zone: str | None = None, *, strict: bool = Tr
     """The venue of a symbol listed on ``exchange`` (zone ``zone`` where no calendar fixes it).
 
     An exchange with a calendar trades in the calendar's zone; one without (or no exchange) in ``zone``,
-    else the zone the exchange is known to use, else UTC. An exchange neither :data:`EXCHANGE_CALENDARS` nor
+    else the zone the exchange is known to use (:data:`warehouse.ingest.instruments.EXCHANGE_ZONES`), else UTC. An exchange neither :data:`EXCHANGE_CALENDARS` nor
     exchange-calendars knows is an error, or (``strict=False``, a row of ``instruments``) 24h days in ``zone``.
 
     >>> venue_of("NASDAQ"), venue_of("MCX"), venue_of(None, "Europe/Paris"), venue_of("XLON")
@@ -94,7 +92,7 @@ or an exchange-calendars name like XLON)
         raise WarehouseError(f"exchange: {exchange!r} has no known calendar (known: "
                              f"{', '.join(sorted(EXCHANGE_CALENDARS))}, or an exchange-calendars name like XLON)")
     if name is None:
-        return Venue(zone or _ZONES.get(key, "UTC"), None)
+        return Venue(zone or EXCHANGE_ZONES.get(key, "UTC"), None)
     return Venue(str(_calendar(name, None).tz), name)
 
 
