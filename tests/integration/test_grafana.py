@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from support.brokers import run_cli
-from support.grafana import (DASHBOARDS_YAML, DATASOURCE_YAML, PLUGIN_PROTOCOL_VERSION, PLUGIN_TYPE, NativeError,
+from support.grafana import (DASHBOARDS_YAML, DATASOURCE_YAML, PLUGIN_PROTOCOL_VERSION, PLUGIN_TYPE,
                              expand_macros, interpolate, load_dashboard, panel_interval, panel_range, panels,
                              plugin_post, read_native)
 from support.serve import serve_process
@@ -97,12 +97,9 @@ def panel_sql(panel, symbol, start, end, now=None):
                          interval_s=panel_interval(panel, start, end)), (start, end)
 
 
-def _read_either(body):
-    """The plugin's answer read at the plugin's revision, else as plain Native (serve today: see the xfail below)."""
-    try:
-        return read_native(body, PLUGIN_PROTOCOL_VERSION)
-    except NativeError:
-        return read_native(body, 0)
+def _read_as_plugin(body):
+    """The plugin's answer read as its driver reads it: Native at the plugin's protocol revision."""
+    return read_native(body, PLUGIN_PROTOCOL_VERSION)
 
 
 def _plain(value):
@@ -172,7 +169,7 @@ def test_each_panel_returns_rows_and_its_columns(served, title):
     response = plugin_post(url, sql, password=TOKEN)
     assert response.status_code == 200, response.text
     assert response.headers["X-ClickHouse-Format"] == "Native"
-    names, _, rows = _read_either(response.content)
+    names, _, rows = _read_as_plugin(response.content)
     assert names == EXPECTED[title]
     assert [tuple(map(_plain, row)) for row in rows] == [tuple(map(_plain, row)) for row in result.result_rows]
 
@@ -228,9 +225,6 @@ def test_without_the_token_the_plugin_is_refused(served):
     assert plugin_post(url, "SELECT 1", password=TOKEN).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="serve answers Native as for revision 0 whatever client_protocol_version says; "
-                                       "the plugin's driver (clickhouse-go >= 2.37) reads a block info before each "
-                                       "block and a custom-serialization byte after each column type")
 def test_the_plugins_driver_can_read_the_answers(served):
     """clickhouse-go's first request on an HTTP connection, then every panel: it reads Native at its revision."""
     url, dsn, (start, end) = served

@@ -151,3 +151,33 @@ def test_a_second_process_backtests_while_the_cli_reads(served, tmp_path):
     output = backtest.communicate(timeout=180)[0]
     assert backtest.returncode == 0, output
     assert statuses >= 1 and (tmp_path / "run" / "report.html").exists()
+
+
+def test_native_at_the_clients_revision_reads_every_column_of_the_schema(served):
+    """clickhouse-connect probes client_protocol_version and then reads Native framed for it (block info per
+    block): every column type of every table comes back with the values JSON gives."""
+    url, _ = served
+    client = clickhouse_connect.get_client(dsn=url)
+    assert client.protocol_version > 0
+    columns = client.query("SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "
+                           "AND type NOT LIKE 'AggregateFunction%' ORDER BY table, position").result_rows
+    tables: dict[str, list[str]] = {}
+    for table, name, _ in columns:
+        tables.setdefault(table, []).append(f"`{name}`")
+    assert {"ticks", "quotes", "bars_1m", "rejects", "instruments"} <= set(tables)
+    clickhouse_connect.common.set_setting("use_protocol_version", False)
+    try:
+        plain = clickhouse_connect.get_client(dsn=url)  # reads Native as for revision 0
+    finally:
+        clickhouse_connect.common.set_setting("use_protocol_version", True)
+    assert plain.protocol_version == 0
+    rows = 0
+    for table, names in tables.items():
+        sql = f"SELECT {', '.join(names)} FROM {table} ORDER BY tuple() LIMIT 5"
+        at_revision = client.query(sql).result_rows
+        assert at_revision == plain.query(sql).result_rows, table
+        rows += len(at_revision)
+    assert rows > 20
+    assert client.query("SELECT toLowCardinality('a') AS l, [1, 2] AS a, map('k', 1) AS m, (1, 'x') AS t, "
+                        "CAST(NULL, 'Nullable(String)') AS n, toDecimal64(1.5, 2) AS d").result_rows == [
+        ("a", [1, 2], {"k": 1}, (1, "x"), None, 1.5)]

@@ -40,6 +40,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from warehouse.serve.engine import Engine, Outcome, QueryError, quote
+from warehouse.serve.native_revision import NativeTypeError, native_at_revision
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,6 +135,15 @@ def _result_format(statement: Statement, outcome: Outcome) -> str | None:
     return fmt if produces else None
 
 
+def _client_revision(params) -> int:
+    """``client_protocol_version`` (clickhouse-go >= 2.37, Grafana's plugin: 54460), 0 when absent."""
+    text = params.get("client_protocol_version", "") or "0"
+    if not text.isdigit():
+        raise QueryError(f"Code: 72. DB::Exception: client_protocol_version: {text!r} is not a number. "
+                         f"(CANNOT_PARSE_NUMBER)")
+    return int(text)
+
+
 def decompress(body: bytes, encoding: str) -> bytes:
     """Undo ``Content-Encoding`` of a request body.
 
@@ -184,6 +194,12 @@ async def clickhouse(request: Request) -> Response:
         if not statement.sql.strip():
             return PlainTextResponse("Ok.\n")
         outcome, fmt = await run_in_threadpool(execute, request.app.state.engine, statement)
+        if fmt == "Native":  # as ClickHouse's HTTP handler: Native written for the client's protocol revision
+            outcome.body = native_at_revision(outcome.body, _client_revision(request.query_params))
+    except NativeTypeError as exc:
+        headers["X-ClickHouse-Exception-Code"] = "48"
+        return PlainTextResponse(f"Code: 48. DB::Exception: {exc}; ask for another format. (NOT_IMPLEMENTED)\n",
+                                 status_code=501, headers=headers)
     except QueryError as exc:
         headers["X-ClickHouse-Exception-Code"] = str(exc.code)
         return PlainTextResponse(f"{exc}\n", status_code=STATUS_BY_CODE.get(exc.code, 500), headers=headers)
