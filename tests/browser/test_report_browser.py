@@ -84,6 +84,14 @@ def _open(browser, page: Path, charts: int) -> None:
         time.sleep(0.1)
 
 
+def _until(browser, expression: str, timeout: float = 20.0) -> None:
+    """Wait until the JavaScript ``expression`` is true in the page (plotly redraws after its promises)."""
+    deadline = time.monotonic() + timeout
+    while not browser.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true after {timeout} s: {expression}"
+        time.sleep(0.05)
+
+
 def _offline(browser, page: Path) -> None:
     """Nothing asked for but the page's own folder (and data: URIs plotly makes in the page)."""
     folder = page.parent.as_uri() + "/"
@@ -138,8 +146,9 @@ def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
     before = json.loads(browser.evaluate(RANGE_JS))
     assert before[0] == before[1] == before[2]  # every time chart spans the run
     # a real drag across the middle of the equity plot: mouse down, move, up (plotly's zoom box)
-    box = json.loads(browser.evaluate("JSON.stringify((() => { const r = document.querySelector("
-                                      "'#chart-equity .nsewdrag').getBoundingClientRect(); "
+    box = json.loads(browser.evaluate("JSON.stringify((() => { const area = document.querySelector("
+                                      "'#chart-equity .nsewdrag'); area.scrollIntoView({block: 'center'}); "
+                                      "const r = area.getBoundingClientRect(); "
                                       "return [r.left, r.top, r.width, r.height]; })())"))
     left, top, width, height = box
     y = top + height / 2
@@ -152,21 +161,20 @@ def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
                                                   "y": y, "button": "left", "buttons": 1})
     browser.call("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": end, "y": y, "button": "left",
                                               "clickCount": 1})
-    time.sleep(0.5)
+    _until(browser, f"JSON.stringify(JSON.parse({RANGE_JS})[2]) !== '{json.dumps(before[2], separators=(',', ':'))}'")
     after = json.loads(browser.evaluate(RANGE_JS))
     span = before[0][1] - before[0][0]
     assert after[0][0] > before[0][0] + 0.2 * span and after[0][1] < before[0][1] - 0.3 * span, (before, after)
     assert after[1] == pytest.approx(after[0], abs=1) and after[2] == pytest.approx(after[0], abs=1)  # linked
 
     browser.evaluate("Plotly.relayout('chart-price-GOOG', {'xaxis.range': ['2008-01-01', '2009-01-01']})")
-    time.sleep(0.3)
+    _until(browser, "document.getElementById('chart-rolling').layout.xaxis.range[0].startsWith('2008-01-01')")
     year = json.loads(browser.evaluate(RANGE_JS))
     assert year[0] == year[1] == year[2] == [1199145600000, 1230768000000]
 
     browser.evaluate("document.querySelectorAll('#chart-equity .updatemenu-button')[1]"
                      ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
-    time.sleep(0.3)
-    assert browser.evaluate("document.getElementById('chart-equity').layout.yaxis.type") == "log"
+    _until(browser, "document.getElementById('chart-equity').layout.yaxis.type === 'log'")
 
     browser.evaluate("Plotly.Fx.hover('chart-equity', [{curveNumber: 0, pointNumber: 1900}])")
     hover = browser.evaluate("document.querySelector('#chart-equity .hoverlayer').textContent")
