@@ -9,8 +9,8 @@ The column data itself is the same for the types below, so the bytes are copied 
 inserted; that needs each column's length, hence the walk over the type. chDB's revision-0 output
 never uses a custom (sparse) serialization, so the byte is always 0.
 
->>> import chdb
->>> plain = chdb.query("SELECT 1 AS x, 'a' AS s", "Native").bytes()
+>>> from warehouse.client import connect
+>>> plain = connect().raw_query("SELECT 1 AS x, 'a' AS s", fmt="Native")
 >>> native_at_revision(plain, 54460)[:8]
 b'\\x01\\x00\\x02\\xff\\xff\\xff\\xff\\x00'
 >>> native_at_revision(plain, 0) == plain
