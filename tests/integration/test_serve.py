@@ -181,3 +181,10 @@ def test_native_at_the_clients_revision_reads_every_column_of_the_schema(served)
     assert client.query("SELECT toLowCardinality('a') AS l, [1, 2] AS a, map('k', 1) AS m, (1, 'x') AS t, "
                         "CAST(NULL, 'Nullable(String)') AS n, toDecimal64(1.5, 2) AS d").result_rows == [
         ("a", [1, 2], {"k": 1}, (1, "x"), None, 1.5)]
+
+
+def test_every_answer_says_its_time_in_the_server(served):
+    url, _ = served
+    for path in ("/ping", "/api/status", "/state"):
+        timing = httpx.get(url + path).headers["server-timing"]
+        assert timing.startswith("app;dur=") and float(timing.split("=")[1]) >= 0

@@ -32,6 +32,7 @@ from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
 from warehouse.serve import clickhouse_http, data_api, hot_routes, runs_api
 from warehouse.serve.engine import Engine
+from warehouse.serve.hot_routes import ServerTiming
 from warehouse.serve.hot_state import HotState
 from warehouse.serve.security import TokenGate
 
@@ -83,6 +84,7 @@ def create_app(dsn: str | None = None, *, token: str | None = None, read_only: b
     app.state.ingest = None
     app.state.backtests = {}
     app.add_exception_handler(WarehouseError, data_api.warehouse_errors_as_4xx)
+    app.add_middleware(ServerTiming)  # Server-Timing: app;dur=<ms> on every response
     for router in (data_api.router, runs_api.router, hot_routes.router, clickhouse_http.router):
         app.include_router(router)
     runs = app.state.outputs / "runs"
