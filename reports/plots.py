@@ -157,13 +157,21 @@ def time_band(index: np.ndarray, low: np.ndarray, high: np.ndarray, *, name: str
 
 
 def markers(index: np.ndarray, positions: np.ndarray, values: np.ndarray, *, name: str, symbol: str,
-            color: str) -> go.Scatter:
-    """Points at bar numbers ``positions`` (entries, exits) with their prices on hover."""
+            color: str, outcome: tuple[np.ndarray, np.ndarray] | None = None) -> go.Scatter:
+    """Points at bar numbers ``positions`` (entries, exits) with their prices on hover.
+
+    ``outcome``: each point's trade pnl and return, shown on hover too (exits).
+    """
     positions = np.asarray(positions, dtype=np.int64)
+    hover = "%{y:,.4f}"
+    extra = {}
+    if outcome is not None:
+        extra["customdata"] = np.column_stack([np.asarray(o, dtype=np.float64) for o in outcome])
+        hover += "<br>pnl %{customdata[0]:,.2f} (%{customdata[1]:.2%})"
     return go.Scatter(x=epoch_ms(np.asarray(index)[positions]), y=np.asarray(values, dtype=np.float64),
                       mode="markers", name=name, marker={"symbol": symbol, "color": color, "size": 7,
                                                          "line": {"width": 1, "color": color}},
-                      hovertemplate=f"%{{y:,.4f}}<extra>{escape(name)}</extra>")
+                      hovertemplate=f"{hover}<extra>{escape(name)}</extra>", **extra)
 
 
 def time_axis(index: np.ndarray) -> dict[str, object]:

@@ -144,9 +144,9 @@ def _trade_markers(index: np.ndarray, trades: pl.DataFrame) -> list[go.Scatter]:
         markers(index, short["entry_bar"], short["entry_price"], name="short entry", symbol="triangle-down",
                 color=RED),
         markers(index, won["exit_bar"], won["exit_price"], name="winning exit", symbol="circle-open",
-                color="#276749"),
+                color="#276749", outcome=(won["pnl"], won["return"])),
         markers(index, lost["exit_bar"], lost["exit_price"], name="losing exit", symbol="circle-open",
-                color="#9b2c2c"),
+                color="#9b2c2c", outcome=(lost["pnl"], lost["return"])),
     ]
 
 

@@ -10,6 +10,7 @@ import struct
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from support.browser import Browser, find_chromium
@@ -66,6 +67,11 @@ def pages(tmp_path_factory) -> dict[str, Path]:
                                       "symbols: 'NOPE' not in the warehouse (no ticks)"),
         "sweep": write_sweep_report(sweep, root / "sweep", metric="sharpe", walk_forward=goog_walk_forward(feed)),
     }
+
+
+def result_trades(page: Path) -> pl.DataFrame:
+    """The run's trades.csv beside ``page``."""
+    return pl.read_csv(page.parent / "trades.csv")
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -179,6 +185,10 @@ def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
     browser.evaluate("Plotly.Fx.hover('chart-equity', [{curveNumber: 0, pointNumber: 1900}])")
     hover = browser.evaluate("document.querySelector('#chart-equity .hoverlayer').textContent")
     assert "Strategy equity" in hover and "Buy and hold" in hover
+    lost = result_trades(page).filter(pl.col("pnl") <= 0).row(0, named=True)  # the first losing exit
+    browser.evaluate("Plotly.Fx.hover('chart-price-GOOG', [{curveNumber: 6, pointNumber: 0}])")
+    hover = browser.evaluate("document.querySelector('#chart-price-GOOG .hoverlayer').textContent")
+    assert f"losing exit{lost['exit_price']:,.4f}pnl {lost['pnl']:,.2f} ({lost['return']:.2%})" in hover
     assert browser.console_errors() == []
     _offline(browser, page)
 
