@@ -36,7 +36,7 @@ def candles(bars: list[dict[str, Any]], symbol: str, *, height: int = 520) -> go
                                  increasing_line_color=UP, decreasing_line_color=DOWN), row=1, col=1)
     fig.add_trace(go.Bar(x=times, y=[r["volume"] for r in bars], marker_color=colors, name="volume"), row=2, col=1)
     fig.update_layout(height=height, xaxis_rangeslider_visible=False, **_LAYOUT)
-    fig.update_xaxes(rangebreaks=gap_breaks(times))
+    fig.update_xaxes(rangebreaks=gap_breaks(times), nticks=12)
     fig.update_yaxes(title_text="price", row=1, col=1)
     fig.update_yaxes(title_text="volume", row=2, col=1)
     fig.update_xaxes(title_text="UTC", row=2, col=1)
