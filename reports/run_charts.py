@@ -34,14 +34,15 @@ from backtest.metrics import TearSheet
 from backtest.runner import RunResult
 from reports import html
 from reports.format import percent
-from reports.plots import (BLUE, GREEN, GREY, ORANGE, RED, figure_html, log_toggle, markers, time_axis, time_band,
-                           time_line)
+from reports.plots import (BLUE, BUCKETS, GREEN, GREY, ORANGE, RED, figure_html, log_toggle, markers, time_axis,
+                           time_band, time_line)
 
 SYMBOLS_CHARTED = 8
-MARKERS_DRAWN = 5_000  # per symbol chart (SVG points: more slow the page down); above it the trades with the largest |pnl| are drawn
+# Trades marked per symbol chart (each an SVG point: more slow the page down); above it, the largest |pnl|.
+MARKERS_DRAWN = 5_000
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_DOWNSAMPLED = ("Long series are drawn as the first, last, lowest and highest point of each of 1,500 slices of "
-                "bars (zoom in for the shape within a slice); every figure is computed on every bar.")
+_DOWNSAMPLED = (f"Long series are drawn as the first, last, lowest and highest point of each of {BUCKETS:,} slices "
+                "of bars (zoom in for the shape within a slice); every figure is computed on every bar.")
 
 
 def performance_section(result: RunResult) -> str:
@@ -68,8 +69,8 @@ def performance_section(result: RunResult) -> str:
     note = (f"Buy and hold: an equal share of the initial cash ({sim.init_cash:,.2f}) in each of "
             f"{', '.join(result.bars.symbols)} at its first close, held to the end (final {final:,.2f}). "
             f"Exposure: the summed |units x close| (gross) and units x close (net) over equity. {_DOWNSAMPLED}")
-    return html.section("Equity, benchmark, drawdown and exposure", figure_html(fig, "equity", height=640, time=True, top=64),
-                        note=note, name="equity")
+    chart = figure_html(fig, "equity", height=640, time=True, top=64)
+    return html.section("Equity, benchmark, drawdown and exposure", chart, note=note, name="equity")
 
 
 def rolling_section(result: RunResult, sheet: TearSheet) -> str:

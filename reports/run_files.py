@@ -42,7 +42,7 @@ from reports.run_report import DEFAULT_BENCHMARK, write_run_report
 
 def write_run_files(result: RunResult, out_dir: str | Path,
                     benchmark_csv: str | Path | None = DEFAULT_BENCHMARK) -> list[Path]:
-    """Write the run's CSV files, ``plotly.min.js`` and ``report.html`` into ``out_dir``; return their paths (the page last).
+    """Write the run's CSVs, ``plotly.min.js`` and ``report.html`` into ``out_dir``; return their paths, the page last.
 
     ``benchmark_csv``: the ``python -m warehouse bench`` results shown in the report when the file exists.
     """
