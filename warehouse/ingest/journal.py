@@ -18,26 +18,28 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from clickhouse_connect.driver.client import Client
 
 from warehouse.ingest.rollup import rebuild_range
 
 _OPEN_SQL = """
-SELECT batch_id, symbols, lo, hi FROM load_journal FINAL WHERE done = 0 AND NOT startsWith(source, 'quotes://')
-ORDER BY opened_at
+SELECT batch_id, symbols, lo, hi, source, opened_at FROM load_journal FINAL
+WHERE done = 0 AND NOT startsWith(source, 'quotes://') ORDER BY opened_at
 """  # quote batches (source quotes://...) are repaired by warehouse.ingest.quote_rollup.repair_quotes
 
 
 @dataclass(frozen=True)
 class OpenBatch:
-    """A batch recorded as begun: the symbols and [lo, hi] time span its rows have."""
+    """A batch recorded as begun: the symbols and [lo, hi] time span its rows have, who wrote it and when."""
 
     batch_id: uuid.UUID
     symbols: list[str]
     lo: datetime
     hi: datetime
+    source: str = ""
+    opened_at: datetime | None = None  # None: now (an entry being opened)
 
 
 def open_batch(client: Client, symbols: list[str], lo: datetime, hi: datetime, *, source: str = "") -> OpenBatch:
@@ -52,23 +54,25 @@ def open_batch(client: Client, symbols: list[str], lo: datetime, hi: datetime, *
     >>> close_batches(client, [entry]); entry.batch_id in [b.batch_id for b in open_batches(client)]
     False
     """
-    entry = OpenBatch(uuid.uuid4(), list(symbols), lo, hi)
-    client.insert("load_journal", [[entry.batch_id, source, entry.symbols, lo, hi, 0]],
-                  column_names=["batch_id", "source", "symbols", "lo", "hi", "done"])
+    entry = OpenBatch(uuid.uuid4(), list(symbols), lo, hi, source, datetime.now(timezone.utc))
+    client.insert("load_journal", [[entry.batch_id, entry.opened_at, source, entry.symbols, lo, hi, 0]],
+                  column_names=["batch_id", "opened_at", "source", "symbols", "lo", "hi", "done"])
     return entry
 
 
 def close_batches(client: Client, entries: list[OpenBatch]) -> None:
-    """Mark ``entries`` done: their bars are final."""
+    """Mark ``entries`` done: their bars are final (the row that stays keeps the batch's source and opening time)."""
     if entries:
-        client.insert("load_journal", [[e.batch_id, e.symbols, e.lo, e.hi, 1] for e in entries],
-                      column_names=["batch_id", "symbols", "lo", "hi", "done"])
+        now = datetime.now(timezone.utc)
+        client.insert("load_journal", [[e.batch_id, e.opened_at or now, e.source, e.symbols, e.lo, e.hi, 1]
+                                       for e in entries],
+                      column_names=["batch_id", "opened_at", "source", "symbols", "lo", "hi", "done"])
 
 
 def open_batches(client: Client) -> list[OpenBatch]:
     """Batches begun and never marked done (a writer died, or is writing now)."""
-    return [OpenBatch(batch_id, list(symbols), lo, hi)
-            for batch_id, symbols, lo, hi in client.query(_OPEN_SQL).result_rows]
+    return [OpenBatch(batch_id, list(symbols), lo, hi, source, opened_at)
+            for batch_id, symbols, lo, hi, source, opened_at in client.query(_OPEN_SQL).result_rows]
 
 
 def repair(client: Client) -> list[OpenBatch]:

@@ -187,7 +187,7 @@ def _touched(stored: tuple, lo: int, hi: int) -> np.ndarray:
     return (stored[1] >= lo) & (stored[1] < hi)
 
 
-_OPEN_SQL = """SELECT batch_id, symbols, lo, hi FROM load_journal FINAL
+_OPEN_SQL = """SELECT batch_id, symbols, lo, hi, source, opened_at FROM load_journal FINAL
 WHERE done = 0 AND startsWith(source, 'quotes://') ORDER BY opened_at"""
 QUOTE_SOURCE = "quotes://"
 """``load_journal.source`` of a quote batch starts so (tick batches are repaired by ``journal.repair``)."""
@@ -195,8 +195,8 @@ QUOTE_SOURCE = "quotes://"
 
 def open_quote_batches(client: Client) -> list[OpenBatch]:
     """Quote batches begun and never marked done (a writer died between ``quotes`` and ``quotes_1m``)."""
-    return [OpenBatch(batch_id, list(symbols), lo, hi) for batch_id, symbols, lo, hi in
-            client.query(_OPEN_SQL).result_rows]
+    return [OpenBatch(batch_id, list(symbols), lo, hi, source, opened_at)
+            for batch_id, symbols, lo, hi, source, opened_at in client.query(_OPEN_SQL).result_rows]
 
 
 def repair_quotes(client: Client) -> list[OpenBatch]:
