@@ -84,10 +84,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 def _open(browser, page: Path, charts: int) -> None:
     """Load ``page`` and wait until plotly has drawn its ``charts`` (each graph div holds its SVG)."""
     browser.open(page.as_uri())
-    deadline = time.monotonic() + 30
-    while browser.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < charts:
-        assert time.monotonic() < deadline, "plotly did not draw the charts in 30 s"
-        time.sleep(0.1)
+    _until(browser, f"(g => g.length === {charts} && g.every(d => d._fullLayout && d.querySelector('.main-svg')))"
+                    "([...document.querySelectorAll('.plot .plotly-graph-div')])", timeout=30)
 
 
 def _until(browser, expression: str, timeout: float = 20.0) -> None:
