@@ -178,6 +178,22 @@ def test_the_form_starts_a_backtest_and_its_report_is_listed(served):
     assert link == f"{served}/runs/api/{run_id}/report.html" and httpx.get(link).status_code == 200
 
 
+def test_the_form_says_what_the_api_refused(served):
+    app = run_app(served)
+    app.text_area[0].input("hydra.run.dir=/tmp")
+    [submit] = [b for b in app.button if b.label == "Start backtest"]
+    submit.click().run()
+    assert not app.exception and "backtest_id" not in app.session_state
+    assert [e.value for e in app.error] == [
+        "api: POST /api/backtests: overrides: 'hydra.run.dir=/tmp' is not KEY=VALUE with a data., engine. or "
+        "strategy. key and a plain value (400)"]
+    app.multiselect[0].unselect("AAPL")
+    app.text_area[0].input("")
+    [submit] = [b for b in app.button if b.label == "Start backtest"]
+    submit.click().run()
+    assert [e.value for e in app.error] == ["symbols: choose at least one"]
+
+
 def test_ingest_rate_and_the_hot_path_show_while_serve_consumes(tmp_path):
     with redis_server() as redis_url, serve_process(f"chdb://{tmp_path / 'warehouse'}", "--ingest", "redis",
                                                    "--url", redis_url, "--batch", "5000", "--linger", "0.2",
@@ -226,6 +242,16 @@ def test_a_token_guarded_api(tmp_path):
         cli = _dashboard_cli("--api", url, "--port", str(free_port()))
         assert (cli.returncode, cli.stderr) == (2, f"error: api: {url} refused the token (401); pass serve's "
                                                    f"token with --token or $TICKHOUSE_TOKEN\n")
+
+
+def test_the_script_takes_the_api_and_token_from_its_arguments_or_the_environment(monkeypatch):
+    from warehouse.dashboard.app import parse_args
+
+    monkeypatch.setenv("TICKHOUSE_API", "http://127.0.0.1:9001")
+    monkeypatch.setenv("TICKHOUSE_TOKEN", TOKEN)
+    assert vars(parse_args([])) == {"api": "http://127.0.0.1:9001", "token": TOKEN}
+    assert vars(parse_args(["--api", "http://127.0.0.1:9002", "--token", "t" * 16])) == {
+        "api": "http://127.0.0.1:9002", "token": "t" * 16}
 
 
 def _dashboard_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

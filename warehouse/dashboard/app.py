@@ -1,8 +1,8 @@
 """The Streamlit dashboard over ``python -m warehouse serve`` (reads only through its HTTP API).
 
 Run it with ``python -m warehouse dashboard --api http://127.0.0.1:8123`` (checks the API first) or
-``streamlit run warehouse/dashboard/app.py -- --api http://127.0.0.1:8123 [--token T]`` (defaults:
-``$TICKHOUSE_API``, ``$TICKHOUSE_TOKEN``). It shows ingest rate and consumer lag, rejects by reason,
+``streamlit run warehouse/dashboard/app.py --server.address 127.0.0.1 -- --api http://127.0.0.1:8123
+[--token T]`` (defaults: ``$TICKHOUSE_API``, ``$TICKHOUSE_TOKEN``). It shows ingest rate and consumer lag, rejects by reason,
 candles with volume for a symbol, range and interval, the live 5-level book and last trades (from the
 hot path when serve runs ``--ingest``, else the latest stored quote and trades), the scan-vs-rollup
 benchmark with a button that runs it, and recent runs with their reports and a form that starts one.
@@ -236,7 +236,10 @@ def _backtests(api: Api, symbols: list[str], symbol: str, interval: str) -> None
         chosen = st.multiselect("symbols", symbols, default=[symbol])
         bar = st.selectbox("bar interval", INTERVALS, index=INTERVALS.index(interval))
         extra = st.text_area("other overrides, one a line", placeholder="strategy.fast=10\nengine.fees_bps=2")
-        if st.form_submit_button("Start backtest"):
+        submitted = st.form_submit_button("Start backtest")
+        if submitted and not chosen:
+            st.error("symbols: choose at least one")
+        elif submitted:
             overrides = [f"data.symbols=[{','.join(chosen)}]", f"data.interval={bar}",
                          *(line.strip() for line in extra.splitlines() if line.strip())]
             try:
