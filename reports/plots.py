@@ -47,7 +47,7 @@ from reports.downsample import bucket_extremes, m4
 PLOTLY_JS = "plotly.min.js"
 BUCKETS = 1500
 GAP_FACTOR = 5.0
-MAX_BREAKS = 400
+MAX_BREAKS = 1000
 BLUE, GREY, RED, GREEN, ORANGE = "#2b6cb0", "#718096", "#c53030", "#2f855a", "#dd6b20"
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 _FONT = {"family": 'system-ui,-apple-system,"Segoe UI",Roboto,sans-serif', "size": 12, "color": "#2d3748"}
