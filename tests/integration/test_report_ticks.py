@@ -1,10 +1,11 @@
 """The run report of a tick-execution run: the slippage of every fill drawn on the shared time axis, with the
-values of fills.csv, beside the execution card."""
+values of fills.csv, beside the execution card; the nights between sessions are cut out of the time axes."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 
 import numpy as np
@@ -47,6 +48,11 @@ def test_the_slippage_of_every_fill_is_drawn_on_the_time_axis(warehouse, tmp_pat
     result = backtest.run("sma_cross", DATA, warehouse=warehouse, size=0.5, execution="ticks", latency_ms=500)
     text = result.report(tmp_path).read_text()
     assert '<div class="plot js-time" data-chart="execution">' in text and "Slippage per fill" in text
+    nights = re.findall(r'\{"bounds":\["(2024-01-0\dT[\d:]+)\.0+","(2024-01-0\dT[\d:]+)\.0+"\]\}', text)
+    index = result.bars.index.astype("datetime64[m]")  # the nights between sessions are cut out of time axes
+    gaps = [(str(a + np.timedelta64(5, "m")) + ":00", str(b) + ":00")
+            for a, b in zip(index[:-1], index[1:]) if b - a > np.timedelta64(1, "h")]
+    assert len(gaps) == 2 and set(nights) == set(gaps)
     fills = pl.read_csv(tmp_path / "fills.csv", try_parse_dates=True)
     traces = {t["name"]: t for t in _traces(text, "execution")}
     assert set(traces) == {"AAPL", "MSFT"}
