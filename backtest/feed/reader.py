@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from backtest.feed.events import QuoteArrays, TradeArrays, quote_arrays, trade_arrays
 from backtest.feed.frames import ARRAY_FIELDS, BarArrays, align, in_tz, scatter_bars
+from backtest.feed.reference import ReferenceReads
 from backtest.feed.request import FeedError, check_session, plan_bars, request, to_utc
 from backtest.feed.venues import fetch_bars, session_ticks, venues
 from warehouse import feed_quotes, feed_sql
@@ -24,8 +25,9 @@ from warehouse.feed_sql import QueryCost
 from warehouse.schema.ddl import TICK_COLUMNS
 
 
-class Feed:
-    """Reads bars, ticks and imported OHLCV from a warehouse; records each query's cost.
+class Feed(ReferenceReads):
+    """Reads bars, ticks, quotes and imported OHLCV from a warehouse (and instruments, news, index levels and
+    trades with the quote in force: :class:`~backtest.feed.reference.ReferenceReads`); records each query's cost.
 
     ``client_or_dsn`` is a clickhouse-connect client, a DSN, or None for
     ``$TICKHOUSE_DSN``/the default embedded warehouse. ``stats`` lists a

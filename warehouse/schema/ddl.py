@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from warehouse.errors import WarehouseError
 from warehouse.schema.instruments_ddl import instruments_ddl
+from warehouse.schema.news_ddl import news_ddl
 from warehouse.schema.quotes_ddl import quotes_ddl
 from warehouse.schema.rejects_ddl import KAFKA_REJECTS_SELECT, rejects_columns_ddl
 
@@ -291,6 +292,10 @@ MIGRATIONS: tuple[Migration, ...] = (
               lambda target: quotes_ddl(_on_cluster(target), _engine(target, "ReplacingMergeTree", "quotes"),
                                         _engine(target, "ReplacingMergeTree", "quotes_1m", "version"))
               + _distributed(target, "quotes") + _distributed(target, "quotes_1m")),
+    Migration(11, "news (articles, their symbols, sentiment) and indices (index levels) (warehouse.schema.news_ddl)",
+              lambda target: news_ddl(_on_cluster(target), _engine(target, "ReplacingMergeTree", "news", "loaded_at"),
+                                      _engine(target, "ReplacingMergeTree", "indices", "loaded_at"),
+                                      target.cluster and identifier(target.cluster, "cluster"))),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
