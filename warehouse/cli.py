@@ -1,5 +1,5 @@
-"""``python -m warehouse <command>``: init, demo, load, load-quotes, load-ohlcv, load-instruments, status, repair,
-compact, rebuild-bars,
+"""``python -m warehouse <command>``: init, demo, load, load-quotes, load-ohlcv, load-instruments, load-news,
+load-indices, status, repair, compact, rebuild-bars,
 bench, produce, ingest, serve.
 
 Every command takes ``--dsn``, before or after its name (default ``$TICKHOUSE_DSN`` or the
@@ -36,8 +36,10 @@ from warehouse.demo.quotes import demo_quotes
 from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
 from warehouse.ingest.compact import compact
+from warehouse.ingest.indices import load_indices
 from warehouse.ingest.instruments import load_instruments
 from warehouse.ingest.journal import repair
+from warehouse.ingest.news import load_news
 from warehouse.ingest.ohlcv import load_ohlcv
 from warehouse.ingest.quote_rollup import repair_quotes
 from warehouse.ingest.quotes import load_quotes
@@ -110,6 +112,21 @@ def cmd_load_instruments(args: argparse.Namespace) -> int:
     if not paths:
         raise WarehouseError("paths: give an instruments CSV (Kite's) or --demo-nse")
     return _load_each(paths, lambda path: load_instruments(client, path, zones=zones),
+                      see="position, code, field, value")
+
+
+def cmd_load_news(args: argparse.Namespace) -> int:
+    """Import news files (JSON lines, CSV); exit 1 when a file had rows and every one was rejected."""
+    client = connect(args.dsn)
+    migrate(client)
+    return _load_each(args.paths, lambda path: load_news(client, path, tz=args.tz), see="position, code, field, value")
+
+
+def cmd_load_indices(args: argparse.Namespace) -> int:
+    """Import index levels (CSV, Parquet); exit 1 when a file had rows and every one was rejected."""
+    client = connect(args.dsn)
+    migrate(client)
+    return _load_each(args.paths, lambda path: load_indices(client, path, tz=args.tz),
                       see="position, code, field, value")
 
 
@@ -248,6 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     instruments.add_argument("--zone", action="append", default=[], metavar="EXCHANGE=ZONE",
                              help="time zone of an exchange the loader does not know, e.g. SGX=Asia/Singapore")
     instruments.set_defaults(run=cmd_load_instruments)
+
+    news = commands.add_parser("load-news", help="import news (JSON lines or CSV: id, published_at, symbols, "
+                               "sentiment, ...) into news")
+    news.add_argument("paths", nargs="+", metavar="PATH")
+    news.add_argument("--tz", help="zone of naive times, e.g. Asia/Kolkata (default UTC)")
+    news.set_defaults(run=cmd_load_news)
+
+    levels = commands.add_parser("load-indices", help="import index levels (CSV or Parquet: index, ts, value, "
+                                 "open/high/low/close) into indices")
+    levels.add_argument("paths", nargs="+", metavar="PATH")
+    levels.add_argument("--tz", help="zone of naive times of indices instruments does not place (default UTC)")
+    levels.set_defaults(run=cmd_load_indices)
 
     demo = commands.add_parser("demo", help="generate and load seeded synthetic ticks")
     demo.add_argument("--ticks", default="2M", help="rows to generate, e.g. 500k, 2M, 100M (default 2M)")
