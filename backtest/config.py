@@ -51,9 +51,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from backtest.engine.simulate import EngineConfig
 from backtest.errors import BacktestError
 from backtest.sweep.spec import SweepSpec
-from warehouse.errors import WarehouseError
-from warehouse.ingest.bar_times import check_zone
-from warehouse.sessions import SESSIONS, venue_of
+from backtest.feed.request import FeedError, check_exchange_time
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 DATA_SOURCES = ("auto", "raw", "rollup", "ohlcv")
@@ -93,15 +91,10 @@ class DataSpec:
             raise BacktestError(f"data.symbols: {self.symbols!r} is empty; name at least one symbol")
         if self.source not in DATA_SOURCES:
             raise BacktestError(f"data.source: {self.source!r} is not one of {', '.join(DATA_SOURCES)}")
-        if self.session not in SESSIONS:
-            raise BacktestError(f"data.session: {self.session!r} is not one of {', '.join(SESSIONS)}")
         try:
-            if self.tz is not None:
-                check_zone(self.tz, "data.tz")
-            if self.exchange is not None:
-                venue_of(self.exchange)
-        except WarehouseError as exc:
-            raise BacktestError(f"data.{exc}" if str(exc).startswith("exchange:") else str(exc)) from None
+            check_exchange_time(session=self.session, tz=self.tz, exchange=self.exchange)
+        except FeedError as exc:
+            raise BacktestError(f"data.{exc}") from None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> DataSpec:

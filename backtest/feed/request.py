@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from warehouse.errors import WarehouseError
-from warehouse.sessions import SESSIONS
+from warehouse.ingest.bar_times import check_zone
+from warehouse.sessions import SESSIONS, venue_of
 
 SOURCES = ("auto", "raw", "rollup")
 
@@ -211,3 +212,23 @@ def check_session(session: str) -> str:
     if session not in SESSIONS:
         raise FeedError(f"session: {session!r} is not one of {', '.join(SESSIONS)}")
     return session
+
+
+def check_exchange_time(*, session: str, tz: str | None = None, exchange: str | None = None) -> None:
+    """A :class:`FeedError` naming the field when ``session``, ``tz`` or ``exchange`` is not one the feed can use.
+
+    >>> check_exchange_time(session="regular", tz="Asia/Kolkata", exchange="NSE")
+    >>> check_exchange_time(session="regular", tz="Mars/Base")
+    Traceback (most recent call last):
+    backtest.feed.request.FeedError: tz: 'Mars/Base' is not a known time zone (e.g. Asia/Kolkata, America/New_York, UTC)
+    """
+    check_session(session)
+    try:
+        if tz is not None:
+            check_zone(tz, "tz")
+        if exchange is not None:
+            venue_of(exchange)
+    except FeedError:
+        raise
+    except WarehouseError as exc:
+        raise FeedError(str(exc)) from None

@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 
 from warehouse.schema.quotes_ddl import LEVELS
 from warehouse.serve.hot_state import HotState
-from warehouse.stream.cli import check_format, open_source, stream_sink
+from warehouse.stream.consumers import check_format, open_source, stream_sink
 from warehouse.stream.extras import require
 from warehouse.stream.runner import run
 from warehouse.stream.sink import RunOptions, SinkStats, first_line, log_line

@@ -14,26 +14,22 @@ import gc
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-
-import pyarrow as pa
-from clickhouse_connect.driver.client import Client
 
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, parse_count
 from warehouse.demo.span import fit_note, fitted_spec
 from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
-from warehouse.stream import kafka_prejoin
-from warehouse.stream.batch import Source
 from warehouse.stream.broker_defaults import (DEFAULT_BROKERS, DEFAULT_GROUP, DEFAULT_REDIS_URL, DEFAULT_STREAM,
                                               DEFAULT_TOPIC)
+from warehouse.stream.consumers import check_format, open_source, stream_sink
 from warehouse.stream.decode import warm_up
 from warehouse.stream.extras import require
 from warehouse.stream.produce import check_rate, feed, kafka_sender, publish, redis_sender
 from warehouse.stream.runner import run
-from warehouse.stream.sink import RunOptions, StreamSink, log_line
+from warehouse.stream.sink import RunOptions, log_line
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -106,40 +102,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         source.close()
     print(stats.summary(source.name, time.perf_counter() - started), flush=True)
     return 1 if stats.unacknowledged else 0
-
-
-def check_format(args: argparse.Namespace) -> None:
-    """Refuse a message format the broker cannot carry (before anything is opened)."""
-    if args.format == "kite" and args.broker != "redis":
-        raise WarehouseError("format: 'kite' messages come through Redis (KiteRedisPublisher); use ingest redis")
-
-
-def stream_sink(args: argparse.Namespace, client: Client, source: str, *,
-                on_ticks: Callable[[pa.Table], None] | None = None,
-                on_quotes: Callable[[pa.Table], None] | None = None) -> StreamSink:
-    """The sink of ``args.format``: JSON trades (``ticks``) or KiteTicker full-mode ticks (``kite``)."""
-    if args.format == "kite":
-        from warehouse.stream.kite_sink import KiteSink
-
-        return KiteSink(client, source, on_ticks=on_ticks, on_quotes=on_quotes)
-    return StreamSink(client, source, on_ticks=on_ticks)
-
-
-def open_source(args: argparse.Namespace, options: RunOptions, log: Callable[[str], None]) -> Source:
-    """The consumer ``args`` describe (``broker`` kafka or redis, and that broker's options)."""
-    if args.broker == "kafka":
-        unacknowledged_max = options.batch * (options.rebuild_batches + 1)
-        early = kafka_prejoin.adopt(args.brokers, args.topic, args.group, unacknowledged_max, log)
-        if early is not None:
-            return early
-        from warehouse.stream.kafka_consumer import KafkaSource
-
-        return KafkaSource(args.brokers, args.topic, args.group, unacknowledged_max, log)
-    from warehouse.stream.redis_consumer import RedisSource
-    if args.claim_idle < 0:
-        raise WarehouseError(f"claim-idle: {args.claim_idle!r} is not a number of milliseconds >= 0")
-    return RedisSource(args.url, args.stream, args.group, args.consumer, count=options.batch,
-                       claim_idle_ms=args.claim_idle, trim=args.trim, log=log)
 
 
 @contextmanager
