@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from backtest.feed import Feed, FeedError
 from warehouse.ingest.indices import load_indices
@@ -211,3 +212,28 @@ def test_cli_loads_news_and_indices_and_refuses_bad_input_in_one_line(dsn, tmp_p
         done = run_cli(dsn, *args)
         assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+class ServerLike:
+    """The embedded client under another class name: the feed takes its server path (Native query + summary)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def query(self, *args, **kwargs):
+        return self._client.query(*args, **kwargs)
+
+
+def test_the_server_path_reads_the_same_news_levels_and_instruments(fresh_client, tmp_path, levels_csv):
+    load_news(fresh_client, _write_news(tmp_path / "news.jsonl", bad=[]))
+    load_indices(fresh_client, levels_csv)
+    instruments = tmp_path / "instruments.csv"
+    instruments.write_text("\n".join([",".join(KITE_COLUMNS), *INSTRUMENTS,
+                                      "13368834,52222,NIFTY24JANFUT,NIFTY,0,2024-01-25,0,0.05,50,FUT,NFO-FUT,NFO"]))
+    load_instruments(fresh_client, instruments)
+    server, embedded = Feed(ServerLike(fresh_client)), Feed(fresh_client)
+    for read in (lambda feed: feed.news(["AAPL", "NVDA"], "2024-01-01", "2024-02-01"),
+                 lambda feed: feed.indices(["SPX", "NDX"], "2024-01-01", "2024-02-01"),
+                 lambda feed: feed.instruments()):
+        assert_frame_equal(read(server), read(embedded))
+    assert server.instruments("NIFTY24JANFUT")["expiry"].to_list() == [date(2024, 1, 25)]

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from backtest.feed import Feed, FeedError
 from warehouse.demo.generate import DemoSpec, generate
@@ -117,3 +118,18 @@ def test_on_the_demo_market_every_trade_pays_half_the_quoted_spread(fresh_client
     assert originals.height > 0.95 * joined.height
     assert originals.select((half & full).all()).item()
     assert (originals["spread"] > 0).all()
+
+
+class ServerLike:
+    """The embedded client under another class name: the feed takes its server path (Native query + summary)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def query(self, *args, **kwargs):
+        return self._client.query(*args, **kwargs)
+
+
+def test_the_server_path_gives_the_same_join(crafted):
+    args = (["X", "Y"], "2024-01-02T10:00:00Z", "2024-01-02T10:01:00Z")
+    assert_frame_equal(Feed(ServerLike(crafted)).trades_with_quotes(*args), Feed(crafted).trades_with_quotes(*args))
