@@ -64,6 +64,14 @@ def test_every_bad_news_row_is_a_reject_with_its_code_and_counted(fresh_client, 
     assert stored["sentiment"].to_list()[1:] == [-1.0, None, None] and stored["confidence"][1] is None
 
 
+def test_a_json_file_holding_one_array_loads_its_items(fresh_client, tmp_path):
+    path = tmp_path / "news.json"
+    path.write_text(json.dumps(GOOD_NEWS[:2] + [{"id": "z"}], indent=2))  # pretty-printed: objects span lines
+    report = load_news(fresh_client, path)
+    assert (report.loaded, dict(report.rejected_by_code)) == (2, {"missing_field": 1})
+    assert fresh_client.query("SELECT position, field FROM rejects").result_rows == [("item 3", "published_at")]
+
+
 def test_a_news_csv_splits_symbols_and_keeps_multiline_bodies(fresh_client, tmp_path):
     path = tmp_path / "news.csv"
     path.write_text('ID,Headline,Published,Tickers,Sentiment\n'

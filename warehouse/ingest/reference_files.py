@@ -1,11 +1,12 @@
 """Reading the files of reference data (news, index levels) as text columns, and judging their rows.
 
-:func:`read_rows` reads JSON lines (``.jsonl``, ``.ndjson``, ``.json``: one object a line), CSV (``.csv``,
-``.csv.gz``, ``.txt``; quoted fields may span lines) or Parquet into a frame with the canonical column names
-a loader asks for (matched case-insensitively through its aliases), every value as text (a JSON array as its
-JSON text; Parquet's typed time columns stay typed), plus ``position`` (``line N`` of a JSON-lines file,
-``row N`` of a CSV or Parquet file's records) and ``raw`` (the input row as JSON text, for ``rejects``). Lines
-that are not a row (not a JSON object, a CSV line of the wrong width) come back as ``malformed`` rejects.
+:func:`read_rows` reads JSON lines (``.jsonl``, ``.ndjson``, ``.json``: one object a line, or one JSON array of
+objects), CSV (``.csv``, ``.csv.gz``, ``.txt``; quoted fields may span lines) or Parquet into a frame with the
+canonical column names a loader asks for (matched case-insensitively through its aliases), every value as text
+(a JSON array as its JSON text; Parquet's typed time columns stay typed), plus ``position`` (``line N`` of a
+JSON-lines file, ``item N`` of a JSON array, ``row N`` of a CSV or Parquet file's records) and ``raw`` (the
+input row as JSON text, for ``rejects``). Lines that are not a row (not a JSON object, a CSV line of the wrong
+width) come back as ``malformed`` rejects.
 
 :func:`first_broken` turns a loader's rules into each row's code, field, value and reason (the first rule
 broken wins), as every loader's rejects name them.
@@ -52,6 +53,10 @@ def read_rows(path: str | Path, aliases: Mapping[str, Sequence[str]], *, formats
     >>> rows = read_rows(path, {"id": ("id",), "symbols": ("symbols", "tickers")}, formats=("json",))
     >>> rows.frame.select("id", "symbols", "position").rows(), rows.malformed.column("position").to_pylist()
     ([('7', '["A", "B"]', 'line 1')], ['line 2'])
+    >>> _ = path.write_text('[{"id": 1},\\n 5]')
+    >>> rows = read_rows(path, {"id": ("id",)}, formats=("json",))
+    >>> rows.frame["position"].to_list(), rows.malformed.select(["position", "value"]).to_pylist()
+    (['item 1'], [{'position': 'item 2', 'value': '5'}])
     """
     path = Path(path)
     if not path.is_file():
@@ -78,32 +83,39 @@ def read_rows(path: str | Path, aliases: Mapping[str, Sequence[str]], *, formats
 
 
 def _json_lines(path: Path) -> tuple[pl.DataFrame, pa.Table]:
-    records: list[dict[str, str | None]] = []
-    positions, raws, bad = [], [], []
+    """One JSON object a line (``line N``); a file that is one JSON array of objects reads as its items (``item N``)."""
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise WarehouseError(f"path: {str(path)!r} could not be read as UTF-8 text ({exc})") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    entries = [(f"line {number}", line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            entries = [(f"item {number}", json.dumps(item)) for number, item in enumerate(items, start=1)]
+    records: list[dict[str, str | None]] = []
+    positions, raws, bad = [], [], []
+    for position, line in entries:
         try:
             record = json.loads(line)
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            bad.append((number, line))
+            bad.append((position, line))
             continue
         records.append({str(key): _text(value) for key, value in record.items()})
-        positions.append(f"line {number}")
+        positions.append(position)
         raws.append(line)
     names = list(dict.fromkeys(key for record in records for key in record))
     frame = pl.DataFrame({name: [record.get(name) for record in records] for name in names},
                          schema={name: pl.String for name in names})
     frame = frame.with_columns(pl.Series("_position", positions, pl.String), pl.Series("_raw", raws, pl.String))
-    malformed = rejects_table([f"line {n}" for n, _ in bad], "malformed", "json",
-                              [line[:200] for _, line in bad], "json: not a JSON object on one line",
-                              [line for _, line in bad]) if bad else REJECTS_SCHEMA.empty_table()
+    malformed = rejects_table([p for p, _ in bad], "malformed", "json", [line[:200] for _, line in bad],
+                              "json: not a JSON object", [line for _, line in bad]) if bad else \
+        REJECTS_SCHEMA.empty_table()
     return frame, malformed
 
 
