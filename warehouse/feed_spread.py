@@ -2,8 +2,9 @@
 
 For each trade of ``ticks_dedup FINAL`` in ``[start, end)`` (each trade once, at its latest version), the
 last quote of ``quotes FINAL`` of its symbol at or before its time: a quote at exactly the trade's time is in
-force. Columns (:data:`SPREAD_SCHEMA`): the trade (symbol, ts, price, size, side, trade_id), the quote's time
-``quote_ts``, its top of book ``bid``, ``ask``, ``bid_qty``, ``ask_qty``, ``mid = (bid + ask) / 2``,
+force (of several quotes at one time, the one with the highest ``seq``, as
+:func:`warehouse.feed_quotes.depth_at` picks). Columns (:data:`SPREAD_SCHEMA`): the trade (symbol, ts, price,
+size, side, trade_id), the quote's time ``quote_ts``, its top of book ``bid``, ``ask``, ``bid_qty``, ``ask_qty``, ``mid = (bid + ask) / 2``,
 ``spread = ask - bid``, and per trade ``spread_paid = |price - mid|`` and ``effective_spread = 2 |price - mid|``,
 side-signed where the trade has a side (``side * (price - mid)``: a buy above the mid or a sell below it pays,
 price improvement comes out negative). A trade before any quote of its symbol, or whose quote has an empty
@@ -44,6 +45,7 @@ ASOF LEFT JOIN (
         bid_qty_1 AS bid_qty, ask_qty_1 AS ask_qty
     FROM quotes FINAL
     WHERE symbol IN {{symbols:Array(String)}} AND ts < {{end:DateTime64(6, 'UTC')}} AND ts >= {_SINCE}
+    ORDER BY symbol, ts, seq DESC LIMIT 1 BY symbol, ts
 ) AS q ON t.symbol = q.symbol AND t.ts >= q.ts
 ORDER BY out_ts, out_symbol, out_trade_id
 SETTINGS join_use_nulls = 1"""

@@ -90,6 +90,16 @@ def test_each_trade_gets_the_quote_in_force_and_the_spread_it_paid(crafted):
     assert cost.call.startswith("trades with quotes X,Y 2024-01-02T10:00:00Z") and cost.rows_to_read >= len(TRADES)
 
 
+def test_of_two_quotes_at_one_time_the_higher_sequence_number_is_in_force(fresh_client):
+    quotes = pl.DataFrame({"symbol": ["Z"] * 3, "ts": [f"{DAY}01Z"] * 3, "seq": [2, 7, 5],
+                           "bid_px_1": [1.0, 3.0, 2.0], "ask_px_1": [1.5, 3.5, 2.5]})
+    assert load_quotes(fresh_client, quotes, name="same time").loaded == 3
+    load_ticks(fresh_client, pl.DataFrame({"symbol": ["Z", "Z"], "ts": [f"{DAY}01Z", f"{DAY}02Z"],
+                                           "price": [3.5, 3.0], "size": [1.0, 1.0], "side": ["buy", "sell"]}))
+    joined = Feed(fresh_client).trades_with_quotes("Z", "2024-01-02", "2024-01-03")
+    assert joined.select("bid", "ask", "spread_paid").rows() == [(3.0, 3.5, 0.25), (3.0, 3.5, 0.25)]
+
+
 def test_times_show_in_a_zone_and_unknown_symbols_are_refused(crafted):
     feed = Feed(crafted)
     shown = feed.trades_with_quotes("Y", "2024-01-02T10:00:00Z", "2024-01-02T10:01:00Z", tz="Asia/Kolkata")
