@@ -245,3 +245,18 @@ def test_the_server_path_reads_the_same_news_levels_and_instruments(fresh_client
                  lambda feed: feed.instruments()):
         assert_frame_equal(read(server), read(embedded))
     assert server.instruments("NIFTY24JANFUT")["expiry"].to_list() == [date(2024, 1, 25)]
+
+
+def test_a_rare_symbols_news_reads_a_few_granules_not_the_whole_range(fresh_client):
+    """Time leads the key; the bloom filter on ``symbols`` skips the range's granules that do not mention it."""
+    n = 20_000
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    frame = pl.DataFrame({
+        "id": [f"n{i}" for i in range(n)], "title": "t", "body": "b" * 100,
+        "published_at": pl.datetime_range(start, start.replace(month=2), "1m", eager=True, time_unit="ms")[:n],
+        "symbols": [["RARE"] if i == n // 2 else [f"S{i % 300}"] for i in range(n)]})
+    fresh_client.insert_arrow("news", frame.to_arrow())
+    fresh_client.command("OPTIMIZE TABLE news FINAL")
+    feed = Feed(fresh_client)
+    assert feed.news("RARE", start, start.replace(month=3))["id"].to_list() == [f"n{n // 2}"]
+    assert feed.stats[0].rows_to_read <= 4 * 1024 < n // 4
