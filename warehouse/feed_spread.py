@@ -4,11 +4,11 @@ For each trade of ``ticks_dedup FINAL`` in ``[start, end)`` (each trade once, at
 last quote of ``quotes FINAL`` of its symbol at or before its time: a quote at exactly the trade's time is in
 force (of several quotes at one time, the one with the highest ``seq``, as
 :func:`warehouse.feed_quotes.depth_at` picks). Columns (:data:`SPREAD_SCHEMA`): the trade (symbol, ts, price,
-size, side, trade_id), the quote's time ``quote_ts``, its top of book ``bid``, ``ask``, ``bid_qty``, ``ask_qty``, ``mid = (bid + ask) / 2``,
-``spread = ask - bid``, and per trade ``spread_paid = |price - mid|`` and ``effective_spread = 2 |price - mid|``,
-side-signed where the trade has a side (``side * (price - mid)``: a buy above the mid or a sell below it pays,
-price improvement comes out negative). A trade before any quote of its symbol, or whose quote has an empty
-side, has nulls there.
+size, side, trade_id), the quote's time ``quote_ts``, its top of book ``bid``, ``ask``, ``bid_qty``, ``ask_qty``,
+``mid = (bid + ask) / 2``, ``spread = ask - bid``, and per trade ``spread_paid = |price - mid|`` and
+``effective_spread = 2 |price - mid|``, side-signed where the trade has a side (``side * (price - mid)``: a buy
+above the mid or a sell below it pays, price improvement comes out negative). A trade before any quote of its
+symbol, or whose quote has an empty side, has nulls there.
 
 The quotes are read from the last minute with quotes (``quotes_1m``) before the minute of ``start`` of any of
 the symbols, so the quote in force at the first trade is found however long before ``start`` it came, and the
@@ -61,8 +61,10 @@ def trades_with_quotes(client: Any, symbols: Sequence[str], start: datetime, end
     >>> client = connect(database="feed_spread_example"); _ = migrate(client)
     >>> day = datetime(2024, 1, 2, tzinfo=timezone.utc)
     >>> fetched = trades_with_quotes(client, ["AAA"], day, day.replace(hour=1))
-    >>> fetched.table.column_names[6:], fetched.cost.source
-    (['quote_ts', 'bid', 'ask', 'bid_qty', 'ask_qty', 'mid', 'spread', 'spread_paid', 'effective_spread'], 'ticks_dedup+quotes')
+    >>> fetched.table.column_names[6:]
+    ['quote_ts', 'bid', 'ask', 'bid_qty', 'ask_qty', 'mid', 'spread', 'spread_paid', 'effective_spread']
+    >>> fetched.cost.source
+    'ticks_dedup+quotes'
     """
     return _fetch(client, "trades with quotes", "ticks_dedup+quotes", _SQL, _range_params(symbols, start, end),
                   SPREAD_SCHEMA)

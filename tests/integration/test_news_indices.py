@@ -81,7 +81,8 @@ def test_a_news_csv_splits_symbols_and_keeps_multiline_bodies(fresh_client, tmp_
     report = load_news(fresh_client, path, tz="Asia/Kolkata")
     assert (report.loaded, dict(report.rejected_by_code)) == (2, {"unparseable": 1})
     assert "naive times read as Asia/Kolkata" in report.summary()
-    rows = fresh_client.query("SELECT id, title, symbols, toString(published_at) FROM news FINAL ORDER BY id").result_rows
+    rows = fresh_client.query("SELECT id, title, symbols, toString(published_at) FROM news FINAL "
+                              "ORDER BY id").result_rows
     assert rows == [("c1", "Two\nlines", ["RELIANCE", "INFY"], "2024-01-02 03:45:00.000"),
                     ("c2", "x", ["TCS", "INFY"], "2024-01-02 03:50:00.000")]
     assert fresh_client.query("SELECT position, code, field, value FROM rejects").result_rows == [
@@ -149,8 +150,10 @@ def test_every_bad_index_level_is_a_reject_and_a_reload_replaces(fresh_client, l
     assert report.by_index == {"SPX": 2, "NDX": 1} and report.rejected == len(BAD_LEVELS)
     assert report.rejected_by_code == {"bad_value": 4, "missing_field": 2, "unparseable": 2, "high_below_low": 1,
                                        "duplicate_bar": 1, "malformed": 1}
-    rejects = fresh_client.query("SELECT position, code, field, value FROM rejects WHERE target = 'indices'").result_rows
-    positions = {line: (f"line {i + 2 + len(GOOD_LEVELS)}" if code == "malformed" else f"row {i + 1 + len(GOOD_LEVELS)}")
+    rejects = fresh_client.query("SELECT position, code, field, value FROM rejects "
+                                 "WHERE target = 'indices'").result_rows
+    positions = {line: (f"line {i + 2 + len(GOOD_LEVELS)}" if code == "malformed"
+                        else f"row {i + 1 + len(GOOD_LEVELS)}")
                  for i, (line, (code, *_)) in enumerate(BAD_LEVELS.items())}
     assert set(rejects) == {(positions[line], *what) for line, what in BAD_LEVELS.items()}
     load_indices(fresh_client, levels_csv)
