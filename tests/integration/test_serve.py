@@ -173,7 +173,7 @@ def test_native_at_the_clients_revision_reads_every_column_of_the_schema(served)
     assert plain.protocol_version == 0
     rows = 0
     for table, names in tables.items():
-        sql = f"SELECT {', '.join(names)} FROM {table} ORDER BY tuple() LIMIT 5"
+        sql = f"SELECT {', '.join(names)} FROM {table} ORDER BY ALL LIMIT 5"
         at_revision = client.query(sql).result_rows
         assert at_revision == plain.query(sql).result_rows, table
         rows += len(at_revision)
