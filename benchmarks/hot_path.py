@@ -9,11 +9,12 @@ One process serves the hot routes (warehouse/serve/hot_routes.py, uvicorn on 127
 consumer runs inside ``serve``) fills with the demo stream (``--ticks``, warehouse.demo) at
 ``--rate`` trades/s, through ``HotState.on_table`` (the decoded batches the stream sink hands
 over), plus the demo's 5-level quotes (about one per trade) through ``on_quotes``, every 50 ms.
-A client in another process (httpx, one keep-alive connection) sends ``--requests`` requests/s
-for ``--seconds`` s, alternating /state and /book over the symbols, each at its scheduled time.
+A client in another process (http.client, one keep-alive connection) sends ``--requests`` requests/s
+for ``--seconds`` s, alternating /state and /book over the symbols, each at its scheduled time (or
+at once when late: latency counts from the send), first without the feed, then under it.
 Latency: end to end at the client, and at the server from the ``Server-Timing`` header (request
-reaching the app to response headers). Then ``HotState.state`` is timed in process, still under
-the feed, and the peer: the same question (last trade + high/low/volume over the last minute)
+reaching the app to response headers). Then ``HotState.state`` is timed in process, paced the same
+way, still under the feed, and the peer: the same question (last trade + high/low/volume over the last minute)
 asked of a demo warehouse of the same ticks (created with ``python -m warehouse demo`` if
 ``--warehouse`` does not hold one), in process with chDB, two ways: ticks_dedup FINAL over the
 last 60 s of the symbol, and bars_1m's last minute. Ratios: warehouse p50 / hot p50.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -113,30 +115,41 @@ def serve(hot: HotState) -> tuple[object, threading.Thread, str]:
 
 
 def client(url: str, symbols: list[str], rate: float, seconds: float) -> None:
-    """The load: ``rate`` requests/s for ``seconds`` s; prints one JSON object of latencies (ms)."""
-    import httpx
+    """The load: ``rate`` requests/s for ``seconds`` s on one keep-alive connection (the standard library's
+    http.client, the thinnest HTTP/1.1 client); prints one JSON object of latencies (ms)."""
+    from http.client import HTTPConnection
+    from urllib.parse import urlsplit
 
     out: dict[str, dict[str, list[float]]] = {kind: {"e2e": [], "server": []} for kind in ("state", "book")}
     errors = 0
-    with httpx.Client(base_url=url, timeout=5) as http:
-        for symbol in symbols:  # warm the connection and every route
-            http.get(f"/state/{symbol}"), http.get(f"/book/{symbol}")
-        started = time.perf_counter()
-        count = int(rate * seconds)
-        for i in range(count):
-            wait = started + i / rate - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            kind = "state" if i % 2 == 0 else "book"
-            sent = time.perf_counter()
-            answer = http.get(f"/{kind}/{symbols[(i // 2) % len(symbols)]}")
-            took = (time.perf_counter() - sent) * 1000
-            if answer.status_code != 200:
-                errors += 1
-                continue
-            out[kind]["e2e"].append(took)
-            out[kind]["server"].append(float(answer.headers["server-timing"].split("dur=")[1]))
-        elapsed = time.perf_counter() - started
+    address = urlsplit(url)
+    http = HTTPConnection(address.hostname, address.port, timeout=5)
+
+    def get(path: str) -> tuple[int, str | None]:
+        http.request("GET", path)
+        answer = http.getresponse()
+        answer.read()
+        return answer.status, answer.getheader("server-timing")
+
+    for symbol in symbols:  # warm the connection and every route
+        get(f"/state/{symbol}"), get(f"/book/{symbol}")
+    started = time.perf_counter()
+    count = int(rate * seconds)
+    for i in range(count):
+        wait = started + i / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        kind = "state" if i % 2 == 0 else "book"
+        sent = time.perf_counter()
+        status, timing = get(f"/{kind}/{symbols[(i // 2) % len(symbols)]}")
+        took = (time.perf_counter() - sent) * 1000
+        if status != 200 or timing is None:
+            errors += 1
+            continue
+        out[kind]["e2e"].append(took)
+        out[kind]["server"].append(float(timing.split("dur=")[1]))
+    elapsed = time.perf_counter() - started
+    http.close()
     print(json.dumps({"latency": out, "errors": errors, "sent": count, "seconds": elapsed}))
 
 
@@ -144,12 +157,17 @@ def percentiles(values: list[float]) -> tuple[float, float]:
     return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
 
-def in_process(hot: HotState, symbols: list[str], calls: int = 20_000) -> list[float]:
+def in_process(hot: HotState, symbols: list[str], rate: float, seconds: float) -> list[float]:
+    """ms per ``HotState.state`` call, ``rate`` calls/s for ``seconds`` s from this thread (sleeping between)."""
     took = []
-    for i in range(calls):
-        started = time.perf_counter()
+    started = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        wait = started + i / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        sent = time.perf_counter()
         hot.state(symbols[i % len(symbols)], window_s=60)
-        took.append((time.perf_counter() - started) * 1000)
+        took.append((time.perf_counter() - sent) * 1000)
     return took
 
 
@@ -194,45 +212,55 @@ def main() -> None:
     hot = HotState()
     stream.feed(hot, 0, 1000)  # compile / load the kernels before the clock starts
     server, thread, url = serve(hot)
+    idle = load(url, symbols, args)  # the same server and machine without the feed: what the feed adds
     feeder = Feeder(stream, hot, args.rate)
     feeder.start()
     time.sleep(1.0)
-    load = subprocess.run([sys.executable, __file__, "--client", url, "--symbols", ",".join(symbols),
-                           "--requests", str(args.requests), "--seconds", str(args.seconds)],
-                          capture_output=True, text=True, check=True)
-    local = in_process(hot, symbols)
+    fed = load(url, symbols, args)
+    local = in_process(hot, symbols, args.requests, min(args.seconds, 5))
     feeder.stop.set()
     feeder.join()
     server.should_exit = True
     thread.join(10)
-    result = json.loads(load.stdout)
     sql = warehouse_latency(args.warehouse, args.ticks, symbols, args.sql_queries)
     rows = []
-    for kind in ("state", "book"):
-        for where in ("server", "e2e"):
-            label = "server (Server-Timing)" if where == "server" else "end to end (httpx client)"
-            values = result["latency"][kind][where]
-            rows.append((f"GET /{kind}/{{symbol}}", label, *percentiles(values), len(values)))
-    rows.append(("HotState.state(symbol)", "in process, under the feed", *percentiles(local), len(local)))
+    for phase, result in (("under the feed", fed), ("no feed", idle)):
+        for kind in ("state", "book"):
+            for where in ("server", "e2e"):
+                label = f"{'server (Server-Timing)' if where == 'server' else 'end to end (client)'}, {phase}"
+                values = result["latency"][kind][where]
+                rows.append((f"GET /{kind}/{{symbol}}", label, *percentiles(values), len(values)))
+    rows.append(("HotState.state(symbol)", "in process (a thread, paced), under the feed", *percentiles(local),
+                 len(local)))
     for name, values in sql.items():
         rows.append((f"warehouse: {name}", "in process (chDB), no feed", *percentiles(values), len(values)))
     print(f"feed: {feeder.fed:,} trades in {feeder.seconds:.1f} s = {feeder.fed / feeder.seconds:,.0f} trades/s "
-          f"(+ quotes), {feeder.batches:,} batches; load: {result['sent']:,} requests in {result['seconds']:.1f} s = "
-          f"{result['sent'] / result['seconds']:,.0f}/s, {result['errors']} errors")
+          f"(+ as many quotes), {feeder.batches:,} batches")
+    for phase, result in (("under the feed", fed), ("no feed", idle)):
+        print(f"load {phase}: {result['sent']:,} requests in {result['seconds']:.1f} s = "
+              f"{result['sent'] / result['seconds']:,.0f}/s, {result['errors']} errors")
     print("| question | measured | p50 ms | p99 ms | n |")
     print("| --- | --- | ---: | ---: | ---: |")
     for question, where, p50, p99, n in rows:
         print(f"| {question} | {where} | {p50:.3f} | {p99:.3f} | {n:,} |")
-    state_server = percentiles(result["latency"]["state"]["server"])
-    state_e2e = percentiles(result["latency"]["state"]["e2e"])
+    state_server = percentiles(fed["latency"]["state"]["server"])
+    state_e2e = percentiles(fed["latency"]["state"]["e2e"])
     for name, values in sql.items():
         p50 = statistics.median(values)
-        print(f"ratio p50 warehouse ({name}) / hot /state: {p50 / state_e2e[0]:,.1f}x end to end, "
+        print(f"ratio p50 warehouse ({name}) / hot /state under the feed: {p50 / state_e2e[0]:,.1f}x end to end, "
               f"{p50 / state_server[0]:,.1f}x at the server")
-    print(f"goals: p99 at the server < 1 ms: /state {state_server[1]:.3f}, "
-          f"/book {percentiles(result['latency']['book']['server'])[1]:.3f}; p50 end to end < 1 ms: /state "
-          f"{state_e2e[0]:.3f}, /book {percentiles(result['latency']['book']['e2e'])[0]:.3f}")
+    print(f"goals under the feed: p99 at the server < 1 ms: /state {state_server[1]:.3f}, "
+          f"/book {percentiles(fed['latency']['book']['server'])[1]:.3f}; p50 end to end < 1 ms: /state "
+          f"{state_e2e[0]:.3f}, /book {percentiles(fed['latency']['book']['e2e'])[0]:.3f}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end")
 
+
+def load(url: str, symbols: list[str], args: argparse.Namespace) -> dict:
+    """Run the load client in its own process (its own GIL) against ``url``; its JSON result."""
+    done = subprocess.run([sys.executable, __file__, "--client", url, "--symbols", ",".join(symbols),
+                           "--requests", str(args.requests), "--seconds", str(args.seconds)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
 
 if __name__ == "__main__":
     main()

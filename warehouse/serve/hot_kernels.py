@@ -1,6 +1,9 @@
 """Numba kernels of the hot path (:mod:`warehouse.serve.hot_state`): numpy arrays in, state updated in place.
 
-State layout (the Python layer allocates it, these kernels read and write it):
+State layout (the Python layer allocates it, these kernels read and write it). The readable state
+(``ints, floats, tree, book, clock``) exists twice: the writer applies each chunk to copy 0, then to
+copy 1, each under its own sequence number (odd while written), so a reader (:func:`snapshot_nb`)
+always finds a copy not being written and never waits for the writer.
 
 * ``ints[symbol, column]`` (int64) and ``floats[symbol, column]`` (float64): the per-symbol scalars,
   columns named by the ``I_*`` and ``F_*`` constants below;
@@ -19,20 +22,25 @@ State layout (the Python layer allocates it, these kernels read and write it):
 >>> tree = np.zeros((1, 4, 2 * W)); reset_tree_nb(tree, 0)
 >>> ints = np.zeros((1, N_INTS), np.int64); ints[0, :] = EMPTY_INTS; floats = np.zeros((1, N_FLOATS))
 >>> seen = new_seen_nb(8)
->>> clock = np.array([NO_SECOND], np.int64)
+>>> clock, seq = np.array([NO_SECOND], np.int64), np.zeros(1, np.int64)
 >>> ns = np.array([10, 11, 11, 13], np.int64) * 10**9
+>>> fate = np.empty(4, np.int8)
 >>> trades_nb(np.zeros(4, np.int64), ns, np.array([5.0, 7.0, 6.0, 4.0]), np.ones(4), np.ones(4, np.int8),
-...           np.array([1, 2, 2, 3], np.int64), np.zeros(4, np.int64), True, ints, floats, tree, clock, *seen)
+...           np.array([1, 2, 2, 3], np.int64), np.zeros(4, np.int64), True, True, fate, ints, floats, tree, clock,
+...           seq, 0, *seen)
 >>> window_nb(tree, ints, 0, clock[0], 3)  # seconds 11..13: the repeat of trade 2 is not counted
 (7.0, 4.0, 2.0, 2.0)
->>> int(ints[0, I_REDELIVERED]), int(ints[0, I_TRADES])
-(1, 3)
+>>> int(ints[0, I_REDELIVERED]), int(ints[0, I_TRADES]), int(seq[0])  # seq: even again after the write
+(1, 3, 2)
+>>> fate.tolist() == [KEPT, KEPT, REDELIVERED, KEPT]
+True
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from warehouse.stream.numba_options import INLINED, KERNEL
 
@@ -46,12 +54,23 @@ EMPTY_INTS = np.array([NO_SECOND, 0, 0, NO_SECOND, -1, 0, 0, 0, NO_SECOND, 0, 0]
 # Per-symbol float64 columns.
 F_LAST_PRICE, F_LAST_SIZE, F_OI = 0, 1, 2
 N_FLOATS = 3
+# A trade's fate.
+KEPT, REDELIVERED, CORRECTED, LATE = 0, 1, 2, 3
 # Global counters of the seen-id ring.
 S_HEAD, S_LEN = 0, 1
 _EMPTY = -1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@intrinsic
+def _fence(typingctx):
+    """A sequentially consistent memory fence (LLVM ``fence seq_cst``): no load or store crosses it."""
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+    return types.void(), codegen
 
 
 def new_seen_nb(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -105,13 +124,13 @@ def _delete(table, slot):
 
 @njit(**INLINED)
 def _remember(table, ring, counters, symbol, trade_id, version):
-    """0 for a new id (now remembered), 1 for a repeat of a version seen, 2 for a newer version (a correction)."""
+    """KEPT for a new id (now remembered), REDELIVERED for a version seen, CORRECTED for a newer version."""
     slot = _find(table, symbol, trade_id)
     if slot >= 0:
         if version > table[slot, 2]:
             table[slot, 2] = version
-            return 2
-        return 1
+            return CORRECTED
+        return REDELIVERED
     capacity = ring.shape[0]
     if counters[S_LEN] == capacity:  # forget the oldest id
         head = counters[S_HEAD]
@@ -126,7 +145,7 @@ def _remember(table, ring, counters, symbol, trade_id, version):
     while table[i, 0] != _EMPTY:
         i = (i + 1) & mask
     table[i, 0], table[i, 1], table[i, 2] = symbol, trade_id, version
-    return 0
+    return KEPT
 
 
 @njit(**INLINED)
@@ -161,12 +180,17 @@ def reset_tree_nb(tree, s):
 
 
 @njit(**KERNEL)
-def trades_nb(codes, ts_ns, price, size, side, trade_id, version, has_id, ints, floats, tree, clock,
-              table, ring, counters):
-    """Apply one chunk of trades. A trade is skipped and counted when its second lies ``W`` or more
-    seconds before the stream clock (``late``; the clock is the latest second of any symbol, ``clock[0]``)
-    or when its ``(symbol, trade_id)`` was seen (``redelivered``, or ``corrected`` for a higher version).
-    Per trade the work is O(1); each change of a symbol's bucket costs one O(log W) pull-up."""
+def trades_nb(codes, ts_ns, price, size, side, trade_id, version, has_id, decide, fate, ints, floats, tree, clock,
+              seq, which, table, ring, counters):
+    """Apply one chunk of trades to one copy of the state. A trade is skipped and counted when its second
+    lies ``W`` or more seconds before the stream clock (``late``; the clock is the latest second of any
+    symbol, ``clock[0]``) or when its ``(symbol, trade_id)`` was seen (``redelivered``, or ``corrected``
+    for a higher version). With ``decide`` each trade's fate (:data:`KEPT`, :data:`REDELIVERED`,
+    :data:`CORRECTED`, :data:`LATE`) is decided (the seen ids updated) and written to ``fate``; without,
+    ``fate`` is read (the second copy). Per trade O(1); each change of a symbol's bucket costs one
+    O(log W) pull-up. ``seq[which]`` is odd while it writes (see :func:`snapshot_nb`)."""
+    seq[which] += 1
+    _fence()
     width = tree.shape[2] // 2
     for i in range(codes.shape[0]):
         s = codes[i]
@@ -174,17 +198,16 @@ def trades_nb(codes, ts_ns, price, size, side, trade_id, version, has_id, ints, 
         second = t // 1_000_000_000
         if second > clock[0]:
             clock[0] = second
-        if second <= clock[0] - width:
-            ints[s, I_LATE] += 1
+        if decide:
+            if second <= clock[0] - width:
+                fate[i] = LATE
+            elif has_id:
+                fate[i] = _remember(table, ring, counters, np.int64(s), trade_id[i], version[i])
+            else:
+                fate[i] = KEPT
+        if fate[i] != KEPT:
+            ints[s, I_LATE if fate[i] == LATE else I_REDELIVERED if fate[i] == REDELIVERED else I_CORRECTED] += 1
             continue
-        if has_id:
-            seen = _remember(table, ring, counters, np.int64(s), trade_id[i], version[i])
-            if seen == 1:
-                ints[s, I_REDELIVERED] += 1
-                continue
-            if seen == 2:
-                ints[s, I_CORRECTED] += 1
-                continue
         ints[s, I_TRADES] += 1
         if t >= ints[s, I_LAST_TS]:
             ints[s, I_LAST_TS] = t
@@ -217,6 +240,8 @@ def trades_nb(codes, ts_ns, price, size, side, trade_id, version, has_id, ints, 
         if ints[s, I_PENDING] >= 0:
             _pull_up(tree, s, ints[s, I_PENDING])
             ints[s, I_PENDING] = -1
+    _fence()
+    seq[which] += 1
 
 
 @njit(**INLINED)
@@ -242,7 +267,7 @@ def _range(tree, s, lo, hi, out):
         hi >>= 1
 
 
-@njit(**KERNEL)
+@njit(cache=True)  # reads keep the GIL: releasing it mid-request invites a switch to the writer thread
 def window_nb(tree, ints, s, now, seconds):
     """(high, low, volume, trades) of symbol ``s`` over the seconds ``[now - seconds + 1, now]``;
     high is -inf and low +inf when no trade falls in it. O(log W)."""
@@ -264,11 +289,38 @@ def window_nb(tree, ints, s, now, seconds):
     return out[0], out[1], out[2], out[3]
 
 
+@njit(cache=True)
+def snapshot_nb(seq, which, tree, ints, floats, book, clock, s, seconds, out_ints, out_floats, out_book):
+    """Copy symbol ``s``'s row of ``ints`` and ``floats`` (then its window of ``seconds``: high, low, volume,
+    trades) and its ``book`` from copy ``which`` of the state into the ``out_*`` arrays: ``(ok, clock)``.
+    A seqlock read: not ok if a write kernel ran on that copy meanwhile (``seq[which]`` odd or changed);
+    the writer updates the two copies one after the other, so one of them is always readable."""
+    first = seq[which]
+    _fence()
+    if first & 1:
+        return False, 0
+    now = clock[0]
+    high, low, volume, count = window_nb(tree, ints, s, now, seconds)
+    for k in range(ints.shape[1]):
+        out_ints[k] = ints[s, k]
+    n = floats.shape[1]
+    for k in range(n):
+        out_floats[k] = floats[s, k]
+    out_floats[n], out_floats[n + 1], out_floats[n + 2], out_floats[n + 3] = high, low, volume, count
+    for f in range(book.shape[1]):
+        for k in range(book.shape[2]):
+            out_book[f, k] = book[s, f, k]
+    _fence()
+    return seq[which] == first, now
+
+
 @njit(**KERNEL)
-def quotes_nb(codes, ts_ns, levels, oi, has_oi, ints, floats, book):
+def quotes_nb(codes, ts_ns, levels, oi, has_oi, ints, floats, book, seq, which):
     """Apply one chunk of quotes: ``levels[i]`` is quote ``i``'s (6, depth) block (bid price, quantity,
     orders, ask price, quantity, orders); a quote older than the symbol's book is skipped and counted
-    (``stale_quotes``); a NaN ``oi`` keeps the last one."""
+    (``stale_quotes``); a NaN ``oi`` keeps the last one. ``seq[which]`` is odd while it writes."""
+    seq[which] += 1
+    _fence()
     depth = min(levels.shape[2], book.shape[2])
     for i in range(codes.shape[0]):
         s = codes[i]
@@ -284,3 +336,5 @@ def quotes_nb(codes, ts_ns, levels, oi, has_oi, ints, floats, book):
                 book[s, f, k] = 0.0
         if has_oi and not np.isnan(oi[i]):
             floats[s, F_OI] = oi[i]
+    _fence()
+    seq[which] += 1

@@ -3,9 +3,9 @@
 One writer thread (the stream consumer, through :meth:`HotState.on_table` or :meth:`HotState.on_trades` /
 :meth:`HotState.on_quotes`) and any number of reader threads (the HTTP handlers of
 :mod:`warehouse.serve.hot_routes`). The per-tick work is a numba kernel
-(:mod:`warehouse.serve.hot_kernels`) run on chunks of at most :data:`WRITE_CHUNK` ticks under a lock,
-so a reader waits at most one chunk; a read copies a few numbers under the same lock and formats
-them outside it.
+(:mod:`warehouse.serve.hot_kernels`) run on chunks of at most :data:`WRITE_CHUNK` ticks, applied to two
+copies of the state in turn; a read copies one symbol's numbers from a copy not being written (a
+seqlock: it never blocks on a lock or waits for the writer, never releases the GIL) and formats them.
 
 What counts, and when:
 
@@ -22,8 +22,8 @@ What counts, and when:
 * **Quotes** replace the symbol's book when not older than it (older ones are counted as stale).
 * **Windows**: per symbol a ring of ``window_s`` one-second buckets with segment trees for high,
   low, volume and trade count: a window of any length up to ``window_s`` is an O(log window_s)
-  query. Memory: about ``64 * window_s`` bytes a symbol (230 KB at 3600), plus 64 to 112 bytes an id
-  of ``seen_ids``.
+  query. Memory: about ``128 * window_s`` bytes a symbol (two copies; 460 KB at 3600), plus 64 to
+  112 bytes an id of ``seen_ids``.
 
 >>> import numpy as np
 >>> hot = HotState(window_s=600)
@@ -54,12 +54,12 @@ from warehouse.errors import WarehouseError
 from warehouse.serve.hot_kernels import (EMPTY_INTS, F_LAST_PRICE, F_LAST_SIZE, F_OI, I_BOOK_TS, I_CORRECTED,
                                          I_LAST_SIDE, I_LAST_TS, I_LATE, I_QUOTES, I_REDELIVERED, I_STALE_QUOTES,
                                          I_TRADES, N_FLOATS, N_INTS, NO_SECOND, new_seen_nb, quotes_nb,
-                                         reset_tree_nb, trades_nb, window_nb)
+                                         reset_tree_nb, snapshot_nb, trades_nb)
 
 LEVELS = 5
 """Book depth kept per side."""
 WRITE_CHUNK = 512
-"""Ticks applied per hold of the lock: bounds how long a reader can wait on the writer."""
+"""Ticks applied per kernel call: bounds how long a read can be retried (~0.15 ms)."""
 _SIDES = {1: "buy", -1: "sell", 0: None}
 _BOOK_FIELDS = ("bid_price", "bid_qty", "bid_orders", "ask_price", "ask_qty", "ask_orders")
 
@@ -79,14 +79,14 @@ class HotState:
         _check_int("window_s", window_s, 1, 86_400)
         _check_int("seen_ids", seen_ids, 1, 1 << 30)
         self.window_s = window_s
-        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one writer at a time (and symbols added by one)
         self._codes: dict[str, int] = {}
         self._names: list[str] = []
-        self._ints = np.empty((0, N_INTS), np.int64)
-        self._floats = np.empty((0, N_FLOATS))
-        self._tree = np.empty((0, 4, 2 * window_s))
-        self._book = np.zeros((0, 6, LEVELS))
-        self._clock = np.array([NO_SECOND], np.int64)
+        # two copies of (ints, floats, tree, book, clock), replaced together when more symbols need room
+        empty = (np.empty((0, N_INTS), np.int64), np.empty((0, N_FLOATS)), np.empty((0, 4, 2 * window_s)),
+                 np.zeros((0, 6, LEVELS)), np.array([NO_SECOND], np.int64))
+        self._copies = (empty, tuple(a.copy() for a in empty))
+        self._seq = np.zeros(2, np.int64)  # per copy: odd while a write kernel runs on it
         self._seen = new_seen_nb(seen_ids)
         self._grow(16)
 
@@ -113,11 +113,14 @@ class HotState:
         _require("side", sides, np.abs(sides) <= 1, "one of -1, 0, 1")
         ids = np.zeros(n, np.uint64) if trade_id is None else _column("trade_id", trade_id, np.uint64, n)
         versions = np.zeros(n, np.int64) if version is None else _column("version", version, np.int64, n)
-        for a in range(0, n, WRITE_CHUNK):
-            b = a + WRITE_CHUNK
-            with self._lock:
-                trades_nb(codes[a:b], ts[a:b], px[a:b], qty[a:b], sides[a:b], ids.view(np.int64)[a:b], versions[a:b],
-                          trade_id is not None, self._ints, self._floats, self._tree, self._clock, *self._seen)
+        bits, fate = ids.view(np.int64), np.empty(n, np.int8)
+        with self._writing:
+            for a in range(0, n, WRITE_CHUNK):
+                b = a + WRITE_CHUNK
+                for which, (ints, floats, tree, _, clock) in enumerate(self._copies):
+                    trades_nb(codes[a:b], ts[a:b], px[a:b], qty[a:b], sides[a:b], bits[a:b], versions[a:b],
+                              trade_id is not None, which == 0, fate[a:b], ints, floats, tree, clock, self._seq,
+                              which, *self._seen)
 
     def on_quotes(self, symbols: Sequence[str] | np.ndarray | pa.Array | pa.ChunkedArray, ts_ns: np.ndarray,
                   bid_price: np.ndarray, bid_qty: np.ndarray, bid_orders: np.ndarray, ask_price: np.ndarray,
@@ -148,11 +151,12 @@ class HotState:
                                  f"({', '.join(str(b.shape[1]) for b in blocks)})")
         levels = np.stack(blocks, axis=1)
         interest = np.zeros(n) if oi is None else _column("oi", oi, np.float64, n)
-        for a in range(0, n, WRITE_CHUNK):
-            b = a + WRITE_CHUNK
-            with self._lock:
-                quotes_nb(codes[a:b], ts[a:b], levels[a:b], interest[a:b], oi is not None, self._ints,
-                          self._floats, self._book)
+        with self._writing:
+            for a in range(0, n, WRITE_CHUNK):
+                b = a + WRITE_CHUNK
+                for which, (ints, floats, _, book, _) in enumerate(self._copies):
+                    quotes_nb(codes[a:b], ts[a:b], levels[a:b], interest[a:b], oi is not None, ints, floats, book,
+                              self._seq, which)
 
     def on_table(self, table: pa.Table) -> None:
         """Feed the trades of a decoded tick batch (the columns of
@@ -190,7 +194,7 @@ class HotState:
 
     def clock_ns(self) -> int | None:
         """The stream clock: the start of the latest second of any trade, in epoch nanoseconds (None: no trade)."""
-        second = int(self._clock[0])
+        second = int(self._copies[0][4][0])  # one int64: read whole
         return None if second == NO_SECOND else second * 1_000_000_000
 
     def book(self, symbol: str) -> dict[str, Any] | None:
@@ -204,16 +208,14 @@ class HotState:
         code = self._codes.get(symbol)
         if code is None:
             return None
-        with self._lock:
-            ints = self._ints[code].tolist()
-            if ints[I_BOOK_TS] == NO_SECOND:
-                return None
-            levels = self._book[code].tolist()
-            oi = float(self._floats[code, F_OI])
+        _, ints, floats, levels = self._snapshot(code, 1)
+        if ints[I_BOOK_TS] == NO_SECOND:
+            return None
+        oi = floats[F_OI]
         sides = [[{"price": p, "qty": q, "orders": int(o)} for p, q, o in zip(*levels[f:f + 3]) if p > 0 or q > 0]
                  for f in (0, 3)]
         return {"symbol": symbol, "ts": iso_utc(ints[I_BOOK_TS]), "ts_ns": ints[I_BOOK_TS], "bids": sides[0],
-                "asks": sides[1], "oi": None if np.isnan(oi) else oi, "quotes": ints[I_QUOTES]}
+                "asks": sides[1], "oi": None if oi != oi else oi, "quotes": ints[I_QUOTES]}
 
     def state(self, symbol: str, *, window_s: int = 60) -> dict[str, Any] | None:
         """The symbol's last trade, its window of the last ``window_s`` seconds and top of book, or None
@@ -238,16 +240,9 @@ class HotState:
         code = self._codes.get(symbol)
         if code is None:
             return None
-        with self._lock:
-            now = int(self._clock[0])
-            high, low, volume, count = window_nb(self._tree, self._ints, code, now, window_s)
-            ints = self._ints[code].tolist()
-            floats = self._floats[code].tolist()
-            top = self._book[code, :, 0].tolist()
-        last = None
-        if ints[I_LAST_TS] != NO_SECOND:
-            last = {"ts": iso_utc(ints[I_LAST_TS]), "ts_ns": ints[I_LAST_TS], "price": floats[F_LAST_PRICE],
-                    "size": floats[F_LAST_SIZE], "side": _SIDES[ints[I_LAST_SIDE]]}
+        now, ints, floats, levels = self._snapshot(code, window_s)
+        high, low, volume, count = floats[N_FLOATS:]
+        top = [side[0] for side in levels]
         book = None
         if ints[I_BOOK_TS] != NO_SECOND:
             book = {"ts": iso_utc(ints[I_BOOK_TS]), "bid": top[0], "bid_qty": top[1], "ask": top[3], "ask_qty": top[4],
@@ -259,7 +254,7 @@ class HotState:
                   "volume": volume, "trades": int(count)}
         oi = floats[F_OI]
         return {"symbol": symbol, "clock": iso_utc(now * 1_000_000_000) if now != NO_SECOND else None,
-                "last_trade": last, "trades": ints[I_TRADES], "window": window, "book": book,
+                "last_trade": _last_trade(ints, floats), "trades": ints[I_TRADES], "window": window, "book": book,
                 "oi": None if oi != oi else oi,
                 "skipped": {"redeliveries": ints[I_REDELIVERED], "corrections": ints[I_CORRECTED],
                             "late": ints[I_LATE], "stale_quotes": ints[I_STALE_QUOTES]}}
@@ -270,17 +265,22 @@ class HotState:
             [{"symbol": "AAPL", "last_trade": {"ts": ..., "ts_ns": ..., "price": ..., "size": ..., "side": ...},
               "trades": 3}, ...]
         """
-        with self._lock:
-            ints = self._ints[:len(self._names)].tolist()
-            floats = self._floats[:len(self._names)].tolist()
-            names = list(self._names)
         rows = []
-        for name, i, f in sorted(zip(names, ints, floats)):
-            last = None if i[I_LAST_TS] == NO_SECOND else {
-                "ts": iso_utc(i[I_LAST_TS]), "ts_ns": i[I_LAST_TS], "price": f[F_LAST_PRICE], "size": f[F_LAST_SIZE],
-                "side": _SIDES[i[I_LAST_SIDE]]}
-            rows.append({"symbol": name, "last_trade": last, "trades": i[I_TRADES]})
+        for name in sorted(self._codes):
+            _, ints, floats, _ = self._snapshot(self._codes[name], 1)
+            rows.append({"symbol": name, "last_trade": _last_trade(ints, floats), "trades": ints[I_TRADES]})
         return rows
+
+    def _snapshot(self, code: int, window_s: int) -> tuple[int, list[int], list[float], list[list[float]]]:
+        """(clock, the symbol's ints, its floats + window high/low/volume/trades, its book), consistent."""
+        copies = self._copies  # read after self._codes: arrays at least as new as the code
+        out_ints, out_floats, out_book = np.empty(N_INTS, np.int64), np.empty(N_FLOATS + 4), np.empty((6, LEVELS))
+        while True:
+            for which, (ints, floats, tree, book, clock) in enumerate(copies):
+                ok, now = snapshot_nb(self._seq, which, tree, ints, floats, book, clock, code, window_s, out_ints,
+                                      out_floats, out_book)
+                if ok:
+                    return int(now), out_ints.tolist(), out_floats.tolist(), out_book.tolist()
 
     # ---- internals ----
 
@@ -298,8 +298,8 @@ class HotState:
             for name in missing:
                 if not isinstance(name, str) or not name:
                     raise WarehouseError(f"symbols: {name!r} is not a symbol name")
-            with self._lock:
-                if len(self._names) + len(missing) > self._ints.shape[0]:
+            with self._writing:  # room first, then the codes: a reader that finds a code finds its row
+                if len(self._names) + len(missing) > self._copies[0][0].shape[0]:
                     self._grow(2 * (len(self._names) + len(missing)))
                 for name in missing:
                     self._codes[name] = len(self._names)
@@ -308,19 +308,29 @@ class HotState:
         return lookup[_numpy(encoded.indices).astype(np.int64, copy=False)]
 
     def _grow(self, capacity: int) -> None:
-        """Room for ``capacity`` symbols (called with the lock held, or from __init__)."""
-        old = self._ints.shape[0]
-        ints = np.empty((capacity, N_INTS), np.int64)
-        ints[:old], ints[old:] = self._ints, EMPTY_INTS
-        floats = np.full((capacity, N_FLOATS), np.nan)
-        floats[:old] = self._floats
-        tree = np.empty((capacity, 4, self._tree.shape[2]))
-        tree[:old] = self._tree
-        for s in range(old, capacity):
-            reset_tree_nb(tree, s)
-        book = np.zeros((capacity, 6, LEVELS))
-        book[:old] = self._book
-        self._ints, self._floats, self._tree, self._book = ints, floats, tree, book
+        """Room for ``capacity`` symbols in both copies (by the writer, or from __init__): copies, then one swap."""
+        copies = []
+        for old_ints, old_floats, old_tree, old_book, clock in self._copies:
+            old = old_ints.shape[0]
+            ints = np.empty((capacity, N_INTS), np.int64)
+            ints[:old], ints[old:] = old_ints, EMPTY_INTS
+            floats = np.full((capacity, N_FLOATS), np.nan)
+            floats[:old] = old_floats
+            tree = np.empty((capacity, 4, old_tree.shape[2]))
+            tree[:old] = old_tree
+            for s in range(old, capacity):
+                reset_tree_nb(tree, s)
+            book = np.zeros((capacity, 6, LEVELS))
+            book[:old] = old_book
+            copies.append((ints, floats, tree, book, clock))
+        self._copies = tuple(copies)
+
+
+def _last_trade(ints: list[int], floats: list[float]) -> dict[str, Any] | None:
+    if ints[I_LAST_TS] == NO_SECOND:
+        return None
+    return {"ts": iso_utc(ints[I_LAST_TS]), "ts_ns": ints[I_LAST_TS], "price": floats[F_LAST_PRICE],
+            "size": floats[F_LAST_SIZE], "side": _SIDES[ints[I_LAST_SIDE]]}
 
 
 def _check_int(field: str, value: object, low: int, high: int) -> None:
