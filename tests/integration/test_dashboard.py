@@ -108,15 +108,18 @@ def test_the_page_shows_the_served_warehouse(served):
     # the stored book in force now (no hot path without --ingest) and the last trades before AAPL's last one
     depth = httpx.get(f"{served}/api/depth", params={"symbol": "AAPL", "at": datetime.now(timezone.utc).isoformat()})
     quote = depth.json()["data"][0]
-    book = table(app, "bid qty")
-    assert list(book["bid"]) == [quote[f"bid_px_{n}"] for n in range(1, 6)]
-    assert list(book["ask qty"]) == [quote[f"ask_qty_{n}"] for n in range(1, 6)]
-    assert all(book["bid"] < book["ask"])
+    book = table(app, "orders")  # a ladder: asks from the 5th level to the best, then bids from the best down
+    assert list(book["side"]) == ["ask"] * 5 + ["bid"] * 5 and list(book["level"]) == [5, 4, 3, 2, 1, 1, 2, 3, 4, 5]
+    assert list(book["price"]) == [quote[f"ask_px_{n}"] for n in range(5, 0, -1)] + \
+        [quote[f"bid_px_{n}"] for n in range(1, 6)]
+    assert list(book["qty"]) == [quote[f"ask_qty_{n}"] for n in range(5, 0, -1)] + \
+        [quote[f"bid_qty_{n}"] for n in range(1, 6)]
+    assert list(book["price"]) == sorted(book["price"], reverse=True)
     last_trade = datetime.fromisoformat(symbols[0]["last"]).replace(tzinfo=timezone.utc)
     ticks = httpx.get(f"{served}/api/ticks", params={
         "symbol": "AAPL", "start": (last_trade - timedelta(minutes=1)).isoformat(),
         "end": (last_trade + timedelta(milliseconds=1)).isoformat()}).json()["data"]
-    trades = table(app, "side")
+    trades = table(app, "size")
     assert len(trades) == 15 and list(trades["price"]) == [t["price"] for t in ticks[::-1][:15]]
     assert set(trades["side"]) <= {"buy", "sell"}
 
@@ -209,13 +212,41 @@ def test_ingest_rate_and_the_hot_path_show_while_serve_consumes(tmp_path):
         ingest = httpx.get(f"{url}/api/ingest").json()
         shown = metrics(app)
         assert shown["messages"] == f"{published:,}" and shown["rejected"] == f"{ingest['rejects']:,}"
-        assert ingest["rejects"] > 0 and shown["consumer lag"] == "0 entries"
-        state = httpx.get(f"{url}/state/AAPL").json()
+        assert ingest["rejects"] > 0 and shown["consumer lag (entries)"] == "0"
+        busiest = max(httpx.get(f"{url}/state").json()["symbols"], key=lambda row: row["trades"])["symbol"]
+        assert app.header[0].value == f"{busiest} · 5m"  # the symbol trading most on the stream comes first
+        state = httpx.get(f"{url}/state/{busiest}").json()
         assert float(shown["last"]) == state["last_trade"]["price"]
         assert float(shown["1m high"]) == state["window"]["high"] and float(shown["1m low"]) == state["window"]["low"]
         assert "no quote stored" in [c.value for c in app.caption]  # the stream carries trades only
         rejects = table(app, "code")
         assert sum(rejects["count"]) == ingest["rejects"]
+
+
+def test_the_live_book_comes_from_the_hot_path(tmp_path):
+    """A Kite full-mode stream (5-level depth, OI) through ``serve --ingest redis --format kite``: the book shown is
+    serve's ``/book``, the last price and 1-minute high/low its ``/state``."""
+    with redis_server() as redis_url, serve_process(f"chdb://{tmp_path / 'warehouse'}", "--ingest", "redis", "--url",
+                                                   redis_url, "--format", "kite", "--batch", "2000",
+                                                   "--linger", "0.2") as url:
+        assert run_cli(url, "load-instruments", "--demo-nse").returncode == 0
+        produced = run_cli(url, "produce", "redis", "--kite", "--url", redis_url, "--ticks", "3000", "--seed", "5")
+        assert produced.returncode == 0, produced.stderr
+        wait_for(lambda: httpx.get(f"{url}/api/ingest").json()["messages"] == 3000, 120, "the stream written")
+        app = run_app(url)
+        app.sidebar.selectbox[0].select("RELIANCE24JANFUT").run()
+        assert_clean(app)
+        book = httpx.get(f"{url}/book/RELIANCE24JANFUT").json()
+        state = httpx.get(f"{url}/state/RELIANCE24JANFUT").json()
+        shown = table(app, "orders")
+        assert list(shown["price"]) == [level["price"] for level in book["asks"][::-1] + book["bids"]]
+        assert list(shown["qty"]) == [level["qty"] for level in book["asks"][::-1] + book["bids"]]
+        assert list(shown["orders"]) == [level["orders"] for level in book["asks"][::-1] + book["bids"]]
+        assert len(shown) == 10
+        captions = [c.value for c in app.caption]
+        assert f"live from the stream, {book['ts'][:23].replace('T', ' ')} UTC · OI {book['oi']:,.0f}" in captions
+        assert float(metrics(app)["last"]) == state["last_trade"]["price"]
+        assert float(metrics(app)["1m high"]) == state["window"]["high"]
 
 
 def test_an_unreachable_api_is_one_error_line():

@@ -63,7 +63,7 @@ def _symbols(url: str, token: str | None) -> list[dict[str, Any]]:
 
 def render(url: str, token: str | None = None) -> None:
     """The whole page; an API that fails shows one error line where its panel would be."""
-    st.set_page_config(page_title="tickhouse dashboard", layout="wide")
+    st.set_page_config(page_title="tickhouse dashboard", layout="wide", initial_sidebar_state="expanded")
     st.title("tickhouse")
     try:
         api = _api(url, token)
@@ -82,7 +82,12 @@ def render(url: str, token: str | None = None) -> None:
         st.warning(f"The warehouse has no trades yet: load some, e.g. python -m warehouse demo --dsn {api.url}")
         return
     spans = {row["symbol"]: row for row in symbols}
-    symbol = st.sidebar.selectbox("symbol", list(spans))
+    try:
+        hot = api.hot_symbols() if status.get("hot_symbols") else []
+    except ApiError as exc:
+        st.error(str(exc))
+        hot = []
+    symbol = st.sidebar.selectbox("symbol", list(spans), index=list(spans).index(shape.busiest(hot, list(spans))))
     interval = st.sidebar.selectbox("interval", INTERVALS, index=1)
     first, last = shape.utc(spans[symbol]["first"]).date(), shape.utc(spans[symbol]["last"]).date()
     start_day = st.sidebar.date_input("from (UTC day)", max(first, last - timedelta(days=DEFAULT_DAYS - 1)),
@@ -94,7 +99,7 @@ def render(url: str, token: str | None = None) -> None:
     with chart:
         _candles(api, symbol, interval, start_day, end_day)
     with live:
-        _live(api, symbol, shape.utc(spans[symbol]["last"]), status.get("hot_symbols", 0) > 0, every)
+        _live(api, symbol, shape.utc(spans[symbol]["last"]), bool(hot), every)
     _benchmark(api, list(spans), symbol)
     _backtests(api, list(spans), symbol, interval)
 
@@ -114,7 +119,7 @@ def _ingest(api: Api, every: int | None) -> None:
                 st.info("no consumer: this serve runs no stream consumer "
                         "(python -m warehouse serve --ingest redis|kafka)")
             else:
-                for column, (label, value) in zip(st.columns(5), shape.rate_text(ingest).items()):
+                for column, (label, value) in zip([*st.columns(3), *st.columns(3)], shape.rate_text(ingest).items()):
                     column.metric(label, value)
                 state = "running" if ingest.get("running") else f"stopped: {ingest.get('error') or 'finished'}"
                 st.caption(f"{ingest.get('source')} · {state} · {ingest.get('batches', 0):,} batches · "
@@ -167,6 +172,7 @@ def _live(api: Api, symbol: str, last_trade: datetime, hot: bool, every: int | N
             book, state = (api.book(symbol), api.state(symbol)) if hot else (None, None)
             if book is not None:
                 rows, said = shape.book_from_hot(book), f"live from the stream, {shape.clock(book['ts'])}"
+                said += f" · OI {book['oi']:,.0f}" if book.get("oi") else ""  # none or 0: not a derivative
             else:
                 depth = (api.depth(symbol, datetime.now(timezone.utc)) or {"data": []})["data"]
                 rows = shape.book_from_depth(depth[0]) if depth else []
@@ -179,14 +185,13 @@ def _live(api: Api, symbol: str, last_trade: datetime, hot: bool, every: int | N
         st.subheader("Book")
         if state and state.get("window"):
             window = state["window"]
-            cells = st.columns(4)
+            cells = [*st.columns(2), *st.columns(2)]
             cells[0].metric("last", state["last_trade"]["price"] if state.get("last_trade") else "n/a")
-            cells[1].metric("1m high", window.get("high") or "n/a")
-            cells[2].metric("1m low", window.get("low") or "n/a")
-            cells[3].metric("1m volume", f"{window.get('volume', 0):,.0f}")
+            cells[1].metric("1m volume", f"{window.get('volume', 0):,.0f}")
+            cells[2].metric("1m high", window.get("high") or "n/a")
+            cells[3].metric("1m low", window.get("low") or "n/a")
         st.caption(said)
-        st.dataframe(rows, hide_index=True, column_order=("bid orders", "bid qty", "bid", "ask", "ask qty",
-                                                          "ask orders"))
+        st.dataframe(rows, hide_index=True, height=38 + 35 * max(len(rows), 1))
         st.subheader("Last trades")
         st.caption(f"stored trades up to {shape.clock(end.isoformat())}")
         st.dataframe(shape.last_trades(ticks, LAST_TRADES), hide_index=True, height=300)

@@ -126,6 +126,10 @@ class Api:
         """The symbol's last trade and rolling 1-minute high/low/volume from the stream, or None."""
         return self._call("GET", f"/state/{quote(symbol, safe='')}", missing_ok=True)
 
+    def hot_symbols(self) -> list[dict[str, Any]]:
+        """Every symbol of the hot path with its last trade and trade count (``GET /state``; empty without one)."""
+        return (self._call("GET", "/state", missing_ok=True) or {}).get("symbols", [])
+
     # ---- benchmark, backtests, runs ----
 
     def benchmark(self) -> list[dict[str, str]]:

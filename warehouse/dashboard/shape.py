@@ -1,8 +1,11 @@
 """Pure helpers that turn the API's answers into the dashboard's tables (no Streamlit, no I/O).
 
 >>> book_from_hot({"bids": [{"price": 185.1, "qty": 300.0, "orders": 2}],
-...                "asks": [{"price": 185.12, "qty": 200.0, "orders": 1}]})
-[{'level': 1, 'bid orders': 2, 'bid qty': 300.0, 'bid': 185.1, 'ask': 185.12, 'ask qty': 200.0, 'ask orders': 1}]
+...                "asks": [{"price": 185.12, "qty": 200.0, "orders": 1}, {"price": 185.13, "qty": 50.0, "orders": 1}]})
+... # doctest: +NORMALIZE_WHITESPACE
+[{'side': 'ask', 'level': 2, 'price': 185.13, 'qty': 50.0, 'orders': 1},
+ {'side': 'ask', 'level': 1, 'price': 185.12, 'qty': 200.0, 'orders': 1},
+ {'side': 'bid', 'level': 1, 'price': 185.1, 'qty': 300.0, 'orders': 2}]
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 LEVELS = 5
+LADDER = ("side", "level", "price", "qty", "orders")
 SIDES = {1: "buy", -1: "sell"}
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SOURCES = {"ticks_dedup": "raw", "bars_1m": "rollup"}
@@ -55,31 +59,27 @@ def clock(text: str) -> str:
 
 
 def book_from_hot(book: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of a live book (``GET /book/{symbol}``: ``bids`` / ``asks`` best first), one per level."""
-    bids, asks = book.get("bids", []), book.get("asks", [])
-    return [_level(i + 1, bids[i] if i < len(bids) else None, asks[i] if i < len(asks) else None)
-            for i in range(max(len(bids), len(asks)))]
+    """A live book (``GET /book/{symbol}``: ``bids`` / ``asks`` best first) as a ladder: the asks from the
+    farthest to the best, then the bids from the best down, one row a level."""
+    asks = [{"side": "ask", "level": n, **level} for n, level in enumerate(book.get("asks", []), 1)]
+    bids = [{"side": "bid", "level": n, **level} for n, level in enumerate(book.get("bids", []), 1)]
+    return [{key: row.get(key) for key in LADDER} for row in asks[::-1] + bids]
 
 
 def book_from_depth(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of a stored book (a row of ``GET /api/depth``: ``bid_px_1``... ``ask_orders_5``); empty levels dropped.
+    """A stored book (a row of ``GET /api/depth``: ``bid_px_1``... ``ask_orders_5``) as the same ladder; empty
+    levels left out.
 
-    >>> rows = book_from_depth({"bid_px_1": 90.95, "bid_qty_1": 200.0, "bid_orders_1": 1,
-    ...                         "ask_px_1": 90.97, "ask_qty_1": 300.0, "ask_orders_1": 1})
-    >>> [(r["bid"], r["ask"]) for r in rows]
-    [(90.95, 90.97)]
+    >>> ladder = book_from_depth({"bid_px_1": 90.95, "bid_qty_1": 200.0, "bid_orders_1": 1,
+    ...                           "ask_px_1": 90.97, "ask_qty_1": 300.0, "ask_orders_1": 1})
+    >>> [(r["side"], r["price"]) for r in ladder]
+    [('ask', 90.97), ('bid', 90.95)]
     """
     sides = {side: [{"price": row.get(f"{side}_px_{n}"), "qty": row.get(f"{side}_qty_{n}"),
                      "orders": row.get(f"{side}_orders_{n}")} for n in range(1, LEVELS + 1)
                     if row.get(f"{side}_px_{n}") or row.get(f"{side}_qty_{n}")]
              for side in ("bid", "ask")}
     return book_from_hot({"bids": sides["bid"], "asks": sides["ask"]})
-
-
-def _level(n: int, bid: dict[str, Any] | None, ask: dict[str, Any] | None) -> dict[str, Any]:
-    bid, ask = bid or {}, ask or {}
-    return {"level": n, "bid orders": bid.get("orders"), "bid qty": bid.get("qty"), "bid": bid.get("price"),
-            "ask": ask.get("price"), "ask qty": ask.get("qty"), "ask orders": ask.get("orders")}
 
 
 def last_trades(ticks: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
@@ -91,6 +91,19 @@ def last_trades(ticks: list[dict[str, Any]], count: int) -> list[dict[str, Any]]
     """
     return [{"time": utc(t["ts"]).strftime("%H:%M:%S.%f")[:-3], "price": t["price"], "size": t["size"],
              "side": SIDES.get(t.get("side"), "")} for t in reversed(ticks[-count:])]
+
+
+def busiest(hot: list[dict[str, Any]], symbols: list[str]) -> str:
+    """The symbol to show first: the one of ``symbols`` with the most trades on the stream (``GET /state``'s
+    ``symbols``), else the first.
+
+    >>> busiest([{"symbol": "INFY", "trades": 10}, {"symbol": "RELIANCE", "trades": 12}], ["AAPL", "INFY", "RELIANCE"])
+    'RELIANCE'
+    >>> busiest([], ["AAPL", "INFY"])
+    'AAPL'
+    """
+    live = [row for row in hot if row["symbol"] in symbols]
+    return max(live, key=lambda row: row["trades"])["symbol"] if live else symbols[0]
 
 
 def split_runs(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -138,13 +151,13 @@ def rate_text(ingest: dict[str, Any]) -> dict[str, str]:
     """The consumer's figures (``GET /api/ingest``) as the dashboard's metric labels and values.
 
     >>> rate_text({"rate_per_s": 51234.5, "lag": 1200, "pending": 3, "messages": 1000000, "ticks": 999000,
-    ...            "rejects": 1000, "running": True, "source": "redis:ticks:stream"})["ingest rate"]
-    '51,234 msg/s'
+    ...            "rejects": 1000, "running": True, "source": "redis:ticks:stream"})
+    {'ingest rate (msg/s)': '51,234', 'consumer lag (entries)': '1,200', 'pending': '3', 'messages': '1,000,000', 'rejected': '1,000'}
     """
     lag = ingest.get("lag")
     pending = ingest.get("pending")
-    return {"ingest rate": f"{ingest.get('rate_per_s', 0):,.0f} msg/s",
-            "consumer lag": "n/a" if lag is None else f"{lag:,} entries",
+    return {"ingest rate (msg/s)": f"{ingest.get('rate_per_s', 0):,.0f}",
+            "consumer lag (entries)": "n/a" if lag is None else f"{lag:,}",
             "pending": "n/a" if pending is None else f"{pending:,}",
             "messages": f"{ingest.get('messages', 0):,}",
             "rejected": f"{ingest.get('rejects', 0):,}"}
