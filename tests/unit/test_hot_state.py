@@ -318,14 +318,20 @@ def test_on_table_reads_a_decoded_tick_batch():
      "bid_price: shape (1, 6) is not (1, k) with 1 <= k <= 5"),
     (lambda h: h.on_quotes(["A"], [1], *[np.ones((1, 5))] * 5, np.ones((1, 4))),
      "levels: the six level arrays have different depths (5, 5, 5, 5, 5, 4)"),
+    (lambda h: h.on_quotes(["A"], [1], [[1.0, float("nan")]], *[np.ones((1, 2))] * 5),
+     "bid_price: nan (row 0, level 2) is not a finite number >= 0"),
+    (lambda h: h.on_quotes(["A"], [1], *[np.ones((1, 1))] * 4, [[-5.0]], [[1.0]]),
+     "ask_qty: -5.0 (row 0, level 1) is not a finite number >= 0"),
     (lambda h: h.state("A", window_s=0), "window_s: 0 is not an integer in [1, 3600]"),
     (lambda h: h.state("A", window_s=3601), "window_s: 3601 is not an integer in [1, 3600]"),
     (lambda h: HotState(seen_ids=0), "seen_ids: 0 is not an integer in [1, 1073741824]"),
 ])
 def test_bad_input_is_one_line_naming_the_field_and_value(call, message):
+    hot = HotState()
     with pytest.raises(WarehouseError) as info:
-        call(HotState())
+        call(hot)
     assert str(info.value) == message
+    assert hot.symbols() == []  # a refused batch adds nothing
 
 
 def test_unknown_symbols_and_empty_state():

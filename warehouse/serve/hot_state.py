@@ -102,8 +102,7 @@ class HotState:
         Traceback (most recent call last):
         warehouse.errors.WarehouseError: price: -1.0 (row 0) is not a positive finite number
         """
-        codes = self._encode(symbols)
-        n = codes.shape[0]
+        n = len(symbols)
         ts = _column("ts_ns", ts_ns, np.int64, n)
         px = _column("price", price, np.float64, n)
         qty = _column("size", size, np.float64, n)
@@ -113,6 +112,7 @@ class HotState:
         _require("side", sides, np.abs(sides) <= 1, "one of -1, 0, 1")
         ids = np.zeros(n, np.uint64) if trade_id is None else _column("trade_id", trade_id, np.uint64, n)
         versions = np.zeros(n, np.int64) if version is None else _column("version", version, np.int64, n)
+        codes = self._encode(symbols)  # after the checks: a refused batch adds no symbol
         bits, fate = ids.view(np.int64), np.empty(n, np.int8)
         with self._writing:
             for a in range(0, n, WRITE_CHUNK):
@@ -135,8 +135,7 @@ class HotState:
         >>> b["bids"][0], b["asks"][-1]["price"], b["oi"], b["ts"]
         ({'price': 10.0, 'qty': 100.0, 'orders': 1}, 10.1, 7.0, '1970-01-01T00:00:05.000000Z')
         """
-        codes = self._encode(symbols)
-        n = codes.shape[0]
+        n = len(symbols)
         ts = _column("ts_ns", ts_ns, np.int64, n)
         blocks = []
         for name, values in zip(_BOOK_FIELDS, (bid_price, bid_qty, bid_orders, ask_price, ask_qty, ask_orders)):
@@ -145,12 +144,18 @@ class HotState:
                 block = block[:, None]
             if block.ndim != 2 or block.shape[0] != n or not 1 <= block.shape[1] <= LEVELS:
                 raise WarehouseError(f"{name}: shape {block.shape} is not ({n}, k) with 1 <= k <= {LEVELS}")
+            bad = ~(np.isfinite(block) & (block >= 0))
+            if bad.any():
+                row, level = (int(i) for i in np.argwhere(bad)[0])
+                raise WarehouseError(f"{name}: {block[row, level].item()!r} (row {row}, level {level + 1}) "
+                                     f"is not a finite number >= 0")
             blocks.append(block)
         if len({block.shape[1] for block in blocks}) != 1:
             raise WarehouseError(f"levels: the six level arrays have different depths "
                                  f"({', '.join(str(b.shape[1]) for b in blocks)})")
         levels = np.stack(blocks, axis=1)
         interest = np.zeros(n) if oi is None else _column("oi", oi, np.float64, n)
+        codes = self._encode(symbols)  # after the checks: a refused batch adds no symbol
         with self._writing:
             for a in range(0, n, WRITE_CHUNK):
                 b = a + WRITE_CHUNK
