@@ -1,6 +1,7 @@
 """The dashboard: a Streamlit app over ``python -m warehouse serve``'s HTTP API (``python -m warehouse dashboard``).
 
-* :mod:`warehouse.dashboard.client`: the API calls (httpx), each failure one line (:class:`~warehouse.dashboard.client.ApiError`);
+* :mod:`warehouse.dashboard.client`: the API calls (httpx), each failure one line
+  (:class:`~warehouse.dashboard.client.ApiError`);
 * :mod:`warehouse.dashboard.shape`: pure helpers turning API answers into tables;
 * :mod:`warehouse.dashboard.figures`: the plotly figures (candles with volume, raw vs rollup);
 * :mod:`warehouse.dashboard.app`: the Streamlit script (``streamlit run warehouse/dashboard/app.py -- --api URL``);

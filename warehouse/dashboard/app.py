@@ -2,10 +2,12 @@
 
 Run it with ``python -m warehouse dashboard --api http://127.0.0.1:8123`` (checks the API first) or
 ``streamlit run warehouse/dashboard/app.py --server.address 127.0.0.1 -- --api http://127.0.0.1:8123
-[--token T]`` (defaults: ``$TICKHOUSE_API``, ``$TICKHOUSE_TOKEN``). It shows ingest rate and consumer lag, rejects by reason,
-candles with volume for a symbol, range and interval, the live 5-level book and last trades (from the
-hot path when serve runs ``--ingest``, else the latest stored quote and trades), the scan-vs-rollup
-benchmark with a button that runs it, and recent runs with their reports and a form that starts one.
+[--token T]`` (defaults: ``$TICKHOUSE_API``, ``$TICKHOUSE_TOKEN``).
+
+It shows ingest rate and consumer lag, rejects by reason, candles with volume for a symbol, range and
+interval, the live 5-level book and last trades (from the hot path when serve runs ``--ingest``, else
+the latest stored quote and trades), the scan-vs-rollup benchmark with a button that runs it, and
+recent runs with their reports and a form that starts one.
 The live parts refresh on their own (``st.fragment(run_every=...)``).
 
 Importing this module draws nothing: Streamlit runs it as ``__main__``, which calls :func:`main`.

@@ -96,13 +96,11 @@ class Api:
 
     def bars(self, symbol: str, start: datetime, end: datetime, interval: str) -> dict[str, Any]:
         """OHLCV bars in ``[start, end)``: ``{"rows", "cost", "data": [{ts, open, high, low, close, volume...}]}``."""
-        return self._call("GET", "/api/bars", params={"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
-                                                      "interval": interval})
+        return self._call("GET", "/api/bars", params={**_span(symbol, start, end), "interval": interval})
 
     def ticks(self, symbol: str, start: datetime, end: datetime, *, limit: int = 100_000) -> dict[str, Any]:
         """Trades in ``[start, end)`` (the first ``limit``; ``cost.truncated`` says if there were more)."""
-        return self._call("GET", "/api/ticks", params={"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
-                                                       "limit": limit})
+        return self._call("GET", "/api/ticks", params={**_span(symbol, start, end), "limit": limit})
 
     def depth(self, symbol: str, at: datetime) -> dict[str, Any] | None:
         """The stored 5-level book in force at ``at`` (``data`` holds 0 or 1 row), None if the symbol has no quotes."""
@@ -176,6 +174,10 @@ class Api:
         except ValueError:
             raise ApiError(f"api: {method} {path} answered {answer.headers.get('content-type')!r}, not JSON; "
                            f"is {self.url} a python -m warehouse serve?") from None
+
+
+def _span(symbol: str, start: datetime, end: datetime) -> dict[str, str]:
+    return {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat()}
 
 
 def _detail(answer: httpx.Response) -> str:

@@ -131,7 +131,8 @@ def raw_vs_rollup(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     >>> raw_vs_rollup([{"query": "bars_day_raw", "source": "ticks_dedup", "median_ms": "88.0", "rows_to_read": "24576"},
     ...                {"query": "bars_day_rollup", "source": "bars_1m", "median_ms": "17.6", "rows_to_read": "768"},
     ...                {"query": "count", "source": "ticks_dedup", "median_ms": "7.2", "rows_to_read": "0"}])
-    [{'window': 'day', 'raw ms': 88.0, 'rollup ms': 17.6, 'speedup': 5.0, 'raw rows read': 24576, 'rollup rows read': 768}]
+    [{'window': 'day', 'raw ms': 88.0, 'rollup ms': 17.6, 'speedup': 5.0,
+      'raw rows read': 24576, 'rollup rows read': 768}]
     """
     timed: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -152,7 +153,8 @@ def rate_text(ingest: dict[str, Any]) -> dict[str, str]:
 
     >>> rate_text({"rate_per_s": 51234.5, "lag": 1200, "pending": 3, "messages": 1000000, "ticks": 999000,
     ...            "rejects": 1000, "running": True, "source": "redis:ticks:stream"})
-    {'ingest rate (msg/s)': '51,234', 'consumer lag (entries)': '1,200', 'pending': '3', 'messages': '1,000,000', 'rejected': '1,000'}
+    {'ingest rate (msg/s)': '51,234', 'consumer lag (entries)': '1,200', 'pending': '3',
+     'messages': '1,000,000', 'rejected': '1,000'}
     """
     lag = ingest.get("lag")
     pending = ingest.get("pending")
