@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import streamlit as st
@@ -89,7 +89,9 @@ def render(url: str, token: str | None = None) -> None:
     except ApiError as exc:
         st.error(str(exc))
         hot = []
-    symbol = st.sidebar.selectbox("symbol", list(spans), index=list(spans).index(shape.busiest(hot, list(spans))))
+    if st.session_state.get("symbol") not in spans:  # first the busiest on the stream; then the user's choice
+        st.session_state["symbol"] = shape.busiest(hot, list(spans))
+    symbol = st.sidebar.selectbox("symbol", list(spans), key="symbol")
     interval = st.sidebar.selectbox("interval", INTERVALS, index=1)
     first, last = shape.utc(spans[symbol]["first"]).date(), shape.utc(spans[symbol]["last"]).date()
     start_day = st.sidebar.date_input("from (UTC day)", max(first, last - timedelta(days=DEFAULT_DAYS - 1)),
@@ -143,7 +145,7 @@ def _ingest(api: Api, every: int | None) -> None:
     panel()
 
 
-def _candles(api: Api, symbol: str, interval: str, first: Any, last: Any) -> None:
+def _candles(api: Api, symbol: str, interval: str, first: date, last: date) -> None:
     if last < first:
         st.error(f"to: {last} is before from {first}")
         return
