@@ -110,7 +110,9 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> tuple[str, Path]:
                             f"{', '.join(strategies.available())})")
     out = Path(out_dir)
     if cfg.sweep is not None:
-        return execute_sweep(OmegaConf.to_container(cfg, resolve=True), out), out / "sweep.html"
+        walk = cfg.sweep.get("walk_forward") or {}
+        page = "walk_forward.html" if walk.get("train") is not None and walk.get("test") is not None else "sweep.html"
+        return execute_sweep(OmegaConf.to_container(cfg, resolve=True), out), out / page
     return format_summary(execute(cfg, out)), out / "report.html"
 
 

@@ -1,7 +1,9 @@
-"""``python -m reports``: see :mod:`reports.open`."""
+"""``python -m reports``: open a report (:mod:`reports.open`) or ``compare RUN_A RUN_B`` (:mod:`reports.compare`)."""
 
 import sys
 
-from reports.open import main
+from reports import compare, open as open_report
 
-sys.exit(main())
+if sys.argv[1:2] == ["compare"]:
+    sys.exit(compare.main(sys.argv[2:]))
+sys.exit(open_report.main())

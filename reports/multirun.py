@@ -15,6 +15,10 @@ the sweeper (``hydra/sweeper: tickhouse``) raises once the batch has run when
 a job failed, before ``on_multirun_end``. A sweep job whose every set was
 skipped as invalid has an empty ``sweep.csv``: its row has no metrics.
 
+Beside it, ``multirun.html`` (and ``multirun_compare.csv``) compares the jobs
+that completed (:func:`write_multirun_page`, :mod:`reports.comparison`): what
+differs between them, their statistics side by side, equity curves overlaid.
+
 >>> import tempfile, polars as pl
 >>> from pathlib import Path
 >>> root = Path(tempfile.mkdtemp())
@@ -22,6 +26,8 @@ skipped as invalid has an empty ``sweep.csv``: its row has no metrics.
 >>> write_job_error(root / "1", "strategy.fast: 50 must be < strategy.slow (30)")
 >>> combine_jobs(root).select("job", "status", "sharpe", "error").rows()
 [('0', 'ok', 1.5, None), ('1', 'error', None, 'strategy.fast: 50 must be < strategy.slow (30)')]
+>>> write_multirun_page(root) is None  # job 0 has no equity.csv: not a run folder, so no job to compare
+True
 """
 
 from __future__ import annotations
@@ -35,8 +41,12 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from backtest.errors import BacktestError
+from reports.comparison import RunFolder, load_run, write_comparison
+
 ERROR_FILE = "error.txt"
 COMBINED_FILE = "multirun.csv"
+PAGE_NAME = "multirun"
 
 
 class JobError(Exception):
@@ -97,6 +107,27 @@ def combine_jobs(sweep_dir: str | Path) -> pl.DataFrame:
     return pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
 
 
+def write_multirun_page(sweep_dir: str | Path) -> Path | None:
+    """Write ``multirun.html`` comparing the jobs under ``sweep_dir`` that completed; None when none did."""
+    root = Path(sweep_dir)
+    runs: list[RunFolder] = []
+    failed: list[str] = []
+    for job in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+        if (job / ERROR_FILE).exists():
+            failed.append(job.name)
+            continue
+        try:
+            run = load_run(job, label=f"job {job.name}")
+        except BacktestError:  # still running, or wrote nothing to compare
+            continue
+        runs.append(RunFolder(run.label, run.path, run.metrics, run.equity, run.note, {"overrides": _overrides(job)}))
+    if not runs:
+        return None
+    subtitle = f"{len(runs)} jobs compared" + (f"; failed (see {COMBINED_FILE}): {', '.join(failed)}" if failed else "")
+    return write_comparison(runs, root, name=PAGE_NAME, title=f"Multirun: {root}", subtitle=subtitle,
+                            table_name=f"{PAGE_NAME}_compare.csv")
+
+
 class CombineJobs(Callback):
     """Hydra callback: record each multirun job's outcome and keep ``multirun.csv`` up to date."""
 
@@ -109,6 +140,7 @@ class CombineJobs(Callback):
             write_job_error(job_dir, job_error_message(job_return) or "failed")
         sweep_dir = Path(config.hydra.sweep.dir)
         combine_jobs(sweep_dir).write_csv(sweep_dir / COMBINED_FILE)
+        write_multirun_page(sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Every job ran without failing: say where the combined table is."""
@@ -116,3 +148,6 @@ class CombineJobs(Callback):
         if sweep_dir.is_dir():
             combine_jobs(sweep_dir).write_csv(sweep_dir / COMBINED_FILE)
             print(f"{COMBINED_FILE}: {sweep_dir / COMBINED_FILE}")
+            page = write_multirun_page(sweep_dir)
+            if page is not None:
+                print(f"{page.name}: {page}")

@@ -10,7 +10,7 @@ on localhost (CSV links work too) and prints the URL until Ctrl-C.
 True
 >>> find_report(run / "nothing")
 Traceback (most recent call last):
-backtest.errors.BacktestError: dir: ... has no report.html or sweep.html
+backtest.errors.BacktestError: dir: ... has no report.html or sweep.html or ...
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from backtest.errors import BacktestError
 
-REPORT_NAMES = ("report.html", "sweep.html")
+REPORT_NAMES = ("report.html", "sweep.html", "walk_forward.html", "multirun.html", "compare.html")
 
 
 def find_report(where: str | Path | None, outputs: str | Path = "outputs") -> Path:

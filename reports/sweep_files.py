@@ -14,13 +14,14 @@ Sweep (:func:`write_sweep_files`):
   :data:`~backtest.sweep.collect.RANKED_ROWS`; the summary counts them all).
 * ``top_equity.csv``: ``rank``, ``ts``, ``equity`` of the ``top_k`` best sets,
   re-run with the full engine (the sweep itself keeps no equity curve).
-* ``sweep.html``: the report of :mod:`reports.sweep_report`.
+* ``sweep.html`` (``plotly.min.js``, ``heatmap_views.csv`` and
+  ``stability.csv`` beside it): the page of :mod:`reports.sweep_report`.
 
 Walk-forward (:func:`write_walk_forward_files`): ``walk_forward.csv`` (per
 out-of-sample bar: ``ts``, ``fold``, ``equity``, the chosen ``param_*``),
-``walk_forward_folds.csv`` (per fold: windows, choice, train and test
-metric), ``walk_forward_metrics.csv`` (stitched statistics, one row) and
-``sweep.html`` (folds ranked by their out-of-sample metric, the stitched equity).
+``walk_forward_folds.csv`` (per fold: windows, bars, choice, train and test
+statistics), ``walk_forward_metrics.csv`` (stitched statistics, one row) and
+``walk_forward.html`` (:mod:`reports.walk_forward_report`).
 
 >>> import tempfile, numpy as np
 >>> from backtest.engine.simulate import EngineConfig
@@ -32,11 +33,13 @@ metric), ``walk_forward_metrics.csv`` (stitched statistics, one row) and
 ...                  close, close, close, close, close)
 >>> result = sweep(bars, "sma_cross", SweepSpec(params={"fast": "5,10", "slow": "10,20"}, top_k=2), EngineConfig())
 >>> sorted(p.name for p in write_sweep_files(result, tempfile.mkdtemp()))
-['heatmap.csv', 'invalid.csv', 'sweep.csv', 'sweep.html', 'top_equity.csv']
+['heatmap.csv', 'heatmap_views.csv', 'invalid.csv', 'plotly.min.js', 'stability.csv', 'sweep.csv', 'sweep.html',
+ 'top_equity.csv']
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,7 +47,10 @@ import polars as pl
 
 from backtest.sweep.local import SweepResult, rerun
 from backtest.sweep.walk_forward import WalkForwardResult
+from reports.plots import PLOTLY_JS
+from reports.sweep_context import sweep_context
 from reports.sweep_report import write_sweep_report
+from reports.walk_forward_report import write_walk_forward_report
 
 
 def _times(index) -> pl.Series:
@@ -71,8 +77,12 @@ def write_sweep_files(result: SweepResult, out_dir: str | Path) -> list[Path]:
         frame.write_csv(out / name)
         paths.append(out / name)
     if result.frame.height:
-        paths.append(write_sweep_report(result.frame, out, metric=result.spec.metric,
-                                        best="max" if result.spec.descending else "min", **_every_set(result)))
+        context = sweep_context(result.strategy, result.spec, result.engine, result.data, result.bars.index,
+                                fixed=result.fixed)
+        page = write_sweep_report(result.frame, out, metric=result.spec.metric,
+                                  best="max" if result.spec.descending else "min", top_equity=frames["top_equity.csv"],
+                                  context=context, **_every_set(result))
+        paths += [out / "heatmap_views.csv", out / "stability.csv", out / PLOTLY_JS, page]
     return paths
 
 
@@ -86,8 +96,12 @@ def _every_set(result: SweepResult) -> dict:
     return {"cells": result.heatmap, "distribution": values, "sets": result.evaluated}
 
 
-def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> list[Path]:
-    """Write the walk-forward's CSV files into ``out_dir``; return their paths."""
+def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path, *,
+                             context: Sequence[tuple[str, str]] = ()) -> list[Path]:
+    """Write the walk-forward's CSV files and page into ``out_dir``; return their paths.
+
+    ``context``: what was swept, for the page (:func:`reports.sweep_context.sweep_context`).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = [c for c in result.folds.columns if c.startswith("param_")]
@@ -102,9 +116,4 @@ def write_walk_forward_files(result: WalkForwardResult, out_dir: str | Path) -> 
     for name, frame in frames.items():
         frame.write_csv(out / name)
         paths.append(out / name)
-    # the page ranks the folds by their out-of-sample metric and draws the stitched equity
-    if params:
-        paths.append(write_sweep_report(result.folds, out, metric=f"test_{result.metric}", walk_forward=per_bar,
-                                        best="max" if result.descending else "min",
-                                        title=f"Walk-forward: folds by out-of-sample {result.metric}"))
-    return paths
+    return [*paths, out / PLOTLY_JS, write_walk_forward_report(result, out, context=context)]

@@ -27,6 +27,7 @@ from backtest.runner import TickSource, read_strategy_bars
 from backtest.sweep.local import format_sweep, sweep
 from backtest.sweep.spec import ParamSpace, SweepSpec, count_sets
 from backtest.sweep.walk_forward import walk_forward
+from reports.sweep_context import sweep_context
 from reports.sweep_files import write_sweep_files, write_walk_forward_files
 from strategies import find
 
@@ -51,7 +52,8 @@ def execute_sweep(container: Mapping[str, Any], out_dir: str | Path) -> str:
     ticks = TickSource(feed, Interval.parse(data.interval).seconds) if engine.execution is Execution.ticks else None
     if spec.walk_forward.enabled:
         result = walk_forward(bars, name, spec, engine, strategy)
-        write_walk_forward_files(result, out_dir)
+        write_walk_forward_files(result, out_dir, context=sweep_context(name, spec, engine, data, bars.index,
+                                                                        fixed=strategy))
         stats = result.stats
         return (f"{name} walk-forward by {spec.metric}: {result.folds.height} folds, "
                 f"{len(result.equity):,} out-of-sample bars; stitched total_return {stats['total_return']:.2%}, "

@@ -52,7 +52,8 @@ LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_bars"})
 
 @dataclass(frozen=True)
 class WalkForward:
-    """Rolling windows: ``train`` and ``test`` lengths in bars (``5000``) or durations (``30d``, ``12h``, ``90m``, ``2w``)."""
+    """Rolling windows: ``train`` and ``test`` lengths in bars (``5000``, ``5000b``), sessions (``3s``) or durations
+    (``30d``, ``12h``, ``90m``, ``2w``)."""
 
     train: int | str | None = None
     test: int | str | None = None

@@ -2,8 +2,12 @@
 
 Windows roll by the test length: train ``[s, s + train)``, test
 ``[s + train, s + train + test)``, then ``s += test``, while a test window has
-bars (the last may be short). Lengths are bars (``5000``) or durations
-(``30d``, ``12h``, ``90m``, ``2w``, measured on the bar times).
+bars (the last may be short). Lengths are bars (``5000`` or ``5000b``),
+sessions (``3s``) or durations (``30d``, ``12h``, ``90m``, ``2w``, measured on
+the bar times; ``3d`` is three calendar days, weekends included). A session is
+a run of bars with no gap over :data:`SESSION_GAP` times the usual bar spacing
+(the closed hours between trading days); bars with no such gap (24/7 markets,
+daily bars) count UTC days as sessions. Train and test use the same kind.
 
 On each train window every set is evaluated (the same sweep machinery,
 executor included) and the best by ``sweep.metric`` is chosen (NaN never
@@ -48,8 +52,16 @@ from backtest.sweep.local import PARAM_PREFIX, evaluate
 from backtest.sweep.spec import ParamSpace, SweepSpec, WalkForward, enumerate_sets
 from strategies import Strategy
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
+_LENGTH = re.compile(r"^\s*(\d+)\s*(b|s|m|h|d|w)?\s*$")
 _UNITS = {"m": "m", "h": "h", "d": "D", "w": "W"}
+SESSION_GAP = 5.0  # a gap over this many times the median bar spacing ends a session
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """A window length counted in trading sessions (``3s``)."""
+
+    count: int
 
 
 @dataclass(frozen=True)
@@ -66,25 +78,45 @@ class WalkForwardResult:
     descending: bool  # whether a higher ``metric`` is better
 
 
-def _length(name: str, value: int | str) -> int | np.timedelta64:
-    """Bars (an int) or a duration (``timedelta64``) from ``sweep.walk_forward.<name>``.
+def _length(name: str, value: int | str) -> int | Sessions | np.timedelta64:
+    """Bars (an int), sessions or a duration (``timedelta64``) from ``sweep.walk_forward.<name>``.
 
-    >>> _length("train", "30d"), _length("test", 500)
-    (np.timedelta64(30,'D'), 500)
+    >>> _length("train", "30d"), _length("test", 500), _length("test", "500b"), _length("test", "3s")
+    (np.timedelta64(30,'D'), 500, 500, Sessions(count=3))
     >>> _length("test", "5 parsecs")
     Traceback (most recent call last):
-    backtest.errors.BacktestError: sweep.walk_forward.test: '5 parsecs' is not a bar count or a duration like 90m, 12h, 30d, 2w
+    backtest.errors.BacktestError: sweep.walk_forward.test: '5 parsecs' is not a length like 500 or 500b (bars), 3s (sessions), 90m, 12h, 30d, 2w
     """
-    if isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and value.strip().isdigit():
-        bars = int(value)
-        if bars < 1:
-            raise BacktestError(f"sweep.walk_forward.{name}: {value!r} must be >= 1 bar")
-        return bars
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match or int(match.group(1)) < 1:
-        raise BacktestError(f"sweep.walk_forward.{name}: {value!r} is not a bar count or a duration like "
-                            "90m, 12h, 30d, 2w")
-    return np.timedelta64(int(match.group(1)), _UNITS[match.group(2)])
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    match = _LENGTH.match(text) if isinstance(text, str) else None
+    if not match:
+        raise BacktestError(f"sweep.walk_forward.{name}: {value!r} is not a length like 500 or 500b (bars), "
+                            "3s (sessions), 90m, 12h, 30d, 2w")
+    count, unit = int(match.group(1)), match.group(2) or "b"
+    if count < 1:
+        raise BacktestError(f"sweep.walk_forward.{name}: {value!r} must be at least 1")
+    if unit == "b":
+        return count
+    return Sessions(count) if unit == "s" else np.timedelta64(count, _UNITS[unit])
+
+
+def session_starts(index: np.ndarray) -> np.ndarray:
+    """Bar positions where a session starts (see the module text), the first bar included.
+
+    >>> index = np.array(["2024-01-02T20:58", "2024-01-02T20:59", "2024-01-03T14:30", "2024-01-03T14:31"],
+    ...                  dtype="datetime64[m]")
+    >>> session_starts(index).tolist(), session_starts(np.arange(3).astype("datetime64[D]")).tolist()
+    ([0, 2], [0, 1, 2])
+    """
+    times = np.asarray(index).astype("datetime64[us]")
+    if len(times) < 2:
+        return np.zeros(min(len(times), 1), dtype=np.int64)
+    step = np.diff(times).astype(np.int64)
+    gaps = step > np.median(step) * SESSION_GAP
+    if not gaps.any():
+        days = times.astype("datetime64[D]")
+        gaps = days[1:] != days[:-1]
+    return np.r_[0, np.flatnonzero(gaps) + 1].astype(np.int64)
 
 
 def windows(index: np.ndarray, plan: WalkForward) -> list[tuple[int, int, int, int]]:
@@ -95,18 +127,23 @@ def windows(index: np.ndarray, plan: WalkForward) -> list[tuple[int, int, int, i
     [(0, 4, 4, 7), (3, 7, 7, 10)]
     >>> windows(days, WalkForward(train="4d", test="5d"))
     [(0, 4, 4, 9), (5, 9, 9, 10)]
+    >>> windows(days, WalkForward(train="4s", test="3s")) == windows(days, WalkForward(train=4, test=3))
+    True
     """
     train, test = _length("train", plan.train), _length("test", plan.test)
     n = len(index)
     folds = []
-    if isinstance(train, int) != isinstance(test, int):
-        raise BacktestError(f"sweep.walk_forward: train {plan.train!r} and test {plan.test!r} must both be bars "
-                            "or both durations")
-    if isinstance(train, int):
-        start = 0
-        while start + train < n:
-            folds.append((start, start + train, start + train, min(start + train + test, n)))
-            start += test
+    if type(train) is not type(test):
+        raise BacktestError(f"sweep.walk_forward: train {plan.train!r} and test {plan.test!r} must both be bars, "
+                            "both sessions or both durations")
+    if isinstance(train, (int, Sessions)):
+        edges = np.arange(n + 1) if isinstance(train, int) else np.r_[session_starts(index), n]
+        train_n, test_n = (train, test) if isinstance(train, int) else (train.count, test.count)
+        count, start = len(edges) - 1, 0
+        while start + train_n < count:
+            folds.append(tuple(int(edges[i]) for i in (start, start + train_n, start + train_n,
+                                                         min(start + train_n + test_n, count))))
+            start += test_n
     else:
         origin = index[0]
         step = 0
@@ -160,8 +197,12 @@ def walk_forward(bars: BarArrays, strategy: str | type[Strategy], spec: SweepSpe
         rows.append({"fold": number, "train_start": bars.index[a], "train_end": bars.index[b - 1],
                      "test_start": bars.index[c], "test_end": bars.index[d - 1],
                      **{PARAM_PREFIX + k: v for k, v in sets.valid[best].values.items()},
+                     "train_bars": b - a, "test_bars": d - c,
                      f"train_{spec.metric}": float(stats[best, col]),
-                     f"test_{spec.metric}": test_stats[spec.metric], "test_return": test_stats["total_return"]})
+                     "train_return": float(stats[best, STAT_NAMES.index("total_return")]),
+                     f"test_{spec.metric}": test_stats[spec.metric], "test_return": test_stats["total_return"],
+                     "test_max_drawdown": test_stats["max_drawdown"], "test_trades": test_stats["trades"],
+                     "test_final_equity": test_stats["final_equity"]})
         equity.append(sim.equity)
         fold_of.append(np.full(len(sim.equity), number))
         pnl.append(closed["pnl"].to_numpy())

@@ -1,23 +1,26 @@
 """Reports as a person sees them: headless Chromium opens each page offline, logs no console error, asks for
-nothing but the page's own files (a run report: itself and plotly.min.js beside it), and draws every chart with
-visible marks; a run report's charts zoom (the time charts together), toggle log scale and hover; a screenshot of
-each page is saved."""
+nothing but the page's own files (itself and plotly.min.js beside it), and draws every chart with visible marks;
+a run report's charts zoom (the time charts together), toggle log scale and hover; a sweep page's heatmap switches
+views and its equity chart zooms, as does a walk-forward page's; a screenshot of each page is saved (the sweep and
+walk-forward pages' into docs/screenshots/)."""
 
 from __future__ import annotations
 
 import json
 import struct
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from backtest.engine.simulate import EngineConfig
 from support.browser import Browser, find_chromium
-from support.report_runs import goog_feed, goog_run, goog_sweep, goog_walk_forward
+from support.report_runs import goog_feed, goog_run, goog_sweep_result, goog_walk_forward_files
 from reports import write_failed_report
 from reports.run_files import write_run_files
-from reports.sweep_report import write_sweep_report
+from reports.sweep_files import write_sweep_files
 
 pytestmark = pytest.mark.browser
 CHROMIUM = find_chromium()
@@ -33,16 +36,9 @@ JSON.stringify([...document.querySelectorAll('.plot[data-chart]')].map(plot => {
           traces: graph ? graph.data.length : 0};
 }))
 """
-# Per SVG chart (sweep pages): its size on the page, and how many drawn marks (path/rect/line) have a non-empty box.
-CHARTS_JS = """
-JSON.stringify([...document.querySelectorAll('svg.chart')].map(svg => {
-  const box = svg.getBoundingClientRect();
-  const marks = [...svg.querySelectorAll('path, rect, line')].filter(e => {
-    const b = e.getBBox(); return b.width > 0 || b.height > 0; });
-  return {name: svg.dataset.chart, width: box.width, height: box.height, marks: marks.length,
-          lines: [...svg.querySelectorAll('path.line')].filter(e => e.getTotalLength() > 0).length};
-}))
-"""
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+RSI_GRID = {"window": "7,14,21", "lower": "20,30", "upper": "70,80"}
+RSI_ENGINE = EngineConfig(fees_bps=5, size=0.9, direction="long_only")
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +51,18 @@ def browser():
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, Path]:
-    """A run with trades, a run without, a failed run and a sweep with walk-forward, all from real runs."""
+    """A run with trades, a run without, a failed run, a sweep of three parameters and a walk-forward, all real."""
     root = tmp_path_factory.mktemp("browser_reports")
     feed = goog_feed()
-    sweep = goog_sweep(feed)
     return {
         "run": write_run_files(goog_run(feed), root / "run", benchmark_csv=None)[-1],
         "empty": write_run_files(goog_run(feed, start="2004-08-01", end="2004-09-20"), root / "empty",
                                  benchmark_csv=None)[-1],
         "failed": write_failed_report(root / "failed", {"data": {"symbols": ["NOPE"]}},
                                       "symbols: 'NOPE' not in the warehouse (no ticks)"),
-        "sweep": write_sweep_report(sweep, root / "sweep", metric="sharpe", walk_forward=goog_walk_forward(feed)),
+        "sweep": write_sweep_files(goog_sweep_result(feed, strategy="rsi_reversion", params=RSI_GRID,
+                                                     engine=RSI_ENGINE), root / "sweep")[-1],
+        "walk_forward": goog_walk_forward_files(feed, root / "walk_forward"),
     }
 
 
@@ -107,27 +104,24 @@ def _offline(browser, page: Path) -> None:
     ("run", RUN_CHARTS),
     ("empty", RUN_CHARTS),
     ("failed", set()),
-    ("sweep", {"sweep-heatmap", "sweep-distribution", "walk-forward"}),
+    ("sweep", {"sweep-heatmap", "top-equity", "sweep-distribution"}),
+    ("walk_forward", {"walk-forward"}),
 ])
 def test_page_renders_in_chromium(browser, pages, name, charts, tmp_path):
     page = pages[name]
-    plotly = name in ("run", "empty")
-    _open(browser, page, len(charts) if plotly else 0)
+    browser.call("Emulation.clearDeviceMetricsOverride")  # the last screenshot's page height is not this page's
+    _open(browser, page, len(charts))
     assert browser.console_errors() == []
     _offline(browser, page)
-    if plotly:
+    drawn = {c["name"]: c for c in json.loads(browser.evaluate(PLOTLY_JS))}
+    if charts:
         assert (page.parent / "plotly.min.js").as_uri() in browser.requested_urls()
-        drawn = {c["name"]: c for c in json.loads(browser.evaluate(PLOTLY_JS))}
-        assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 0
     else:
-        drawn = {c["name"]: c for c in json.loads(browser.evaluate(CHARTS_JS))}
-        assert "<script" not in page.read_text()  # pages without charts of plotly stay script-free
+        assert "<script" not in page.read_text()  # pages without charts stay script-free
     assert set(drawn) == charts
     for chart in drawn.values():
         assert chart["width"] > 600 and chart["height"] > 40, chart
-        assert chart["marks"] >= 5, chart
-    for line_chart in charts & {"walk-forward"}:
-        assert drawn[line_chart]["lines"] == 1, drawn[line_chart]
+        assert chart["marks"] >= 1 if chart["name"] == "walk-forward" else chart["marks"] >= 5, chart
     if name == "run":
         assert drawn["equity"]["traces"] == 5 and drawn["price-GOOG"]["traces"] == 7  # band x2, close, markers x4
         assert browser.evaluate("document.querySelectorAll('#chart-price-GOOG .scatterlayer .point').length") > 100
@@ -135,24 +129,65 @@ def test_page_renders_in_chromium(browser, pages, name, charts, tmp_path):
         assert "No trades" in browser.evaluate("document.getElementById('trades').innerText")
     if name == "failed":
         assert "not in the warehouse" in browser.evaluate("document.querySelector('.notice.error').innerText")
-    shot = browser.screenshot(tmp_path / f"{name}.png")
+    if name == "sweep":  # 3 pairs x 3 views, each a heatmap and its best-set star; 5 best sets' equity
+        assert drawn["sweep-heatmap"]["traces"] == 18 and drawn["top-equity"]["traces"] == 5
+    shot = browser.screenshot((SCREENSHOTS if name in ("sweep", "walk_forward") else tmp_path) / f"{_shot(name)}.png")
     width, height = _png_size(shot)
     assert width == 1400 and height > 600
 
 
-RANGE_JS = "JSON.stringify(['chart-equity', 'chart-rolling', 'chart-price-GOOG'].map(id => " \
-           "document.getElementById(id).layout.xaxis.range.map(t => new Date(t.replace(' ', 'T') + 'Z').getTime())))"
+def _shot(name: str) -> str:
+    """The screenshot's file name: docs/screenshots/sweep_report.png and walk_forward.png for those pages."""
+    return {"sweep": "sweep_report"}.get(name, name)
 
 
-def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
-    page = pages["run"]
-    _open(browser, page, len(RUN_CHARTS))
-    before = json.loads(browser.evaluate(RANGE_JS))
-    assert before[0] == before[1] == before[2]  # every time chart spans the run
-    # a real drag across the middle of the equity plot: mouse down, move, up (plotly's zoom box)
-    box = json.loads(browser.evaluate("JSON.stringify((() => { const area = document.querySelector("
-                                      "'#chart-equity .nsewdrag'); area.scrollIntoView({block: 'center'}); "
-                                      "const r = area.getBoundingClientRect(); "
+VISIBLE_HEAT_JS = ("JSON.stringify(document.getElementById('chart-sweep-heatmap').data"
+                   ".map((t, i) => [i, t.visible]).filter(p => p[1] === true).map(p => p[0]))")
+
+
+@pytest.mark.parametrize("name, chart", [("sweep", "top-equity"), ("walk_forward", "walk-forward")])
+def test_sweep_and_walk_forward_pages_zoom(browser, pages, name, chart):
+    page = pages[name]
+    _open(browser, page, 3 if name == "sweep" else 1)
+    ident = f"chart-{chart}"
+    before = browser.evaluate(f"JSON.stringify(document.getElementById('{ident}')._fullLayout.xaxis.range)")
+    _drag(browser, f"#{ident} .nsewdrag")
+    _until(browser, f"JSON.stringify(document.getElementById('{ident}')._fullLayout.xaxis.range) !== '{before}'")
+    old, new = (json.loads(r) for r in (before, browser.evaluate(
+        f"JSON.stringify(document.getElementById('{ident}')._fullLayout.xaxis.range)")))
+    assert _ms(new[0]) > _ms(old[0]) and _ms(new[1]) < _ms(old[1]), (old, new)
+    if name == "sweep":  # the heatmap's menu: the second entry shows the best over the other parameter
+        assert json.loads(browser.evaluate(VISIBLE_HEAT_JS)) == [0, 1]
+        _click(browser, "#chart-sweep-heatmap .updatemenu-header")  # open the menu, as a person would
+        _until(browser, "document.querySelectorAll('#chart-sweep-heatmap .updatemenu-dropdown-button').length === 9")
+        _click(browser, "#chart-sweep-heatmap .updatemenu-dropdown-button", index=1)
+        _until(browser, f"{VISIBLE_HEAT_JS} === '[2,3]'")
+    assert browser.console_errors() == []
+    _offline(browser, page)
+
+
+def _ms(value: str) -> float:
+    """A plotly date-axis value (``2008-01-01 12:00:00.5``) as epoch milliseconds."""
+    text = value.replace(" ", "T")
+    return float(datetime.fromisoformat(text if len(text) > 10 else text + "T00:00").replace(
+        tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def _click(browser, selector: str, *, index: int = 0) -> None:
+    """A real mouse click on the middle of the ``index``-th element matching ``selector``."""
+    x, y = json.loads(browser.evaluate(f"JSON.stringify((() => {{ const e = document.querySelectorAll('{selector}')"
+                                       f"[{index}]; e.scrollIntoView({{block: 'center'}}); "
+                                       "const r = e.getBoundingClientRect(); "
+                                       "return [r.left + r.width / 2, r.top + r.height / 2]; })())"))
+    browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+    for kind in ("mousePressed", "mouseReleased"):
+        browser.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+
+def _drag(browser, selector: str) -> None:
+    """A real mouse drag across the middle of the plot area ``selector`` (plotly's zoom box), from 30% to 60%."""
+    box = json.loads(browser.evaluate(f"JSON.stringify((() => {{ const area = document.querySelector('{selector}'); "
+                                      "area.scrollIntoView({block: 'center'}); const r = area.getBoundingClientRect(); "
                                       "return [r.left, r.top, r.width, r.height]; })())"))
     left, top, width, height = box
     y = top + height / 2
@@ -165,6 +200,18 @@ def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
                                                   "y": y, "button": "left", "buttons": 1})
     browser.call("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": end, "y": y, "button": "left",
                                               "clickCount": 1})
+
+
+RANGE_JS = "JSON.stringify(['chart-equity', 'chart-rolling', 'chart-price-GOOG'].map(id => " \
+           "document.getElementById(id).layout.xaxis.range.map(t => new Date(t.replace(' ', 'T') + 'Z').getTime())))"
+
+
+def test_run_report_zooms_toggles_log_scale_and_hovers(browser, pages):
+    page = pages["run"]
+    _open(browser, page, len(RUN_CHARTS))
+    before = json.loads(browser.evaluate(RANGE_JS))
+    assert before[0] == before[1] == before[2]  # every time chart spans the run
+    _drag(browser, "#chart-equity .nsewdrag")  # a real drag across the middle of the equity plot
     _until(browser, f"JSON.stringify(JSON.parse({RANGE_JS})[2]) !== '{json.dumps(before[2], separators=(',', ':'))}'")
     after = json.loads(browser.evaluate(RANGE_JS))
     span = before[0][1] - before[0][0]

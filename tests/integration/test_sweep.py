@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from backtest.feed import BarArrays
 from backtest.stats import STAT_NAMES, summarize
 from backtest.sweep.local import sweep
 from backtest.sweep.spec import SweepSpec, WalkForward
-from backtest.sweep.walk_forward import walk_forward
+from backtest.sweep.walk_forward import walk_forward, windows
 from reports.sweep_files import write_walk_forward_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,9 +117,27 @@ def test_walk_forward_picks_the_train_best_and_stitches_the_test_windows(tmp_pat
     assert result.stats["total_return"] == pytest.approx(growth - 1, rel=1e-12)
     assert result.stats["final_equity"] == pytest.approx(engine.init_cash * growth, rel=1e-12)
     written = {p.name for p in write_walk_forward_files(result, tmp_path)}
-    assert {"walk_forward.csv", "walk_forward_folds.csv", "sweep.html"} <= written
-    page = (tmp_path / "sweep.html").read_text()
-    assert "Walk-forward: folds by out-of-sample sharpe" in page and "<svg" in page
+    assert written == {"walk_forward.csv", "walk_forward_folds.csv", "walk_forward_metrics.csv", "walk_forward.html",
+                       "plotly.min.js"}
+    page = (tmp_path / "walk_forward.html").read_text()
+    assert "Walk-forward by sharpe" in page and 'data-chart="walk-forward"' in page and "sweep.csv" not in page
+
+
+def test_walk_forward_windows_in_bars_and_sessions():
+    """Three sessions of 390 one-minute bars (nights between them), then a 24/7 day counted in UTC days."""
+    day = np.arange(390) * np.timedelta64(1, "m")
+    index = np.concatenate([np.datetime64(f"2024-01-0{d}T14:30") + day for d in (2, 3, 4)]).astype("datetime64[us]")
+    assert windows(index, WalkForward(train="2s", test="1s")) == [(0, 780, 780, 1170)]
+    assert windows(index, WalkForward(train="1s", test="1s")) == [(0, 390, 390, 780), (390, 780, 780, 1170)]
+    assert windows(index, WalkForward(train="500b", test="300b")) == windows(index, WalkForward(train=500, test=300))
+    assert windows(index, WalkForward(train="500b", test="300b")) == [(0, 500, 500, 800), (300, 800, 800, 1100),
+                                                                       (600, 1100, 1100, 1170)]
+    nonstop = (np.datetime64("2024-01-01") + np.arange(3 * 1440) * np.timedelta64(1, "m")).astype("datetime64[us]")
+    assert windows(nonstop, WalkForward(train="2s", test="1s")) == [(0, 2880, 2880, 4320)]
+    with pytest.raises(Exception, match="train '2s' and test 300 must both be bars, both sessions or both durations"):
+        windows(index, WalkForward(train="2s", test=300))
+    with pytest.raises(Exception, match=r"sweep.walk_forward.test: '0s' must be at least 1"):
+        windows(index, WalkForward(train="2s", test="0s"))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -196,7 +215,30 @@ def test_cli_grid_writes_sweep_heatmap_invalid_and_top_equity(goog, tmp_path):
     final = top.filter(pl.col("rank") == 1)["equity"][-1]
     assert final == pytest.approx(table["final_equity"][0], rel=1e-12)
     page = (out / "sweep.html").read_text()
-    assert "total_return" in page and "<svg" in page
+    assert "total_return" in page and 'data-chart="sweep-heatmap"' in page and 'data-chart="top-equity"' in page
+    views = pl.read_csv(out / "heatmap_views.csv")
+    best = table.row(0, named=True)
+    assert views.filter((pl.col("x") == best["param_slow"]) & (pl.col("y") == best["param_fast"]))[
+        "value"].to_list() == [best["total_return"]]
+    assert escape("fixed values</span><span>defaults") not in page and "data.interval" not in page
+    assert escape("[2004-01-01, 2014-01-01)") in page and "GOOG" in page
+    assert (root / "multirun.html").is_file()  # the one job, its best set
+
+
+def test_cli_walk_forward_counts_sessions_and_writes_its_page(goog, tmp_path):
+    root = tmp_path / "multi"
+    done = _cli("+strategy=sma_cross", "+sweep=grid", "sweep.params.fast=5,10,20", "sweep.params.slow=30,60",
+                "sweep.walk_forward.train=500s", "sweep.walk_forward.test=250s", *goog, f"hydra.sweep.dir={root}",
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = root / "0"
+    folds = pl.read_csv(out / "walk_forward_folds.csv")
+    assert folds["train_bars"].unique().to_list() == [500] and folds["test_bars"][0] == 250  # a session per daily bar
+    growth = np.prod(1 + folds["test_return"].to_numpy())
+    assert pl.read_csv(out / "walk_forward.csv")["equity"][-1] == pytest.approx(10_000 * growth, rel=1e-9)
+    assert f"report: {out / 'walk_forward.html'}" in done.stdout
+    page = (out / "walk_forward.html").read_text()
+    assert "train 500s, test 250s" in page and "sweep.csv" not in page and not (out / "sweep.html").exists()
 
 
 def test_other_comma_values_give_one_job_each_and_every_job_sweeps_the_grid(goog, tmp_path):
@@ -212,6 +254,12 @@ def test_other_comma_values_give_one_job_each_and_every_job_sweeps_the_grid(goog
     assert combined["status"].to_list() == ["ok", "ok"]
     assert ["engine.fees_bps=0" in o for o in combined["overrides"]] == [True, False]
     assert combined["total_return"][0] > combined["total_return"][1]  # the fee costs
+    compared = pl.read_csv(root / "multirun_compare.csv")
+    assert compared.columns == ["field", "kind", "job 0", "job 1", "difference"]  # two jobs: a - b too
+    best_return = compared.filter(pl.col("field") == "total_return")
+    assert [float(best_return[c][0]) for c in ("job 0", "job 1")] == combined["total_return"].to_list()
+    page = (root / "multirun.html").read_text()
+    assert "≠ overrides" in page and 'data-chart="compare-equity"' in page
 
 
 def test_a_failed_sweep_job_is_one_line_and_exit_2(goog, tmp_path):
@@ -236,3 +284,5 @@ def test_multirun_combines_jobs_and_records_the_failed_one(goog, tmp_path):
     assert "strategy.fast=40" in combined["overrides"][1]
     single = pl.read_csv(root / "0" / "metrics.csv")
     assert combined["sharpe"][0] == single["sharpe"][0]
+    page = (root / "multirun.html").read_text()  # the job that ran, the failed one named
+    assert "1 jobs compared; failed (see multirun.csv): 1" in page and 'data-chart="compare-equity"' in page

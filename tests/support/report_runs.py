@@ -1,17 +1,22 @@
 """Real runs for the report tests: GOOG daily bars (the ``backtesting`` package's file) in a fresh database,
-a small parameter grid over them (``sweep.csv`` rows), and a walk-forward stitched from real runs."""
+a small parameter grid over them (``sweep.csv`` rows), and a real sweep and walk-forward over them."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
+from pathlib import Path
 
 import polars as pl
 
 from backtest.engine.simulate import EngineConfig
 from backtest.feed import Feed
-from backtest.runner import DataSpec, RunResult, run_backtest
-from reports.run_files import equity_frame, metrics_frame
+from backtest.runner import DataSpec, RunResult, read_bars, run_backtest
+from backtest.sweep.local import SweepResult, sweep
+from backtest.sweep.spec import SweepSpec, WalkForward
+from backtest.sweep.walk_forward import WalkForwardResult, walk_forward
+from reports.run_files import metrics_frame
+from reports.sweep_context import sweep_context
+from reports.sweep_files import write_walk_forward_files
 from support.data import load_goog
 from warehouse.client import connect
 from warehouse.schema.migrate import migrate
@@ -41,17 +46,27 @@ def goog_sweep(feed: Feed, fasts: tuple[int, ...] = (5, 10, 15, 20),
                      how="diagonal_relaxed")
 
 
-def goog_walk_forward(feed: Feed, years: tuple[str, ...] = ("2006", "2008", "2010", "2012", "2013")) -> pl.DataFrame:
-    """Per window: the best-Sharpe set on the previous two years, run on the next two starting from the
-    previous window's final equity; equity rows stitched."""
-    parts, cash = [], ENGINE.init_cash
-    for fold, (train, test, stop) in enumerate(zip(years, years[1:], years[2:])):
-        grid = goog_sweep(feed, start=f"{train}-01-01", end=f"{test}-01-01")
-        best = grid.sort("sharpe", descending=True, nulls_last=True).row(0, named=True)
-        run = goog_run(feed, best["param_fast"], best["param_slow"], start=f"{test}-01-01", end=f"{stop}-01-01",
-                       engine=dataclasses.replace(ENGINE, init_cash=cash))
-        cash = run.stats["final_equity"]
-        parts.append(equity_frame(run).select("ts", "equity").with_columns(
-            pl.lit(fold).alias("fold"), pl.lit(best["param_fast"]).alias("param_fast"),
-            pl.lit(best["param_slow"]).alias("param_slow")))
-    return pl.concat(parts)
+GOOG = DataSpec(symbols=("GOOG",), start="2004-01-01", end="2014-01-01", interval="1d", source="ohlcv")
+GRID = {"fast": "5,10,15,20", "slow": "30,40,50,60,80"}
+
+
+def goog_sweep_result(feed: Feed, *, strategy: str = "sma_cross", params: dict[str, str] | None = None,
+                      engine: EngineConfig = ENGINE) -> SweepResult:
+    """The sweep of ``params`` (default :data:`GRID`) over every GOOG bar, by Sharpe, the 5 best re-run for their
+    equity."""
+    return sweep(read_bars(feed, GOOG), strategy, SweepSpec(params=params or GRID), engine, data=GOOG)
+
+
+WALK_FORWARD = SweepSpec(params=GRID, walk_forward=WalkForward(train="500s", test="250s"))
+
+
+def goog_walk_forward_result(feed: Feed) -> WalkForwardResult:
+    """The walk-forward :data:`WALK_FORWARD` over GOOG's daily bars, windows counted in sessions."""
+    return walk_forward(read_bars(feed, GOOG), "sma_cross", WALK_FORWARD, ENGINE)
+
+
+def goog_walk_forward_files(feed: Feed, out: Path) -> Path:
+    """The files of :func:`goog_walk_forward_result` in ``out``, its page saying what was swept; the page's path."""
+    result = goog_walk_forward_result(feed)
+    context = sweep_context("sma_cross", WALK_FORWARD, ENGINE, GOOG, result.index)
+    return write_walk_forward_files(result, out, context=context)[-1]
