@@ -162,7 +162,7 @@ def _stats_section(runs: Sequence[RunFolder], table: pl.DataFrame, csv: str) -> 
             cells.append(stat_text(row["field"], row["difference"]) if row["difference"] is not None else "n/a")
         rows.append([row["field"], *cells])
     columns = ["statistic", *(r.label for r in runs), *(["difference (a - b)"] if two else [])]
-    return html.section("Statistics", html.table(columns, rows, numeric=range(1, len(columns)), scroll=True),
+    return html.section("Statistics", html.table(columns, rows, numeric=range(1, len(columns))),
                         note=f"As each run's metrics.csv holds them; every row is in {csv}.", name="stats")
 
 
@@ -183,7 +183,7 @@ def _curves_section(drawn: Sequence[RunFolder], total: int) -> str:
     equity = equity_lines_html("compare-equity", [(r.label, t, r.equity["equity"].to_numpy())
                                                   for r, t in zip(drawn, times)])
     under = equity_lines_html("compare-drawdown", [(r.label, t, r.equity["drawdown"].to_numpy())
-                                                   for r, t in zip(drawn, times)])
+                                                   for r, t in zip(drawn, times)], y_title="drawdown", percent=True)
     note = ("Time charts zoom together. " + (f"The first {len(drawn)} of {total} runs are drawn. "
                                             if len(drawn) < total else "")
             + "Drawdown: equity over its running peak, minus one.")

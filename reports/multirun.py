@@ -108,7 +108,11 @@ def combine_jobs(sweep_dir: str | Path) -> pl.DataFrame:
 
 
 def write_multirun_page(sweep_dir: str | Path) -> Path | None:
-    """Write ``multirun.html`` comparing the jobs under ``sweep_dir`` that completed; None when none did."""
+    """Write ``multirun.html`` comparing the jobs under ``sweep_dir`` that completed; None when none did.
+
+    Each job's ``overrides`` row holds only the overrides not shared by every compared job (those are in the
+    page's subtitle).
+    """
     root = Path(sweep_dir)
     runs: list[RunFolder] = []
     failed: list[str] = []
@@ -117,13 +121,19 @@ def write_multirun_page(sweep_dir: str | Path) -> Path | None:
             failed.append(job.name)
             continue
         try:
-            run = load_run(job, label=f"job {job.name}")
+            runs.append(load_run(job, label=f"job {job.name}"))
         except BacktestError:  # still running, or wrote nothing to compare
             continue
-        runs.append(RunFolder(run.label, run.path, run.metrics, run.equity, run.note, {"overrides": _overrides(job)}))
     if not runs:
         return None
-    subtitle = f"{len(runs)} jobs compared" + (f"; failed (see {COMBINED_FILE}): {', '.join(failed)}" if failed else "")
+    given = [_overrides(run.path).split() for run in runs]
+    common = [o for o in given[0] if all(o in g for g in given[1:])]
+    runs = [RunFolder(r.label, r.path, r.metrics, r.equity, r.note,
+                      {"overrides": " ".join(o for o in g if o not in common) or "(none of its own)"})
+            for r, g in zip(runs, given)]
+    subtitle = (f"{len(runs)} jobs compared"
+                + (f"; failed (see {COMBINED_FILE}): {', '.join(failed)}" if failed else "")
+                + (f"; every job: {' '.join(common)}" if common else ""))
     return write_comparison(runs, root, name=PAGE_NAME, title=f"Multirun: {root}", subtitle=subtitle,
                             table_name=f"{PAGE_NAME}_compare.csv")
 

@@ -88,15 +88,19 @@ def histogram_html(values: np.ndarray, metric: str, best: float) -> str:
 
 
 def equity_lines_html(name: str, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], *,
-                      boundaries: Sequence[np.datetime64] = ()) -> str:
-    """Equity curves ``(label, times, equity)`` overlaid on one time chart; dashed lines at ``boundaries``."""
+                      boundaries: Sequence[np.datetime64] = (), y_title: str = "equity", percent: bool = False) -> str:
+    """Curves ``(label, times, values)`` overlaid on one time chart; dashed lines at ``boundaries``.
+
+    ``percent``: the values are fractions (drawdowns), shown as percent.
+    """
     fig = go.Figure()
-    for i, (label, index, equity) in enumerate(curves):
-        fig.add_trace(time_line(index, equity, name=label, color=LINE_COLORS[i % len(LINE_COLORS)]))
-    longest = max((c[1] for c in curves), key=len)
+    hover = "%{y:.2%}" if percent else "%{y:,.2f}"
+    for i, (label, index, values) in enumerate(curves):
+        fig.add_trace(time_line(index, values, name=label, color=LINE_COLORS[i % len(LINE_COLORS)], hover=hover))
     for edge in boundaries:
         fig.add_vline(x=float(np.datetime64(edge, "us").astype(np.int64)) / 1000.0,
                       line={"color": GREY, "width": 1, "dash": "dash"})
-    fig.update_layout(xaxis=time_axis(np.sort(np.concatenate([c[1] for c in curves])) if len(curves) > 1
-                                      else longest), yaxis={"title": {"text": "equity"}})
-    return figure_html(fig, name, height=340, time=True)
+    every = np.sort(np.concatenate([c[1] for c in curves])) if len(curves) > 1 else curves[0][1]
+    fig.update_layout(xaxis=time_axis(every),
+                      yaxis={"title": {"text": y_title}, "tickformat": ".0%" if percent else None})
+    return figure_html(fig, name, height=340 if not percent else 260, time=True)

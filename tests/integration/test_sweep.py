@@ -260,6 +260,7 @@ def test_other_comma_values_give_one_job_each_and_every_job_sweeps_the_grid(goog
     assert [float(best_return[c][0]) for c in ("job 0", "job 1")] == combined["total_return"].to_list()
     page = (root / "multirun.html").read_text()
     assert "≠ overrides" in page and 'data-chart="compare-equity"' in page
+    assert "<td>engine.fees_bps=0</td><td>engine.fees_bps=20</td>" in page  # the overrides that differ
 
 
 def test_a_failed_sweep_job_is_one_line_and_exit_2(goog, tmp_path):
