@@ -5,7 +5,9 @@ screenshot is saved as ``docs/screenshots/dashboard.png``."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -39,6 +41,9 @@ JSON.stringify([...document.querySelectorAll('.js-plotly-plot')].map(plot => {
 }))
 """
 TABLES_JS = "document.querySelectorAll('[data-testid=stDataFrame]').length"  # rejects, book, trades, benchmark x2, runs
+MAIN_HEIGHT_JS = "document.querySelector('[data-testid=stMain]').scrollHeight"
+SIDEBAR_OPEN_JS = ("(() => { const box = document.querySelector('[data-testid=stSidebar]').getBoundingClientRect();"
+                   " return box.left === 0 && box.width > 200; })()")
 PROBLEMS_JS = ("[...document.querySelectorAll('[data-testid=stException], [data-testid=stAlertContentError]')]"
                ".map(e => e.innerText)")
 
@@ -116,17 +121,25 @@ def test_the_dashboard_renders_in_chromium(dashboard):
                       "live from the stream", "1m high", "Last trades",
                       "Scan vs rollup", "Run benchmark", "Recent runs · 1", "Start backtest"):  # tables are canvases
             assert shown in text, shown
+        uptime = re.search(r"up ([\d,]+) s", text).group(1)  # the ingest panel refreshes on its own every 5 s
+        wait_for(lambda: re.search(r"up ([\d,]+) s", browser.evaluate("document.body.innerText")).group(1) != uptime,
+                 30, "the live panels to refresh", every=0.5)
         assert browser.evaluate(PROBLEMS_JS) == []
         assert browser.console_errors() == []
         assert {u.split("/")[2] for u in browser.requested_urls() if u.startswith("http")} == {dashboard.split("/")[2]}
 
-        # Streamlit scrolls inside its main block: make the window as tall as the page, then shoot it whole
-        height = int(browser.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight"))
-        browser.call("Emulation.setDeviceMetricsOverride",
-                     {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
-        time.sleep(2)  # plotly redraws at the new size
+        # Streamlit scrolls inside its main block: make the window as tall as the page (until the page stops
+        # growing), then shoot the window as it is (a further resize would set the sidebar moving)
+        height = 0
+        while (tall := int(browser.evaluate(MAIN_HEIGHT_JS))) != height:
+            height = tall
+            browser.call("Emulation.setDeviceMetricsOverride",
+                         {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+            time.sleep(2)  # plotly redraws at the new size
+        wait_for(lambda: browser.evaluate(SIDEBAR_OPEN_JS), 30, "the sidebar to be open and still", every=0.5)
+        shot = browser.call("Page.captureScreenshot", {"format": "png"})
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        browser.screenshot(SCREENSHOT, width=WIDTH)
+        SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
         width, shot_height = _png_size(SCREENSHOT)
         assert width == WIDTH and shot_height >= 2000
         assert browser.console_errors() == []

@@ -136,7 +136,7 @@ def _ingest(api: Api, every: int | None) -> None:
                 return
             st.subheader(f"Rejects by reason · {sum(r['count'] for r in rejects):,}")
             if rejects:
-                st.dataframe([{**r, "latest": shape.clock(r["latest"])} for r in rejects], hide_index=True,
+                st.dataframe([{**r, "latest": shape.clock(r["latest"])[:19]} for r in rejects], hide_index=True,
                              height=min(38 + 35 * len(rejects), 250),
                              column_order=("code", "field", "target", "count", "latest"))
             else:
