@@ -30,8 +30,8 @@ def demo(tmp_path_factory) -> list[str]:
 def test_session_windows_are_whole_trading_days(demo, tmp_path):
     run = _run("-m", "backtest", "+strategy=sma_cross", *demo, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    bars = pl.read_csv(tmp_path / "run" / "equity.csv", try_parse_dates=True).select(pl.col("ts").dt.date().alias("day"))
-    per_day = bars.group_by("day", maintain_order=True).len()  # US sessions: one UTC date each
+    bars = pl.read_csv(tmp_path / "run" / "equity.csv", try_parse_dates=True)
+    per_day = bars.group_by(pl.col("ts").dt.date().alias("day"), maintain_order=True).len()  # a US session a date
     days, counts = per_day["day"].to_list(), per_day["len"].to_list()
 
     root = tmp_path / "multi"
