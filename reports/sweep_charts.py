@@ -21,11 +21,12 @@ import plotly.graph_objects as go
 import polars as pl
 
 from backtest.sweep.collect import PARAM_PREFIX
-from reports.format import number, stat_text
+from reports.format import PERCENT_STATS, number, stat_text
 from reports.plots import BLUE, GREEN, GREY, ORANGE, RED, figure_html, time_axis, time_line
 
 VIEW_LABELS = {"at_best": "others at the best set", "best": "best over the others", "mean": "mean over the others",
                "set": "each set"}
+TEXT_CELLS = 400  # up to this many cells, each shows its value
 LINE_COLORS = (BLUE, ORANGE, GREEN, RED, GREY, "#6b46c1", "#b7791f", "#2c7a7b")
 
 
@@ -40,6 +41,7 @@ def heatmap_html(pairs: Sequence[tuple[str, str, pl.DataFrame]], metric: str, to
     fig = go.Figure()
     buttons: list[dict[str, Any]] = []
     groups: list[list[int]] = []
+    z_format = "%{z:.2%}" if metric in PERCENT_STATS else "%{z:,.2f}"
     for x, y, views in pairs:
         xs = sorted(views[x].unique().to_list())
         ys = sorted(views[y].unique().to_list())
@@ -49,13 +51,14 @@ def heatmap_html(pairs: Sequence[tuple[str, str, pl.DataFrame]], metric: str, to
             grid = np.full((len(ys), len(xs)), np.nan)
             for yv, xv, value in cells.select(y, x, "value").iter_rows():
                 grid[ys.index(yv), xs.index(xv)] = np.nan if value is None else value
-            text = [[stat_text(metric, float(v)) for v in row] for row in grid]
+            small = grid.size <= TEXT_CELLS  # values written in the cells; larger grids show them on hover only
+            text = [[stat_text(metric, float(v)) for v in row] for row in grid] if small else None
             groups.append([len(fig.data)])
             fig.add_trace(go.Heatmap(
-                z=grid, x=x_text, y=y_text, text=text, texttemplate="%{text}" if grid.size <= 400 else None,
+                z=grid, x=x_text, y=y_text, text=text, texttemplate="%{text}" if small else None,
                 colorscale="RdYlGn", colorbar={"title": {"text": metric}}, hoverongaps=False, visible=not buttons,
                 name=f"{_short(y)} x {_short(x)}: {VIEW_LABELS[view]}",
-                hovertemplate=f"{_short(x)} %{{x}}<br>{_short(y)} %{{y}}<br>{metric} %{{text}}<extra></extra>"))
+                hovertemplate=f"{_short(x)} %{{x}}<br>{_short(y)} %{{y}}<br>{metric} {z_format}<extra></extra>"))
             groups[-1].append(len(fig.data))
             fig.add_trace(go.Scatter(x=[number(top[x])], y=[number(top[y])], mode="markers", name="best set",
                                      marker={"symbol": "star", "size": 16, "color": "black",
@@ -76,14 +79,21 @@ def heatmap_html(pairs: Sequence[tuple[str, str, pl.DataFrame]], metric: str, to
 
 
 def histogram_html(values: np.ndarray, metric: str, best: float) -> str:
-    """The distribution of ``metric`` over every set with a value; a red line at the best set's ``best``."""
+    """The distribution of ``metric`` over every set with a value; a red line at the best set's ``best``.
+
+    The bins are counted here and drawn as bars, so a million sets cost the page 60 bars, not a million values.
+    """
     finite = np.asarray(values, dtype=np.float64)
     finite = finite[np.isfinite(finite)]
-    fig = go.Figure(go.Histogram(x=finite, nbinsx=min(60, max(10, len(finite) // 4)), marker={"color": BLUE},
-                                 name=metric, hovertemplate=f"{metric} %{{x}}<br>%{{y}} sets<extra></extra>"))
+    counts, edges = np.histogram(finite, bins=min(60, max(10, len(finite) // 4)))
+    hover = "%{customdata[0]:.2%} to %{customdata[1]:.2%}" if metric in PERCENT_STATS else \
+        "%{customdata[0]:,.4g} to %{customdata[1]:,.4g}"
+    fig = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges) * 0.95,
+                           customdata=np.column_stack([edges[:-1], edges[1:]]), marker={"color": BLUE}, name=metric,
+                           hovertemplate=f"{metric} {hover}<br>%{{y}} sets<extra></extra>"))
     fig.add_vline(x=best, line={"color": RED, "width": 2})
-    fig.update_layout(xaxis={"title": {"text": metric}}, yaxis={"title": {"text": "sets"}}, bargap=0.05,
-                      showlegend=False)
+    fig.update_layout(xaxis={"title": {"text": metric}, "tickformat": ".0%" if metric in PERCENT_STATS else None},
+                      yaxis={"title": {"text": "sets"}}, showlegend=False)
     return figure_html(fig, "sweep-distribution", height=260)
 
 
