@@ -1,6 +1,6 @@
 """``python -m warehouse <command>``: init, demo, load, load-quotes, load-ohlcv, load-instruments, load-news,
 load-indices, status, repair, compact, rebuild-bars,
-bench, produce, ingest, serve.
+bench, produce, ingest, serve, dashboard.
 
 Every command takes ``--dsn``, before or after its name (default ``$TICKHOUSE_DSN`` or the
 embedded ``./data/warehouse``). User errors print one line ``error: ...`` and exit 2.

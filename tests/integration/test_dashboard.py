@@ -300,6 +300,9 @@ def test_the_command_checks_the_api_before_starting_streamlit(served, tmp_path):
         done = _dashboard_cli("--api", api)
         assert done.returncode == 2 and done.stderr.startswith(message) and done.stderr.count("\n") == 1, done.stderr
         assert done.stdout == ""
+    exposed = _dashboard_cli("--api", served, "--host", "0.0.0.0")
+    assert exposed.returncode == 2 and exposed.stderr.startswith("error: host: '0.0.0.0' is not a loopback address"), \
+        exposed.stderr
     busy = _dashboard_cli("--api", served, "--port", served.rsplit(":", 1)[1])
     assert busy.returncode == 2 and busy.stderr.startswith("error: port: cannot listen on 127.0.0.1:"), busy.stderr
     site = tmp_path / "site"

@@ -2,8 +2,8 @@
 
 ``--api`` is the serve to show (default ``$TICKHOUSE_API`` or http://127.0.0.1:8123), ``--token`` its
 token (default ``$TICKHOUSE_TOKEN``; handed to the app in the environment, not on its command line).
-Streamlit runs headless (it prints the address to open), binds 127.0.0.1 unless ``--host`` says
-otherwise, and sends no usage statistics. An API that does not answer, refuses the token or is not
+Streamlit runs headless (it prints the address to open), binds 127.0.0.1 (``--host`` may name another
+loopback address only: Streamlit has no login), and sends no usage statistics. An API that does not answer, refuses the token or is not
 a tickhouse serve is one line, ``error: api: ...``, exit 2, before Streamlit starts.
 
 >>> import argparse
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from warehouse.dashboard import API_ENV, DEFAULT_API, TOKEN_ENV
 from warehouse.errors import WarehouseError
+from warehouse.serve.security import is_loopback
 
 APP = Path(__file__).with_name("app.py")
 EXTRA = "pip install 'tickhouse[dashboard]'"
@@ -51,6 +52,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise WarehouseError(f"port: {args.port!r} is not a TCP port (1-65535)")
+    if not is_loopback(args.host):
+        raise WarehouseError(f"host: {args.host!r} is not a loopback address, and the dashboard has no login of "
+                             f"its own; reach it through an SSH tunnel or a proxy that authenticates")
     token = args.token or os.environ.get(TOKEN_ENV) or None
     try:
         with Api(args.api, token=token, timeout=CHECK_TIMEOUT_S) as api:
