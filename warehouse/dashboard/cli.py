@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import socket
 import sys
 from pathlib import Path
 
 from warehouse.dashboard import API_ENV, DEFAULT_API, TOKEN_ENV
 from warehouse.errors import WarehouseError
-from warehouse.serve.security import is_loopback
+from warehouse.serve.security import check_port_free, is_loopback
 
 APP = Path(__file__).with_name("app.py")
 EXTRA = "pip install 'tickhouse[dashboard]'"
@@ -50,8 +49,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise WarehouseError(f"dashboard needs Streamlit and httpx ({exc.name} is missing): {EXTRA}") from None
 
-    if not 0 < args.port < 65536:
-        raise WarehouseError(f"port: {args.port!r} is not a TCP port (1-65535)")
     if not is_loopback(args.host):
         raise WarehouseError(f"host: {args.host!r} is not a loopback address, and the dashboard has no login of "
                              f"its own; reach it through an SSH tunnel or a proxy that authenticates")
@@ -62,22 +59,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             args.api = api.url
     except ApiError as exc:
         raise WarehouseError(str(exc)) from None
-    _check_free(args.host, args.port)
+    check_port_free(args.host, args.port, what="a dashboard")
     env = {**os.environ, TOKEN_ENV: token} if token else dict(os.environ)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"dashboard of {args.api} at http://{shown}:{args.port}", flush=True)
     command = streamlit_command(args)
     os.execve(command[0], command, env)
     return 0  # not reached: execve replaces this process
-
-
-def _check_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise WarehouseError(f"port: cannot listen on {host}:{port} ({exc.strerror}); "
-                                 f"is a dashboard already running? pass --port") from None
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

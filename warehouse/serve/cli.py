@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 from typing import Any
 
 from warehouse.errors import WarehouseError
-from warehouse.serve.security import TOKEN_ENV, check_bind
+from warehouse.serve.security import TOKEN_ENV, check_bind, check_port_free
 from warehouse.stream.cli import add_consumer_options
 from warehouse.stream.sink import RunOptions
 
@@ -39,11 +38,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise WarehouseError(f"serve needs the serve extra: {EXTRA}") from None
     token = args.token or os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)
-    if not 0 < args.port < 65536:
-        raise WarehouseError(f"port: {args.port!r} is not a TCP port (1-65535)")
     if args.pool < 1:
         raise WarehouseError(f"pool: {args.pool!r} is not an integer >= 1")
-    _check_free(args.host, args.port)
+    check_port_free(args.host, args.port, what="serve")
     ingest: list[Any] = []
     app = create_app(args.dsn, token=token, read_only=args.read_only, pool=args.pool, outputs=args.outputs,
                      on_start=lambda app: _start_ingest(app, args, ingest),
@@ -66,15 +63,6 @@ def _start_ingest(app: Any, args: argparse.Namespace, started: list[Any]) -> Non
     app.state.ingest = consumer
     consumer.start()
     started.append(consumer)
-
-
-def _check_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise WarehouseError(f"port: cannot listen on {host}:{port} ({exc.strerror}); "
-                                 f"is serve already running? pass --port") from None
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

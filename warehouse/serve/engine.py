@@ -111,26 +111,29 @@ class Engine:
 def _apply(connection: _Connection, settings: Mapping[str, str], database: str) -> None:
     """Bring the connection's session to ``settings`` and ``database`` (only what differs is sent)."""
     for name in [name for name in connection.settings if name not in settings]:
-        connection.handle.query(f"SET {name} = DEFAULT", "TabSeparated")
+        _session(connection, f"SET {name} = DEFAULT")
         del connection.settings[name]
     for name, value in settings.items():
         if connection.settings.get(name) == value:
             continue
         if not IDENTIFIER.match(name):
             raise QueryError(f"Code: 115. DB::Exception: Unknown setting {name!r}. (UNKNOWN_SETTING)")
-        try:
-            connection.handle.query(f"SET {name} = {quote(value)}", "TabSeparated")
-        except Exception as exc:
-            raise QueryError(str(exc)) from None
+        _session(connection, f"SET {name} = {quote(value)}")
         connection.settings[name] = value
     if connection.database != database:
         if not IDENTIFIER.match(database):
             raise QueryError(f"Code: 81. DB::Exception: Database {database!r} does not exist. (UNKNOWN_DATABASE)")
-        try:
-            connection.handle.query(f"USE {database}", "TabSeparated")
-        except Exception as exc:
-            raise QueryError(str(exc)) from None
+        _session(connection, f"USE {database}")
         connection.database = database
+
+
+def _session(connection: _Connection, statement: str) -> None:
+    """Run a statement that changes the connection's session (``SET``, ``USE``); ClickHouse's refusal as a
+    :class:`QueryError`."""
+    try:
+        connection.handle.query(statement, "TabSeparated")
+    except Exception as exc:  # chDB raises ChdbError / RuntimeError with ClickHouse's message
+        raise QueryError(str(exc)) from None
 
 
 def quote(value: str) -> str:

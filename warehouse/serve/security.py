@@ -18,6 +18,7 @@ import base64
 import hmac
 import ipaddress
 import json
+import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -54,6 +55,23 @@ def check_bind(host: str, token: str | None) -> None:
     if not is_loopback(host) and not token:
         raise WarehouseError(f"host: {host!r} is not a loopback address, which needs a token "
                              f"(--token or ${TOKEN_ENV})")
+
+
+def check_port_free(host: str, port: int, *, what: str) -> None:
+    """A one-line error when ``host:port`` cannot be bound (``what`` names the service that may hold it).
+
+    >>> check_port_free("127.0.0.1", 70000, what="serve")
+    Traceback (most recent call last):
+    warehouse.errors.WarehouseError: port: 70000 is not a TCP port (1-65535)
+    """
+    if not 0 < port < 65536:
+        raise WarehouseError(f"port: {port!r} is not a TCP port (1-65535)")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise WarehouseError(f"port: cannot listen on {host}:{port} ({exc.strerror}); "
+                                 f"is {what} already running? pass --port") from None
 
 
 def presented(headers: dict[bytes, bytes], query_string: bytes) -> str | None:
