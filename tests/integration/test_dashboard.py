@@ -31,6 +31,15 @@ BAD_ROWS = ("symbol,ts,price,size,side,trade_id\n"
             "AAPL,2030-01-03T15:00:01,185,100,buy,900003\n")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _streamlit_leaves_main_as_it_found_it():
+    """AppTest makes its temporary script the process's ``__main__``: later tests would inherit it (Dask's
+    spawned workers re-run ``__main__`` and fail on it)."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 def _dashboard(url: str, token: str | None) -> None:  # AppTest runs this function's body as the script
     from warehouse.dashboard.app import render
 

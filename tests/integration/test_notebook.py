@@ -21,6 +21,7 @@ def test_feed_tour_runs_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "demo", "--ticks", "200k"],
                    check=True, cwd=ROOT, capture_output=True, timeout=120)
     monkeypatch.setenv("TICKHOUSE_DSN", dsn)  # the kernel inherits this environment
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # importing streamlit (other tests) sets Agg: no inline PNGs
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
     NotebookClient(notebook, timeout=120, kernel_name="python3",
@@ -41,6 +42,7 @@ def test_strategy_tour_writes_runs_sweeps_and_reports_a_strategy(tmp_path: Path,
     subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "demo", "--ticks", "200k", "--symbols",
                     "AAPL,MSFT"], check=True, cwd=ROOT, capture_output=True, timeout=120)
     monkeypatch.setenv("TICKHOUSE_DSN", dsn)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(ROOT / "notebooks" / "strategy_tour.ipynb", as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
     assert "class EmaCross(Strategy):" in notebook.cells[1].source  # the strategy is written in a cell
