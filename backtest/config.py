@@ -82,6 +82,7 @@ class DataSpec:
     tz: Optional[str] = None  # zone of days for symbols with no exchange (Feed.bars' tz)
     session: str = "regular"  # regular | all | pre | post: which ticks of a trading day make bars
     exchange: Optional[str] = None  # every symbol's exchange (NSE, NYSE, XLON, ...) instead of instruments'
+    benchmark: Optional[str] = None  # the report's benchmark: buy and hold of this symbol (null: of the run's symbols)
 
     def __post_init__(self) -> None:
         if isinstance(self.symbols, str):
@@ -104,7 +105,7 @@ class DataSpec:
         'ohlcv'
         >>> DataSpec.from_mapping({"symbol": "GOOG"})
         Traceback (most recent call last):
-        backtest.errors.BacktestError: data.symbol: unknown setting (known: symbols, start, end, interval, source, tz, session, exchange)
+        backtest.errors.BacktestError: data.symbol: unknown setting (known: symbols, start, end, interval, source, tz, session, exchange, benchmark)
         """
         known = [f.name for f in dataclasses.fields(cls)]
         for key in values:

@@ -55,7 +55,8 @@ from backtest.stats import calendar
 if TYPE_CHECKING:
     from backtest.runner import RunResult
 
-__all__ = ["ANNUALISED", "METRIC_NAMES", "MIN_PERIODS", "MIN_SPAN", "Metric", "TearSheet", "run_tear_sheet",
+__all__ = ["ANNUALISED", "METRIC_NAMES", "MIN_PERIODS", "MIN_SPAN", "Metric", "TearSheet", "run_benchmark",
+           "run_tear_sheet",
            "small_sample", "tear_sheet"]
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -161,15 +162,34 @@ def tear_sheet(equity: np.ndarray, index: np.ndarray, *, init_cash: float, trade
 
 
 def run_tear_sheet(result: RunResult) -> TearSheet:
-    """:func:`tear_sheet` of a run: its closed trades, its exposure, and buy and hold of its symbols as benchmark.
-
-    The benchmark (:func:`backtest.curves.buy_and_hold`) puts an equal share of
-    the initial cash in each symbol at its first bar's close.
-    """
+    """:func:`tear_sheet` of a run: its closed trades, its exposure, and its benchmark (:func:`run_benchmark`)."""
     sim = result.simulation
     closed = sim.trades.filter(~sim.trades["is_open"])
     return tear_sheet(sim.equity, result.bars.index, init_cash=sim.init_cash, trade_pnl=closed["pnl"].to_numpy(),
-                      exposure_bars=sim.exposure_bars, benchmark=buy_and_hold(result.bars.close, sim.init_cash))
+                      exposure_bars=sim.exposure_bars, benchmark=run_benchmark(result)[1])
+
+
+def run_benchmark(result: RunResult) -> tuple[str, np.ndarray]:
+    """A run's benchmark and its equity per bar: buy and hold of the chosen symbol (``data.benchmark``), else
+    of the run's symbols (:func:`backtest.curves.buy_and_hold`: an equal share of the initial cash in each at
+    its first close).
+
+    >>> from backtest.engine.simulate import EngineConfig, run
+    >>> from backtest.feed import BarArrays
+    >>> from backtest.runner import Benchmark, RunResult
+    >>> close = np.array([[10.0], [11.0], [12.0]])
+    >>> bars = BarArrays(np.array(["2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[us]"), ("X",),
+    ...                  close, close, close, close, close)
+    >>> sim = run(close, close, close, close, np.array([[1.0], [np.nan], [np.nan]]), EngineConfig(fill="close"))
+    >>> result = RunResult("s", {}, None, EngineConfig(), bars, sim, {}, (), "", Benchmark("SPY", close[:, 0] * 2))
+    >>> name, equity = run_benchmark(result)
+    >>> name, equity.round(2).tolist()
+    ('SPY', [10000.0, 11000.0, 12000.0])
+    """
+    init = result.simulation.init_cash
+    if result.benchmark is not None:
+        return result.benchmark.symbol, buy_and_hold(result.benchmark.close[:, None], init)
+    return "buy and hold of " + ", ".join(result.bars.symbols), buy_and_hold(result.bars.close, init)
 
 
 def small_sample(index: np.ndarray) -> str:

@@ -57,6 +57,35 @@ class RunResult:
     stats: dict[str, Any]
     query_costs: Sequence[QueryCost]
     fingerprint: str
+    benchmark: Benchmark | None = None  # a chosen symbol's closes (data.benchmark); None: buy and hold of the run's
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark symbol's close at each of the run's bars (its last close at or before the bar; NaN before its
+    first)."""
+
+    symbol: str
+    close: np.ndarray
+
+
+def read_benchmark(feed: Feed, data: DataSpec, index: np.ndarray) -> Benchmark | None:
+    """``data.benchmark``'s closes on the run's bar ``index``; None without one.
+
+    >>> read_benchmark(Feed(), DataSpec(), np.array([], dtype="datetime64[s]")) is None
+    True
+    """
+    if data.benchmark is None:
+        return None
+    bars = feed.arrays([data.benchmark], data.start, data.end, data.interval, source=data.source,
+                       tz=data.tz, session=data.session, exchange=data.exchange)
+    if bars.close.shape[0] == 0:
+        raise BacktestError(f"data.benchmark: no bars for {data.benchmark!r} in [{data.start}, {data.end}) at "
+                            f"{data.interval}")
+    times = bars.index.astype("datetime64[us]").astype(np.int64)
+    at = np.searchsorted(times, index.astype("datetime64[us]").astype(np.int64), side="right") - 1
+    close = np.where(at >= 0, bars.close[np.maximum(at, 0), 0], np.nan)
+    return Benchmark(data.benchmark, close)
 
 
 def read_bars(feed: Feed, data: DataSpec) -> BarArrays:
@@ -205,5 +234,6 @@ def run_backtest(feed: Feed, strategy: str | type[strategies.Strategy], strategy
     ticks = TickSource(feed, Interval.parse(data.interval).seconds) if engine.execution is Execution.ticks else None
     simulation, stats = simulate(instance, bars, engine, ticks=ticks)
     label = strategy if isinstance(strategy, str) else instance.name
+    benchmark = read_benchmark(feed, data, bars.index)
     return RunResult(label, instance.values, data, engine, bars, simulation, stats, tuple(feed.stats[first_cost:]),
-                     fingerprint(bars))
+                     fingerprint(bars), benchmark)

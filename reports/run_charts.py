@@ -28,9 +28,9 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from backtest.curves import (bar_returns, buy_and_hold, drawdown, exposure, histogram, monthly_returns,
+from backtest.curves import (bar_returns, drawdown, exposure, histogram, monthly_returns,
                              rolling_sharpe_volatility, rolling_window, yearly_returns)
-from backtest.metrics import TearSheet
+from backtest.metrics import TearSheet, run_benchmark
 from backtest.runner import RunResult
 from reports import html
 from reports.format import percent
@@ -49,13 +49,13 @@ def performance_section(result: RunResult) -> str:
     """Equity against buy and hold (log-scale toggle), the underwater curve and exposure, on one time axis."""
     index, sim = result.bars.index, result.simulation
     equity = sim.equity
-    bench = buy_and_hold(result.bars.close, sim.init_cash)
+    label, bench = run_benchmark(result)
     gross, net = exposure(sim.positions, result.bars.close, equity)
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, row_heights=[0.56, 0.24, 0.2],
                         subplot_titles=("", "Underwater: drawdown from the running peak",
                                         "Exposure: position value / equity"))
     fig.add_trace(time_line(index, equity, name="Strategy equity"), row=1, col=1)
-    fig.add_trace(time_line(index, bench, name="Buy and hold", color=GREY), row=1, col=1)
+    fig.add_trace(time_line(index, bench, name=label[:1].upper() + label[1:], color=GREY), row=1, col=1)
     fig.add_trace(time_line(index, drawdown(equity), name="Drawdown", color=RED, fill=True, hover="%{y:.2%}"),
                   row=2, col=1)
     fig.add_trace(time_line(index, gross, name="Gross exposure", color=ORANGE, hover="%{y:.1%}"), row=3, col=1)
@@ -66,8 +66,10 @@ def performance_section(result: RunResult) -> str:
     fig.update_yaxes(tickformat=".0%", row=3, col=1)
     fig.update_layout(updatemenus=[log_toggle()], hovermode="x unified")
     final = bench[-1] if len(bench) else float("nan")
-    note = (f"Buy and hold: an equal share of the initial cash ({sim.init_cash:,.2f}) in each of "
-            f"{', '.join(result.bars.symbols)} at its first close, held to the end (final {final:,.2f}). "
+    held = (f"the initial cash ({sim.init_cash:,.2f}) in {result.benchmark.symbol} (data.benchmark) at its first "
+            f"close" if result.benchmark is not None else f"an equal share of the initial cash ({sim.init_cash:,.2f}) "
+            f"in each of {', '.join(result.bars.symbols)} at its first close")
+    note = (f"Benchmark, buy and hold: {held}, held to the end (final {final:,.2f}). "
             f"Exposure: the summed |units x close| (gross) and units x close (net) over equity. {_DOWNSAMPLED}")
     chart = figure_html(fig, "equity", height=640, time=True, top=64)
     return html.section("Equity, benchmark, drawdown and exposure", chart, note=note, name="equity")
@@ -166,10 +168,12 @@ def months_section(result: RunResult) -> str:
     fig.update_yaxes(autorange="reversed", type="category", showgrid=False)
     fig.update_xaxes(showgrid=False)
     strategy = yearly_returns(index, equity, init)
-    bench = yearly_returns(index, buy_and_hold(result.bars.close, init), init)
+    label, curve = run_benchmark(result)
+    bench = yearly_returns(index, curve, init)
     rows = [[str(year), percent(mine), percent(theirs), percent(mine - theirs)]
             for (year, mine), (_, theirs) in zip(strategy.rows(), bench.rows())]
-    table = html.table(["year", "strategy", "buy and hold", "difference"], rows, numeric=[1, 2, 3])
+    table = html.table(["year", "strategy", "benchmark" if result.benchmark is None else result.benchmark.symbol,
+                        "difference"], rows, numeric=[1, 2, 3])
     body = (figure_html(fig, "monthly", height=80 + 30 * len(years))
             + f'<h3>End of year</h3><div style="max-width:560px">{table}</div>')
     return html.section("Monthly and yearly returns", body, name="months",

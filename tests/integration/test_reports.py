@@ -165,7 +165,7 @@ def test_mae_mfe_breakdown_and_buy_and_hold_of_a_crafted_run(tmp_path):
     assert breakdown.filter(pl.col("key") == "X")["pnl"][0] == pytest.approx(trades["pnl"][0], rel=1e-12)
     assert breakdown.filter(pl.col("key") == "short")["win_rate"][0] == 0.0  # Y rose: the short lost
 
-    bench = next(t for t in plotted(text, "equity") if t["name"] == "Buy and hold")
+    bench = next(t for t in plotted(text, "equity") if t["name"] == "Buy and hold of X, Y")
     first, last = result.bars.close[0], result.bars.close[-1]
     assert bench["y"][-1] == pytest.approx(result.engine.init_cash * np.mean(last / first), rel=1e-12)
     assert "final 10,300.00" in text  # 10,000 x 103 / 100 in both symbols
