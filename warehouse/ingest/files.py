@@ -1,7 +1,8 @@
 """Bulk loaders: Parquet, CSV, Arrow tables and polars DataFrames into ``ticks``.
 
 Input is streamed in batches of ``batch_rows`` rows, so files larger than RAM
-load in bounded memory. Every batch is validated (:mod:`warehouse.ingest.validate`);
+load in bounded memory. Ticks named by an instrument token instead of a symbol are enriched from
+``instruments`` (:mod:`warehouse.ingest.enrich`). Every batch is validated (:mod:`warehouse.ingest.validate`);
 bad rows go to ``rejects`` with their code, field, value, reason, source and row number
 (the summary counts them per code), and good rows go through
 :class:`warehouse.ingest.writer.TickWriter`.
@@ -29,6 +30,7 @@ from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from warehouse.errors import WarehouseError
+from warehouse.ingest.enrich import TokenSymbols, map_tick_columns
 from warehouse.ingest.writer import SortedBatch, TickWriter, WriteStats, sort_batch
 from warehouse.ingest.validate import REJECTS_SCHEMA, clean_ticks, malformed_csv_rejects, map_columns
 
@@ -120,10 +122,10 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = N
     # corrections' bars are rebuilt once, at the end (a month is swapped in whole per rebuild)
     writer = TickWriter(client, defer_rebuilds=True, source=label)
     started = time.perf_counter()
-    batches, total = _batches(source, batch_rows)
+    batches, total = _batches(source, batch_rows, map_tick_columns)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
               desc=f"loading {Path(label).name}", leave=False) as bar:
-        for read, rejects, ticks, epoch_unit in _one_ahead(_prepared(batches, label)):
+        for read, rejects, ticks, epoch_unit in _one_ahead(_prepared(batches, label, TokenSymbols(client))):
             report.epoch_unit = epoch_unit
             report.rejected += write_rejects(client, rejects, target="ticks", source=label)
             report.rejected_by_code.update(dict(pl.from_arrow(rejects["code"]).value_counts().iter_rows()))
@@ -141,16 +143,21 @@ _DONE = object()
 T = TypeVar("T")
 
 
-def _prepared(batches: Numbered, source: str) -> Iterator[tuple[int, pa.Table, SortedBatch, str | None]]:
-    """(rows read, rejected rows, clean rows in identity order, epoch unit so far) per batch: the warehouse-free work.
+def _prepared(batches: Numbered, source: str,
+              tokens: TokenSymbols) -> Iterator[tuple[int, pa.Table, SortedBatch, str | None]]:
+    """(rows read, rejected rows, clean rows in identity order, epoch unit so far) per batch: the work done beside
+    the inserts (the token table is read once, on the first batch of tokens).
 
     The first batch with epoch times decides their unit for the whole source.
     """
     epoch_unit = None
     for first_row, batch, unreadable in batches:
+        batch, token = tokens.enrich(batch)
         clean = clean_ticks(batch, source=source, first_row=first_row, epoch_unit=epoch_unit)
+        rejects = clean.rejects if token is None else tokens.name_unknown(clean.rejects, batch, token,
+                                                                          first_row=first_row)
         epoch_unit = epoch_unit or clean.epoch_unit
-        yield batch.num_rows, pa.concat_tables([unreadable, clean.rejects]), sort_batch(clean.ticks), epoch_unit
+        yield batch.num_rows, pa.concat_tables([unreadable, rejects]), sort_batch(clean.ticks), epoch_unit
 
 
 def _one_ahead(items: Iterator[T]) -> Iterator[T]:

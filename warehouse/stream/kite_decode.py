@@ -31,12 +31,11 @@ import polars as pl
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
+from warehouse.ingest.enrich import token_symbols
 from warehouse.ingest.quote_check import QUOTES_SCHEMA, clean_quotes
 from warehouse.ingest.validate import REJECTS_SCHEMA, TICKS_SCHEMA, clean_ticks, rejects_table
 from warehouse.schema.quotes_ddl import LEVELS
 
-TOKENS_SQL = ("SELECT instrument_token, argMax(symbol, loaded_at) FROM instruments "
-              "WHERE instrument_token IN {tokens:Array(UInt64)} GROUP BY instrument_token")
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -91,8 +90,7 @@ class KiteDecoder:
     def _learn(self, tokens: set[int]) -> None:
         """Enrichment: the symbols of tokens not seen before, from ``instruments`` (one query per batch)."""
         if tokens:
-            rows = self.client.query(TOKENS_SQL, parameters={"tokens": sorted(tokens)}).result_rows
-            self.symbols.update({int(token): symbol for token, symbol in rows})
+            self.symbols.update(token_symbols(self.client, sorted(tokens)))
 
     def _trades(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The ticks whose ``volume_traded`` grew past every earlier one of their token (this batch and before)."""
