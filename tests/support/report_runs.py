@@ -3,9 +3,13 @@ a small parameter grid over them (``sweep.csv`` rows), and a real sweep and walk
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import uuid
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from backtest.engine.simulate import EngineConfig
@@ -70,3 +74,21 @@ def goog_walk_forward_files(feed: Feed, out: Path) -> Path:
     result = goog_walk_forward_result(feed)
     context = sweep_context("sma_cross", WALK_FORWARD, ENGINE, GOOG, result.index)
     return write_walk_forward_files(result, out, context=context)[-1]
+
+
+def plotted(text: str, chart: str) -> list[dict]:
+    """The traces of chart ``chart`` as the page hands them to Plotly.newPlot, base64 arrays decoded."""
+    start = text.index(f'Plotly.newPlot(                        "chart-{chart}",')
+    traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", start))
+
+    def decoded(value):
+        if isinstance(value, dict) and {"dtype", "bdata"} <= set(value) <= {"dtype", "bdata", "shape"}:
+            flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+            return flat.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else flat
+        return value
+    return [{key: decoded(value) for key, value in trace.items()} for trace in traces]
+
+
+def charts_on(text: str) -> list[str]:
+    """The names of the plotly charts on a page, in order."""
+    return re.findall(r'<div class="plot[\w -]*" data-chart="([\w-]+)">', text)
