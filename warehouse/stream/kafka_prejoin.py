@@ -50,7 +50,10 @@ def start(argv: Sequence[str]) -> None:
     parser.add_argument("--brokers", default=DEFAULT_BROKERS)
     parser.add_argument("--topic", default=DEFAULT_TOPIC)
     parser.add_argument("--group", default=DEFAULT_GROUP)
+    parser.add_argument("--format", default="ticks")
     known, _ = parser.parse_known_args(args[i + 2:])
+    if known.format != "ticks":  # kite comes through Redis only: the command refuses it at once
+        return
     key = (known.brokers, known.topic, known.group)
     try:  # the real bound and log are set by adopt(), before the first consume
         require("kafka", "ingest kafka")  # without the extra: the command reports the hint
