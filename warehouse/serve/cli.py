@@ -45,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(args.dsn, token=token, read_only=args.read_only, pool=args.pool, outputs=args.outputs,
                      on_start=lambda app: _start_ingest(app, args, ingest),
                      on_stop=lambda _app: [consumer.stop() for consumer in ingest])
-    shown = "[::1]" if ":" in args.host else args.host
+    shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"serving {args.dsn or 'the default warehouse'} at http://{shown}:{args.port} "
           f"(DSN for other processes; API docs at /docs{', token required' if token else ''})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

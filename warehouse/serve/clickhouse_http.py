@@ -90,18 +90,14 @@ def parse_request(method: str, query: dict[str, str], body: bytes, *, read_only:
     {'x': '1'}
     """
     text = query.get("query", "")
+    fmt = query.get("default_format", "TabSeparated")
     data = None
-    head = INSERT_HEAD.match(body) if not text and body else None
-    if head:
-        text, data = head.group(1).decode() + "FORMAT " + head.group(2).decode(), body[head.end():]
-    elif text and body and INSERT_HEAD.match(text.encode()):
-        data = body
+    head = INSERT_HEAD.match(text.encode() if text else body) if body else None
+    if head:  # INSERT ... FORMAT f: its data is the body after the statement, or the whole body
+        data = body if text else body[head.end():]
+        text, fmt = head.group(1).decode(), head.group(2).decode()
     elif body:
         text = f"{text}\n{body.decode(errors='replace')}" if text else body.decode(errors="replace")
-    fmt = query.get("default_format", "TabSeparated")
-    if data is not None:
-        found = INSERT_HEAD.match(text.encode())
-        text, fmt = found.group(1).decode(), found.group(2).decode()
     params = {name[len("param_"):]: value for name, value in query.items() if name.startswith("param_")}
     settings = {name: value for name, value in query.items() if name not in TRANSPORT and not name.startswith("param_")}
     writable = method != "GET" and not read_only and query.get("readonly", "0") in ("", "0")

@@ -37,6 +37,7 @@ class Ingest:
         self.args = args
         self.options = RunOptions(batch=args.batch, linger=args.linger, status_every=args.status_every)
         self.source = open_source(args, self.options, log_line)
+        self._backlog_client = self._redis_client() if args.broker == "redis" else None  # one pool for every status
         self.sink = stream_sink(args, client, self.source.name, on_ticks=on_ticks, on_quotes=on_quotes)
         self.stop_event = threading.Event()
         self.stats: SinkStats = self.sink.stats
@@ -55,6 +56,8 @@ class Ingest:
         self.stop_event.set()
         self._thread.join(timeout=120)
         self.source.close()
+        if self._backlog_client is not None:
+            self._backlog_client.close()
 
     def status(self) -> dict[str, Any]:
         """Counts so far, the rate since the previous call (at least a second apart) and the stream's backlog."""
@@ -76,14 +79,18 @@ class Ingest:
             self.error = first_line(exc)
             log_line(f"ingest stopped: {self.error}")
 
+    def _redis_client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.args.url, socket_timeout=2)
+
     def _backlog(self) -> dict[str, int | None]:
-        if self.args.broker != "redis":
+        if self._backlog_client is None:
             return {"pending": None, "lag": None}
         import redis
 
         try:
-            with redis.Redis.from_url(self.args.url, socket_timeout=2) as connection:
-                groups = connection.xinfo_groups(self.args.stream)
+            groups = self._backlog_client.xinfo_groups(self.args.stream)
         except redis.RedisError:
             return {"pending": None, "lag": None}
         group = next((g for g in groups if g["name"].decode() == self.args.group), None)
