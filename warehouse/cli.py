@@ -44,6 +44,7 @@ from warehouse.ingest.ohlcv import load_ohlcv
 from warehouse.ingest.quote_rollup import repair_quotes
 from warehouse.ingest.quotes import load_quotes
 from warehouse.ingest.rollup import rebuild_range
+from warehouse.ingest.session_check import SessionRule, session_rule
 from warehouse.errors import WarehouseError
 from warehouse.schema.migrate import migrate
 from warehouse.schema.ddl import LATEST_VERSION, KafkaSource, Target, render
@@ -81,8 +82,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     """Load tick files; exit 1 when a file had rows and every one was rejected."""
     client = connect(args.dsn)
     migrate(client)
-    return _load_each(args.paths, lambda path: load_ticks(client, path, batch_rows=args.batch_rows),
-                      see="position, code, field, value, raw")
+    sessions = _sessions(args, client)
+    return _load_each(args.paths, lambda path: load_ticks(client, path, batch_rows=args.batch_rows,
+                                                          sessions=sessions), see="position, code, field, value, raw")
 
 
 def cmd_load_quotes(args: argparse.Namespace) -> int:
@@ -97,8 +99,28 @@ def cmd_load_ohlcv(args: argparse.Namespace) -> int:
     """Import bar files; exit 1 when a file had rows and every one was rejected."""
     client = connect(args.dsn)
     migrate(client)
+    sessions = _sessions(args, client)
     return _load_each(args.paths, lambda path: load_ohlcv(client, path, symbol=args.symbol, interval=args.interval,
-                                                          tz=args.tz), see="position, code, field, value, raw")
+                                                          tz=args.tz, sessions=sessions),
+                      see="position, code, field, value, raw")
+
+
+def _sessions(args: argparse.Namespace, client: Any) -> SessionRule | None:
+    """The session rule of ``--require-session`` / ``--exchange`` (checked before any file is read), or None."""
+    if args.require_session is None and args.exchange is None:
+        return None
+    return session_rule(client, require=args.require_session, exchange=args.exchange)
+
+
+def _session_options(command: argparse.ArgumentParser) -> None:
+    """``--require-session`` and ``--exchange`` of a loader (the tick and OHLCV loaders)."""
+    command.add_argument("--require-session", metavar="regular|extended",
+                         help="refuse rows outside their exchange's session (to rejects, code outside_session): "
+                         "regular = open to close of a trading day; extended = any time of a trading day "
+                         "(holidays and weekends refused). The exchange is --exchange, else instruments'")
+    command.add_argument("--exchange", help="the exchange every symbol of the files trades on (NSE, NYSE, XLON, "
+                         "...) for --require-session (default: each symbol's in instruments; a symbol with none "
+                         "is an error)")
 
 
 def cmd_load_instruments(args: argparse.Namespace) -> int:
@@ -239,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="load tick files (.parquet, .csv, .csv.gz) into ticks")
     load.add_argument("paths", nargs="+", metavar="PATH")
     load.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per insert batch")
+    _session_options(load)
     load.set_defaults(run=cmd_load)
 
     quotes = commands.add_parser("load-quotes", help="load quote files (.parquet, .csv, .csv.gz; symbol, ts, "
@@ -255,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     bars.add_argument("--interval", help="e.g. 1d, 1h, 5m (default: inferred per symbol from the timestamps)")
     bars.add_argument("--tz", help="zone of naive timestamps, e.g. Asia/Kolkata (default: UTC; "
                       "times with an offset and epoch times are exact)")
+    _session_options(bars)
     bars.set_defaults(run=cmd_load_ohlcv)
 
     instruments = commands.add_parser("load-instruments", help="import Kite's instruments CSV (tokens, symbols, "

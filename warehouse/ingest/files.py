@@ -32,7 +32,7 @@ from tqdm import tqdm
 from warehouse.errors import WarehouseError
 from warehouse.ingest.enrich import TokenSymbols, map_tick_columns
 from warehouse.ingest.writer import SortedBatch, TickWriter, WriteStats, sort_batch
-from warehouse.ingest.validate import REJECTS_SCHEMA, clean_ticks, malformed_csv_rejects, map_columns
+from warehouse.ingest.validate import REJECTS_SCHEMA, Screen, clean_ticks, malformed_csv_rejects, map_columns
 
 DEFAULT_BATCH_ROWS = 500_000  # files and record-batch streams: bounded memory
 # An Arrow table or polars frame is in memory already: its batches are twice as large, which the
@@ -100,13 +100,14 @@ def write_rejects(client: Client, rejects: pa.Table, *, target: str, source: str
 
 
 def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = None,
-               name: str | None = None, progress: bool | None = None) -> LoadReport:
+               name: str | None = None, progress: bool | None = None, sessions: Screen | None = None) -> LoadReport:
     """Load ticks from a file (.parquet, .csv, .csv.gz), an Arrow table, a polars frame,
     or a stream of Arrow record batches (e.g. the demo generator).
 
     ``batch_rows`` defaults to :data:`IN_MEMORY_BATCH_ROWS` for a table or frame and
     :data:`DEFAULT_BATCH_ROWS` for a file (a stream of batches keeps its own sizes).
-    ``progress=None`` shows a progress bar only on a terminal.
+    ``progress=None`` shows a progress bar only on a terminal. ``sessions`` refuses the rows outside their
+    symbol's exchange session (``outside_session``): a :func:`warehouse.ingest.session_check.session_rule`.
 
     >>> from warehouse.client import connect
     >>> from warehouse.schema.migrate import migrate
@@ -125,7 +126,7 @@ def load_ticks(client: Client, source: TickSource, *, batch_rows: int | None = N
     batches, total = _batches(source, batch_rows, map_tick_columns)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
               desc=f"loading {Path(label).name}", leave=False) as bar:
-        for read, rejects, ticks, epoch_unit in _one_ahead(_prepared(batches, label, TokenSymbols(client))):
+        for read, rejects, ticks, epoch_unit in _one_ahead(_prepared(batches, label, TokenSymbols(client), sessions)):
             report.epoch_unit = epoch_unit
             report.rejected += write_rejects(client, rejects, target="ticks", source=label)
             report.rejected_by_code.update(dict(pl.from_arrow(rejects["code"]).value_counts().iter_rows()))
@@ -143,8 +144,8 @@ _DONE = object()
 T = TypeVar("T")
 
 
-def _prepared(batches: Numbered, source: str,
-              tokens: TokenSymbols) -> Iterator[tuple[int, pa.Table, SortedBatch, str | None]]:
+def _prepared(batches: Numbered, source: str, tokens: TokenSymbols,
+              sessions: Screen | None = None) -> Iterator[tuple[int, pa.Table, SortedBatch, str | None]]:
     """(rows read, rejected rows, clean rows in identity order, epoch unit so far) per batch: the work done beside
     the inserts (the token table is read once, on the first batch of tokens).
 
@@ -153,7 +154,7 @@ def _prepared(batches: Numbered, source: str,
     epoch_unit = None
     for first_row, batch, unreadable in batches:
         batch, token = tokens.enrich(batch)
-        clean = clean_ticks(batch, source=source, first_row=first_row, epoch_unit=epoch_unit)
+        clean = clean_ticks(batch, source=source, first_row=first_row, epoch_unit=epoch_unit, screen=sessions)
         rejects = clean.rejects if token is None else tokens.name_unknown(clean.rejects, batch, token,
                                                                           first_row=first_row)
         epoch_unit = epoch_unit or clean.epoch_unit

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
@@ -30,6 +31,8 @@ from warehouse.ingest.bar_times import ParsedTimes, check_zone, parse_times
 from warehouse.ingest.files import write_rejects
 from warehouse.ingest.instruments import exchange_zones
 from warehouse.ingest.ohlcv_formats import FIELDS, read_vendor_bars
+from warehouse.ingest.session_check import CLOSED, OUTSIDE, REGULAR, SessionRule
+from warehouse.sessions import venue_of
 
 PRICE_COLUMNS = FIELDS
 _INTERVAL = re.compile(r"^(\d+)(s|m|h|d|w)$")
@@ -120,14 +123,18 @@ def interval_seconds(interval: str) -> int:
 
 
 def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, interval: str | None = None,
-               tz: str | None = None, zone_for_symbol: Mapping[str, str] | None = None) -> OhlcvReport:
+               tz: str | None = None, zone_for_symbol: Mapping[str, str] | None = None,
+               sessions: SessionRule | None = None) -> OhlcvReport:
     """Import one file of bars; every symbol of a multi-symbol file is kept.
 
     ``symbol`` names the symbol of a one-symbol file (default: the file name's stem);
     for a file with a symbol column it must agree with it. Naive times are read in
     ``zone_for_symbol[symbol]`` (default: the exchange zones ``instruments`` knows for the
     file's symbols, :func:`~warehouse.ingest.instruments.exchange_zones`), else in ``tz``,
-    else as UTC; the summary says which.
+    else as UTC; the summary says which. ``sessions`` (:func:`~warehouse.ingest.session_check.session_rule`)
+    refuses bars outside their exchange's session (``outside_session``): an intraday bar by its start time, a
+    bar of a day or more when its local day is not a trading day; its exchange also places naive times
+    (without ``tz``). Bars before 1971 are not checked.
 
     >>> import backtesting, os, tempfile
     >>> from warehouse.client import connect
@@ -151,7 +158,9 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
     bars = read_vendor_bars(path)
     frame = bars.frame.with_columns(_symbols(bars.frame, bars.has_symbols, symbol, path))
     if zone_for_symbol is None:
-        zone_for_symbol = exchange_zones(client, frame["symbol"].unique().to_list())
+        names = frame["symbol"].unique().to_list()
+        exchange = sessions.exchange if sessions is not None and tz is None else None
+        zone_for_symbol = dict.fromkeys(names, venue_of(exchange).zone) if exchange else exchange_zones(client, names)
     times = parse_times(frame["time"], frame["symbol"], tz=tz, zone_for_symbol=zone_for_symbol)
     values = frame.select(
         "symbol", times.ts.alias("ts"),
@@ -163,6 +172,9 @@ def load_ohlcv(client: Client, path: str | Path, *, symbol: str | None = None, i
     values = values.with_columns(_duplicates())
     good = values.filter(pl.col("reason").is_null())
     intervals = _intervals(good, interval, str(path))
+    if sessions is not None and sessions.require is not None:
+        values = _outside_sessions(values, frame["time"], sessions, intervals)
+        good = values.filter(pl.col("reason").is_null())
     bad = values.filter(pl.col("reason").is_not_null()).select(
         "position", *_REJECT_COLUMNS, pl.col("raw").struct.json_encode()).to_arrow()
     rejects = pa.concat_tables([bars.malformed, bad.cast(bars.malformed.schema)])
@@ -219,6 +231,24 @@ def _failures(frame: pl.DataFrame, values: pl.DataFrame, times: ParsedTimes) -> 
         chains = [pl.when(condition.fill_null(False)).then(part if isinstance(part, pl.Expr) else pl.lit(part))
                   .otherwise(chain) for part, chain in zip(parts, chains)]
     return values.select(chain.cast(pl.String).alias(name) for chain, name in zip(chains, _REJECT_COLUMNS))
+
+
+def _outside_sessions(values: pl.DataFrame, given: pl.Series, sessions: SessionRule,
+                      intervals: dict[str, str]) -> pl.DataFrame:
+    """``values`` with the good bars outside their session made rejects (a bar of a day or more: only on a day
+    without a session)."""
+    good = values["reason"].is_null()
+    picked = values.filter(good)
+    types = sessions.types(picked["symbol"], picked["ts"])
+    days = {name: interval_seconds(step) >= 86400 for name, step in intervals.items()}
+    daily = picked["symbol"].replace_strict(days, default=False, return_dtype=pl.Boolean).to_numpy()
+    types = np.where(daily & (types != CLOSED) & (types >= 0), REGULAR, types)
+    why = pl.Series(types).replace_strict(sessions.reasons(), default=None, return_dtype=pl.String)
+    reason = pl.Series("why", [None] * values.height, pl.String).scatter(good.arg_true(), why)
+    hit, text = reason.is_not_null(), given.cast(pl.String).fill_null("").str.strip_chars()
+    update = {"code": pl.lit(OUTSIDE), "field": pl.lit("ts"), "value": pl.lit(text), "reason": pl.lit(reason)}
+    return values.with_columns(pl.when(hit).then(expr).otherwise(pl.col(name)).alias(name)
+                               for name, expr in update.items())
 
 
 def _duplicates() -> list[pl.Expr]:

@@ -37,6 +37,7 @@ import polars as pl
 import pyarrow as pa
 
 from warehouse.errors import WarehouseError
+from warehouse.ingest.session_check import SessionRule
 from warehouse.ingest.validate import (MIN_TS, REJECTS_SCHEMA, _as_text, _mix, _parse_ts, _stable_hash,
                                        _stripped_symbols, rejects_table)
 from warehouse.schema.quotes_ddl import LEVELS, OTHER_COLUMNS, level_columns
@@ -103,11 +104,23 @@ def map_quote_columns(names: list[str], source: str) -> dict[str, str]:
 
 
 def clean_quotes(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int = 1, now: datetime | None = None,
-                 epoch_unit: str | None = None) -> CleanQuotes:
+                 epoch_unit: str | None = None, sessions: SessionRule | None = None) -> CleanQuotes:
     """Validate and convert one batch; good rows keep their input order.
 
     ``first_row`` numbers the batch's first row in its source (rejects say ``row N``); ``epoch_unit``
-    reads epoch numbers in that unit (default: the batch's numbers decide, as for ticks).
+    reads epoch numbers in that unit (default: the batch's numbers decide, as for ticks). ``sessions``
+    (:func:`warehouse.ingest.session_check.session_rule`) types each quote whose input has no ``session``
+    (an empty one) by its exchange's calendar (``pre``, ``regular``, ``post``, ``closed``, ``break``), and
+    refuses those outside a required session (``outside_session``); without it an absent session is ``""``.
+
+    >>> from warehouse.ingest.session_check import session_rule
+    >>> t = pa.table({"symbol": ["A", "A"], "ts": ["2024-01-02T14:00:00Z", "2024-01-02T15:00:00Z"],
+    ...               "bid": [10.0, 10.0], "ask": [10.1, 10.1]})
+    >>> out = clean_quotes(t, source="example", sessions=session_rule(None, require="regular", exchange="NYSE"))
+    >>> out.quotes["session"].to_pylist(), out.rejects.select(["code", "value", "reason"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    (['regular'], [{'code': 'outside_session', 'value': '2024-01-02T14:00:00Z',
+                    'reason': 'ts: before the open (regular session required)'}])
     """
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     mapping = map_quote_columns(table.column_names, source)
@@ -122,16 +135,19 @@ def clean_quotes(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: in
     for name in [*level_columns(), *OTHER_COLUMNS]:
         parsed[name] = _number(frame[name]) if name in frame.columns else pl.Series(name, np.zeros(n))
     checks = _checks(frame, parsed, ceiling, epoch_unit)
+    if sessions is not None:  # after the other rules: the first one a row breaks is its reason
+        checks += [(mask, code, "ts", reason, _text(frame["ts"]))
+                   for mask, code, reason in sessions(parsed["symbol"], ts)]
     masks = [mask.fill_null(False) for mask, *_ in checks]
     bad = pl.select(pl.any_horizontal(masks)).to_series().to_numpy() if masks else np.zeros(n, bool)
     parsed["seq"] = (frame["seq"].cast(pl.UInt64, strict=False).fill_null(0) if "seq" in frame.columns
                      else _content_hash(parsed))
-    session = _as_text(frame["session"]).fill_null("") if "session" in frame.columns else None
+    session = _session(frame, parsed, sessions)
     for name in level_columns(fields=("orders",)):  # whole counts (a negative one is refused above)
         parsed[name] = parsed[name].round(0).cast(pl.UInt32, strict=False)
     clean = pl.DataFrame([(parsed[f.name] if f.name in ("symbol", "ts", "exchange_ts") else parsed[f.name].fill_null(0))
                           .alias(f.name) for f in QUOTES_SCHEMA if f.name != "session"])
-    clean = clean.with_columns(session if session is not None else pl.lit("").alias("session"))
+    clean = clean.with_columns(session)
     if not bad.any():
         return CleanQuotes(clean.to_arrow().cast(QUOTES_SCHEMA), REJECTS_SCHEMA.empty_table(), epoch_unit)
     rows = np.flatnonzero(bad)
@@ -184,6 +200,15 @@ def _checks(raw: pl.DataFrame, parsed: dict[str, pl.Series], ceiling: datetime, 
                 checks.append(((down > 0) & ~ordered(up, down), "bad_depth", field,
                                f"{field}: not {words} level {k - 1} (or level {k - 1} is empty)", _text(down)))
     return checks
+
+
+def _session(frame: pl.DataFrame, parsed: dict[str, pl.Series], sessions: SessionRule | None) -> pl.Series:
+    """The session type of each row: the input's, else (where it is absent or empty) the calendar's, else ""."""
+    given = (_as_text(frame["session"]).fill_null("").str.strip_chars() if "session" in frame.columns
+             else pl.repeat("", frame.height, dtype=pl.String, eager=True)).alias("session")
+    if sessions is None or not (given == "").any():
+        return given
+    return given.zip_with(given != "", sessions.type_names(parsed["symbol"], parsed["ts"]))
 
 
 def _number(series: pl.Series) -> pl.Series:

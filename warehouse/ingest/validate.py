@@ -61,6 +61,7 @@ REJECT_CODES = {
     "bad_value": "a number outside its allowed range (an instrument's lot size, tick size or strike below 0)",
     "unknown_exchange": "an instrument on an exchange whose time zone is not known",
     "unknown_token": "a broker tick whose instrument token is not in instruments (load-instruments first)",
+    "outside_session": "a time outside its symbol's required exchange session (load --require-session)",
     "not_full_mode": "a broker tick without market depth (LTP or quote mode, or an index): not a quote",
 }
 """Every ``rejects.code``, with what it means."""
@@ -79,6 +80,7 @@ MIN_TS = datetime(1971, 1, 1, tzinfo=timezone.utc)
 EPOCH_UNITS = {"seconds": 1_000_000_000, "milliseconds": 1_000_000, "microseconds": 1_000, "nanoseconds": 1}
 """Epoch units, coarse to fine, with their length in nanoseconds."""
 _EPOCH_TEXT = r"^-?\d+(\.\d+)?$"  # a number written as text: an epoch time
+Screen = Callable[[pl.Series, pl.Series], list[tuple[pl.Series, str, str]]]  # (symbols, ts) -> (mask, code, reason)
 _SIDES = {"buy": 1, "b": 1, "1": 1, "+1": 1, "sell": -1, "s": -1, "-1": -1, "unknown": 0, "0": 0, "": 0}
 
 
@@ -112,14 +114,15 @@ def map_columns(names: list[str], source: str) -> dict[str, str]:
     return mapping
 
 
-def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int = 1,
-                now: datetime | None = None, epoch_unit: str | None = None) -> CleanBatch:
+def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int = 1, now: datetime | None = None,
+                epoch_unit: str | None = None, screen: Screen | None = None) -> CleanBatch:
     """Validate and convert one batch; rows keep their input order.
 
     ``first_row`` is the 1-based row number of the batch's first row in its
     source, used in each reject's ``position``. ``epoch_unit`` (one of
     :data:`EPOCH_UNITS`) reads epoch numbers in that unit; by default the batch's
-    numbers decide it (:func:`epoch_unit_of`).
+    numbers decide it (:func:`epoch_unit_of`). ``screen`` adds rules on ``ts``, checked after the others
+    (a required session: :class:`warehouse.ingest.session_check.SessionRule`).
 
     >>> t = pa.table({"symbol": ["A", "B"], "ts": ["2024-01-02T14:30:00Z", "soon"],
     ...               "price": [10.5, 11.0], "size": [100, 5]})
@@ -149,7 +152,8 @@ def clean_ticks(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int
     }
     parsed["trade_id"] = (_parse_trade_id(frame["trade_id"]) if "trade_id" in frame.columns
                           else _derived_trade_id(parsed))
-    failures = _failures(frame, parsed, now + timedelta(days=1), epoch_unit)
+    extra = screen(parsed["symbol"], parsed["ts"]) if screen else []
+    failures = _failures(frame, parsed, now + timedelta(days=1), epoch_unit, extra)
     ticks = pl.DataFrame([parsed[name].alias(name) for name in TICKS_SCHEMA.names])
     if failures.height == 0:  # all good: no copies
         return CleanBatch(ticks.to_arrow().cast(TICKS_SCHEMA), REJECTS_SCHEMA.empty_table(), epoch_unit)
@@ -194,8 +198,8 @@ def malformed_csv_rejects(rows: list[pacsv.InvalidRow]) -> pa.Table:
                          [row.text or "" for row in rows])
 
 
-def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
-              epoch_unit: str | None) -> pl.DataFrame:
+def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime, epoch_unit: str | None,
+              extra: list[tuple[pl.Series, str, str]]) -> pl.DataFrame:
     """One row per invalid input row: its index ``row`` and the first rule it broke (code, field, value, reason).
 
     Masks are computed for every row; values only for the (few) bad rows.
@@ -222,7 +226,7 @@ def _failures(raw: pl.DataFrame, parsed: dict[str, pl.Series], max_ts: datetime,
          _gather(size)),
         (ts < MIN_TS, "early_ts", "ts", f"ts: before {MIN_TS:%Y-%m-%d}{as_epoch}", given_ts),
         (ts > max_ts, "future_ts", "ts", f"ts: after now + 1 day{as_epoch}", given_ts),
-    ]
+    ] + [(mask, code, "ts", reason, given_ts) for mask, code, reason in extra]
     masks = [mask.fill_null(False) for mask, *_ in checks]
     bad = pl.select(pl.any_horizontal(masks)).to_series().to_numpy() if masks else np.zeros(raw.height, bool)
     rows = np.flatnonzero(bad)
