@@ -67,12 +67,22 @@ def session_types(ts_us: np.ndarray, days: DayTable) -> np.ndarray:
     >>> [SESSION_TYPES[code] for code in session_types(np.array(ts + [ts[1] + 86400e6], np.int64), days)]
     ['pre', 'regular', 'post', 'closed']
     """
-    midnights = np.asarray(days.midnights, np.int64) * _MICROS
-    day = np.clip(np.searchsorted(midnights, ts_us, side="right") - 1, 0, len(days.opens) - 1)
-    opens, closes, breaks, resumes = (np.asarray(values, np.int64)[day] * _MICROS for values in days[2:])
-    kind = np.where(ts_us < opens, PRE, np.where(ts_us >= closes, POST, REGULAR))
-    kind = np.where((breaks > 0) & (ts_us >= breaks) & (ts_us < resumes), BREAK, kind)
-    return np.where(opens > 0, kind, CLOSED).astype(np.int8)
+    edges, kinds = _edges(days)
+    return kinds[np.clip(np.searchsorted(edges, ts_us, side="right") - 1, 0, len(kinds) - 1)]
+
+
+def _edges(days: DayTable) -> tuple[np.ndarray, np.ndarray]:
+    """Every boundary of ``days`` in µs, ascending, with the session type that starts there (of equal ones, the
+    last starts: a 24h day's open is its midnight)."""
+    edges, kinds = [], []
+    for midnight, *times in zip(days.midnights, *days[2:]):
+        opens, closes, breaks, resumes = times
+        for edge, kind in ((midnight, PRE if opens else CLOSED), (opens, REGULAR), (breaks, BREAK),
+                           (resumes, REGULAR), (closes, POST)):
+            if edge:
+                edges.append(edge)
+                kinds.append(kind)
+    return np.asarray(edges, np.int64) * _MICROS, np.asarray(kinds, np.int8)
 
 
 @dataclass
@@ -129,6 +139,8 @@ class SessionRule:
 
     def _venue_codes(self, symbols: pl.Series) -> tuple[list[Venue], np.ndarray | None]:
         """The venues of ``symbols`` and each row's index among them (None: one venue holds every row)."""
+        if self.exchange is not None:
+            return [venue_of(self.exchange)], None
         placed = {name: self._venue(name) for name in symbols.drop_nulls().unique().sort().to_list() if name}
         venues = sorted({venue for venue in placed.values() if venue is not None}, key=str)
         if len(venues) == 1 and None not in placed.values():
