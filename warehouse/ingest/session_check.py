@@ -126,15 +126,19 @@ class SessionRule:
         """Each row's session type code (:data:`SESSION_TYPES`), -1 where unknown (a null, early or unplaced row)."""
         micros = ts.dt.epoch("us").fill_null(0).to_numpy()
         out = np.full(len(micros), -1, np.int8)
+        valid = micros >= _EARLIEST_US
         venues, codes = self._venue_codes(symbols)
         for index, venue in enumerate(venues):
-            rows = np.flatnonzero((codes == index) & (micros >= _EARLIEST_US)) if codes is not None \
-                else np.flatnonzero(micros >= _EARLIEST_US)
-            if rows.size == 0:
+            rows = valid if codes is None else valid & (codes == index)
+            every = bool(rows.all())  # the common case: no copy in, none out
+            picked = micros if every else micros[rows]
+            if picked.size == 0:
                 continue
-            picked = micros[rows]
             days = day_table(venue, *(_utc(int(edge)) for edge in (picked.min(), picked.max())))
-            out[rows] = session_types(picked, days)
+            typed = session_types(picked, days)
+            if every:
+                return typed
+            out[rows] = typed
         return out
 
     def _venue_codes(self, symbols: pl.Series) -> tuple[list[Venue], np.ndarray | None]:
