@@ -4,8 +4,8 @@ session refused.
 A :class:`SessionRule` places each symbol on its venue (:func:`warehouse.sessions.venue_of`): the exchange
 given for the whole load (``--exchange``), else the symbol's exchange in ``instruments``. Per batch it lays
 the venue's sessions over the days the batch touches (:func:`warehouse.sessions.day_table`) and types every
-row by its local day in one vectorised pass (:func:`session_types`: ``searchsorted`` over the days'
-midnights, then the day's open, close and lunch break):
+row in one vectorised pass (:func:`session_types`: ``searchsorted`` over the days' boundaries -- midnight,
+open, break, resume, close -- and a gather of the type each one starts):
 
 * ``closed``: a day without a session (a holiday, a weekend);
 * ``pre``: before the open of a trading day; ``regular``: from the open to the close; ``post``: after the
@@ -15,8 +15,9 @@ midnights, then the day's open, close and lunch break):
 With ``require="regular"`` a row of any other type is refused (code ``outside_session``, field ``ts``, the
 time as given as value, the type in the reason); with ``require="extended"`` only ``closed`` rows are (pre-
 and post-market of a trading day are kept). With a requirement, a symbol no exchange places is an error
-naming it (load its instruments, or pass the exchange); without one (the quote loader's session fill), its
-rows just get no type (``""``).
+naming it (load its instruments, or pass the exchange); without one (the session type of quotes,
+:func:`warehouse.ingest.quote_check.clean_quotes`), its rows just get no type (``""``). Ticks keep no session
+column: their session is derived at read time (``Feed.bars(..., session=...)``, :mod:`warehouse.feed_sessions`).
 
 The instruments' listings are read once, at a rule's first batch (before any insert of the load runs).
 
