@@ -53,8 +53,15 @@ INSERT_SETTINGS = {"optimize_on_insert": 0}
 _EMBEDDED_INSERT = (f"INSERT INTO quotes ({', '.join(QUOTES_SCHEMA.names)}) "
                     f"SELECT {', '.join(QUOTES_SCHEMA.names)} FROM Python(_tickhouse_quotes)")
 _EMBEDDED_SETTINGS = {**INSERT_SETTINGS, "max_threads": 1}
-HALF_MIN_ROWS = 250_000  # a batch of at least twice this many rows goes in as two halves at once
+# A batch of at least twice this many rows goes in as two halves at once. Halves of 250k rows (a file's
+# 500k-row batches cut in two) made twice the parts and set off merges: +3 CPU s per 4M quotes
+# (docs/performance.md, "Quotes (issue G)"), so a file's batches go in whole, beside the next one's checks.
+HALF_MIN_ROWS = 500_000
 _DEPTH = {side: level_columns(sides=(side,), fields=("qty",)) for side in ("bid", "ask")}
+INSERT_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()) if f.name in ("symbol", "session")
+                                    else f.type, nullable=False) for f in QUOTES_SCHEMA])
+"""What the writer hands ClickHouse: symbol and session dictionary-encoded (LowCardinality as they are), no
+nullable columns (no null maps to build and drop): the in-place read costs about half as much."""
 
 
 @dataclass
@@ -125,7 +132,7 @@ class QuoteWriter:
 class PreparedQuotes:
     """A clean batch with its rollup inputs in key order (``(symbol, ts, seq)``): what the writer inserts."""
 
-    table: pa.Table  # QUOTES_SCHEMA, one chunk, rows as they came (ClickHouse sorts them on insert)
+    table: pa.Table  # INSERT_SCHEMA, one chunk, rows as they came (ClickHouse sorts them on insert)
     symbols: list[str]  # sorted; ``code`` indexes them
     code: np.ndarray  # int32, in key order, as ts, seq and values
     ts: np.ndarray  # int64 µs
@@ -145,21 +152,41 @@ def prepare(quotes: pa.Table) -> PreparedQuotes:
     table = table if all(column.num_chunks == 1 for column in table.columns) else table.combine_chunks()
     if table.num_rows == 0:
         empty = np.empty(0, np.int64)
-        return PreparedQuotes(table, [], empty.astype(np.int32), empty, empty.astype(np.uint64),
+        return PreparedQuotes(INSERT_SCHEMA.empty_table(), [], empty.astype(np.int32), empty, empty.astype(np.uint64),
                               np.empty((0, 7)), 0)
-    symbols, code, order = _key_order(table)
+    symbols, encoded, code, order = _key_order(table)
     ts = table.column("ts").chunk(0).cast(pa.int64()).to_numpy()[order]
     seq = table.column("seq").chunk(0).to_numpy()[order]
     code = code[order]
-    return PreparedQuotes(table, symbols, code, ts, seq, _rollup_values(table, order), _halves_at(code, ts, seq, order))
+    return PreparedQuotes(_insert_table(table, encoded), symbols, code, ts, seq, _rollup_values(table, order),
+                          _halves_at(code, ts, seq, order))
+
+
+def _insert_table(table: pa.Table, symbol: pa.DictionaryArray) -> pa.Table:
+    """``table`` (one chunk) as :data:`INSERT_SCHEMA`, with ``symbol`` its symbols dictionary-encoded; a null becomes
+    the value ClickHouse stores for it in a non-Nullable column (0, ``''``).
+
+    >>> t = pa.table({name: pa.array([None], f.type) for name, f in zip(QUOTES_SCHEMA.names, QUOTES_SCHEMA)})
+    >>> row = _insert_table(t, pa.array([""]).dictionary_encode()).to_pylist()[0]
+    >>> row["session"], row["bid_px_1"], row["ts"].year
+    ('', 0.0, 1970)
+    """
+    columns = []
+    for f in QUOTES_SCHEMA:
+        column = symbol if f.name == "symbol" else table.column(f.name).chunk(0)
+        if column.null_count:
+            column = column.fill_null("" if pa.types.is_string(f.type) else pa.scalar(0, f.type))
+        columns.append(pc.dictionary_encode(column) if f.name == "session" else column)
+    return pa.Table.from_arrays(columns, schema=INSERT_SCHEMA)
 
 
 def _utc(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
 
 
-def _key_order(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(sorted distinct symbols, each row's code among them, the stable order by (symbol, ts, seq))."""
+def _key_order(table: pa.Table) -> tuple[list[str], pa.DictionaryArray, np.ndarray, np.ndarray]:
+    """(sorted distinct symbols, the symbols dictionary-encoded, each row's code among the sorted ones, the stable
+    order by (symbol, ts, seq))."""
     encoded = pc.dictionary_encode(table.column("symbol")).chunk(0)
     names = encoded.dictionary.to_pylist()
     rank = np.argsort(np.argsort(np.array(names, dtype=object))).astype(np.int32)
@@ -169,7 +196,7 @@ def _key_order(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
     order = grouped_order_nb(code, ts, seq, len(names))
     if order.size == 0:
         order = np.lexsort((seq, ts, code))  # stable
-    return sorted(names), code, order
+    return sorted(names), encoded, code, order
 
 
 def _halves_at(code: np.ndarray, ts: np.ndarray, seq: np.ndarray, order: np.ndarray) -> int:
