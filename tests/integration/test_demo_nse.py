@@ -46,6 +46,7 @@ def test_the_nse_demo_is_on_xbom_sessions_in_ist_with_depth_and_oi(demo):
     assert sum(n for _, n in stored) == said and [s for s, _ in stored] == ["INFY", "RELIANCE", "RELIANCE24JANFUT"]
     quoted = client.command("SELECT count() FROM quotes")
     assert f"loaded {quoted:,} quotes" in lines[3]
+    assert (said, quoted) == (112_475, 173_250)  # README's figures for `make run`
     feed = Feed(client)
     bars = feed.bars(["RELIANCE"], "2024-01-02", "2024-02-15", "75m", tz=IST)
     assert bars["ts"][0].isoformat() == "2024-01-02T09:15:00+05:30"
