@@ -148,6 +148,8 @@ class SessionRule:
             return [venue_of(self.exchange)], None
         placed = {name: self._venue(name) for name in symbols.drop_nulls().unique().sort().to_list() if name}
         venues = sorted({venue for venue in placed.values() if venue is not None}, key=str)
+        if not venues:  # nothing placed: no row gets a type
+            return [], None
         if len(venues) == 1 and None not in placed.values():
             return venues, None
         index = {name: venues.index(venue) if venue else -1 for name, venue in placed.items()}
