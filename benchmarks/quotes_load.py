@@ -3,13 +3,18 @@
 Usage: python benchmarks/quotes_load.py [--quotes 4M] [--repeat 3] [--runs 15]
 
 Demo quotes (5 symbols, 5-level depth, time order; :mod:`warehouse.demo.quotes`) are written to a
-zstd Parquet file once (not timed). Each repeat loads the file into a fresh embedded warehouse two ways,
-interleaved so a busy machine slows both alike:
+zstd Parquet file once (not timed). Each repeat loads the file into a fresh embedded warehouse three ways,
+interleaved so a busy machine slows all alike:
 
-* ``load_quotes``: what ``python -m warehouse load-quotes`` does: read, check every row, compute the
-  ``quotes_1m`` minutes, insert (two halves at once), write the minutes;
+* ``load_quotes``: what ``python -m warehouse load-quotes`` does: read (500k-row batches), check every row,
+  compute the ``quotes_1m`` minutes, insert each batch whole while the next one is read and checked, write
+  the minutes;
+* ``load_quotes 1M``: the same with ``--batch-rows 1000000``: each batch goes in as two halves of 500k at
+  once, on two connections (more memory);
 * ``bare insert`` (the peer): the same Parquet batches inserted into ``quotes`` as they are, one
   connection, no checks and no minutes: the floor the loader is measured against.
+
+Each load prints its time, rate, CPU seconds (all threads) and the 1-minute load average after it.
 
 Then: bytes per stored quote (``system.parts.bytes_on_disk`` of ``quotes`` after ``OPTIMIZE FINAL``)
 and the median of ``--runs`` reads of 100 minutes of the busiest symbol through ``Feed.quotes``,
@@ -19,6 +24,9 @@ and the median of ``--runs`` reads of 100 minutes of the busiest symbol through 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -62,6 +70,22 @@ def bare_insert(client, path: Path) -> None:
         _insert(client, pa.Table.from_batches([batch]))
 
 
+def _load(batch_rows: int | None):
+    def load(client, path: Path, rows: int) -> None:
+        report = load_quotes(client, path, progress=False, batch_rows=batch_rows)
+        assert report.loaded == rows, report.summary()
+    return load
+
+
+LOADS = {"load_quotes": _load(None), "load_quotes 1M": _load(1_000_000),
+         "bare insert": lambda client, path, rows: bare_insert(client, path)}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quotes", default="4M", help="quotes in the file (about; default 4M)")
@@ -69,28 +93,37 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="reads of 100 minutes (the median is shown)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="quotes-load-"))
+    try:
+        run(args, work)
+    finally:  # the warehouses and the file take a few GiB
+        close_embedded()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Write the file into ``work``, time the loads, then bytes per quote and the reads."""
     path = work / "quotes.parquet"
     rows, symbol, first = write_file(path, parse_count(args.quotes))
     print(f"{rows:,} quotes in {path.stat().st_size / 2**20:.0f} MiB of Parquet; repeats: {args.repeat}", flush=True)
-    best = {"load_quotes": float("inf"), "bare insert": float("inf")}
+    best = dict.fromkeys(LOADS, float("inf"))
     for repeat in range(args.repeat):
-        for kind in best:
+        for kind, load in LOADS.items():
             close_embedded()
             folder = work / f"{kind.replace(' ', '_')}_{repeat}"
             client = connect(f"chdb://{folder}")
             migrate(client)
-            started = time.perf_counter()
-            if kind == "load_quotes":
-                report = load_quotes(client, path, progress=False)
-                assert report.loaded == rows, report.summary()
-            else:
-                bare_insert(client, path)
+            cpu, started = _cpu_seconds(), time.perf_counter()
+            load(client, path, rows)
             seconds = time.perf_counter() - started
             best[kind] = min(best[kind], seconds)
-            print(f"  {kind:<12} {seconds:6.2f} s  {rows / seconds:>12,.0f} quotes/s", flush=True)
-    ratio = best["load_quotes"] / best["bare insert"]
-    print(f"best: load_quotes {rows / best['load_quotes']:,.0f} quotes/s, bare insert "
-          f"{rows / best['bare insert']:,.0f} quotes/s (load_quotes takes {ratio:.2f}x the bare insert's time)")
+            print(f"  {kind:<15} {seconds:6.2f} s  {rows / seconds:>12,.0f} quotes/s  CPU {_cpu_seconds() - cpu:5.2f} s  "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+            if repeat or kind != "load_quotes":  # the first load_quotes warehouse is kept for the reads
+                close_embedded()
+                shutil.rmtree(folder, ignore_errors=True)
+    print("best: " + "; ".join(f"{kind} {rows / seconds:,.0f} quotes/s" + (
+        f" ({seconds / best['bare insert']:.2f}x the bare insert's time)" if kind != "bare insert" else "")
+        for kind, seconds in best.items()))
     close_embedded()
     client = connect(f"chdb://{work / 'load_quotes_0'}")
     client.command("OPTIMIZE TABLE quotes FINAL")
