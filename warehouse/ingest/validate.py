@@ -15,7 +15,7 @@ keeps its first batch's unit). A number out of range for that unit is a reject; 
 read in another unit.
 A row is rejected when a field is missing or unparseable, the price is not
 finite or not positive, the size is negative or not finite, the side is not
-buy/sell, or the timestamp lies outside [1971-01-01, now + 1 day].
+buy/sell, or the timestamp lies outside [1971-01-01, now + 1 day] (or a ``screen``'s session).
 Without a ``trade_id`` column, a stable id is derived from the row's content,
 so identical rows (same symbol, ts, price, size, side) count as one trade.
 """
