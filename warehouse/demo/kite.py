@@ -199,29 +199,36 @@ def tick_dicts(session: Session) -> Iterator[list[dict[str, Any]]]:
     (38, [738561, 408065, 13368834], True)
     """
     live = np.flatnonzero(session.live).tolist()
-    columns = {name: getattr(session, name).tolist() for name in (
-        "price", "last", "qty", "last_trade", "volume", "value", "bid", "ask", "bid_qty", "ask_qty", "bid_orders",
-        "ask_orders", "oi", "oi_high", "oi_low", "high", "low")}
-    opens, closes = session.open.tolist(), session.close.tolist()
-    buy_totals, sell_totals = (total.tolist() for total in book_totals(session))
-    for t, now in enumerate(session.ts.tolist()):
-        ticks = []
-        for i in live:
-            c = {name: values[t][i] for name, values in columns.items()}
-            depth = {side: [{"quantity": c[f"{key}_qty"][k], "price": c[key][k] / 100, "orders": c[f"{key}_orders"][k]}
-                            for k in range(LEVELS)] for side, key in (("buy", "bid"), ("sell", "ask"))}
-            volume, close = c["volume"], closes[i] / 100
-            ticks.append({
-                "tradable": True, "mode": "full", "instrument_token": INSTRUMENTS[i][0],
-                "last_price": c["last"] / 100, "last_traded_quantity": c["qty"],
-                "average_traded_price": round(c["value"] / volume, 2) if volume else 0.0, "volume_traded": volume,
-                "total_buy_quantity": buy_totals[t][i], "total_sell_quantity": sell_totals[t][i],
-                "ohlc": {"open": opens[i] / 100, "high": c["high"] / 100, "low": c["low"] / 100, "close": close},
-                "change": (c["last"] / 100 - close) * 100 / close,
-                "last_trade_time": _local(c["last_trade"]) if c["last_trade"] >= 0 else None,
-                "oi": c["oi"], "oi_day_high": c["oi_high"], "oi_day_low": c["oi_low"],
-                "exchange_timestamp": _local(now), "depth": depth})
-        yield ticks
+    totals = book_totals(session)
+    opens, closes = (session.open / 100).tolist(), (session.close / 100).tolist()
+    for first in range(0, session.ts.size, _BLOCK):  # a block at a time: a few ticks cost a few ticks' work
+        block = slice(first, first + _BLOCK)
+        columns = {name: getattr(session, name)[block].tolist() for name in _TICK_FIELDS}
+        columns["buy_total"], columns["sell_total"] = (total[block].tolist() for total in totals)
+        for t, now in enumerate(session.ts[block].tolist()):
+            yield [_tick(i, {name: values[t][i] for name, values in columns.items()}, now, opens[i], closes[i])
+                   for i in live]
+
+
+_BLOCK = 256
+_TICK_FIELDS = ("last", "qty", "last_trade", "volume", "value", "bid", "ask", "bid_qty", "ask_qty", "bid_orders",
+                "ask_orders", "oi", "oi_high", "oi_low", "high", "low")
+
+
+def _tick(i: int, c: dict[str, Any], now: int, opened: float, close: float) -> dict[str, Any]:
+    """Instrument ``i``'s tick at ``now`` from its values ``c`` (:data:`_TICK_FIELDS`, book totals) at that step."""
+    depth = {side: [{"quantity": c[f"{key}_qty"][k], "price": c[key][k] / 100, "orders": c[f"{key}_orders"][k]}
+                    for k in range(LEVELS)] for side, key in (("buy", "bid"), ("sell", "ask"))}
+    volume = c["volume"]
+    return {"tradable": True, "mode": "full", "instrument_token": INSTRUMENTS[i][0],
+            "last_price": c["last"] / 100, "last_traded_quantity": c["qty"],
+            "average_traded_price": round(c["value"] / volume, 2) if volume else 0.0, "volume_traded": volume,
+            "total_buy_quantity": c["buy_total"], "total_sell_quantity": c["sell_total"],
+            "ohlc": {"open": opened, "high": c["high"] / 100, "low": c["low"] / 100, "close": close},
+            "change": (c["last"] / 100 - close) * 100 / close,
+            "last_trade_time": _local(c["last_trade"]) if c["last_trade"] >= 0 else None,
+            "oi": c["oi"], "oi_day_high": c["oi_high"], "oi_day_low": c["oi_low"],
+            "exchange_timestamp": _local(now), "depth": depth}
 
 
 def kite_ticks(*, seconds: int, start: str = "2024-01-02", seed: int = 7) -> Iterator[list[dict[str, Any]]]:
