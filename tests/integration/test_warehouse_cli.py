@@ -43,7 +43,8 @@ def test_demo_adds_symbols_rather_than_ticks_in_the_future(own_dsn):
     import numpy as np
     from warehouse.demo.generate import today_utc
 
-    start = str(np.busday_offset(np.datetime64(today_utc()), -3, roll="backward"))  # three sessions before today
+    # three sessions before today (a weekend rolls forward to Monday: Friday is a session before it)
+    start = str(np.busday_offset(np.datetime64(today_utc()), -3, roll="forward"))
     demo = _run("demo", "--ticks", "200k", "--start", start, "--dense", "SPY=3", dsn=own_dsn)
     assert demo.returncode == 0, demo.stderr
     note, summary, quotes = demo.stdout.strip().splitlines()
