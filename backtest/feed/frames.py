@@ -89,7 +89,7 @@ def scatter_bars(seconds: np.ndarray, symbol_index: np.ndarray, fields: dict[str
     else:
         times = np.unique(seconds)
         rows = np.searchsorted(times, seconds)
-    arrays = place_bars_nb(rows, symbol_index.astype(np.int64, copy=False),
+    arrays = place_bars_nb(rows, symbol_index,
                            *(fields[name].astype(np.float64, copy=False) for name in ARRAY_FIELDS),
                            times.size, len(symbols))
     if arrays[0].shape != (times.size, len(symbols)):

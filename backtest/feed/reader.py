@@ -148,21 +148,23 @@ class Feed(ReferenceReads):
         backtest.feed.request.FeedError: start: 2024-01-02T00:00:00+00:00 is after end 2024-01-01T00:00:00+00:00
         """
         plan = plan_bars(symbols, start, end, interval, source, tz, session=session)
-        seconds, indices, parts, resolution = [], [], [], 0
+        seconds, indices, fields, resolution = [], [], {name: [] for name in ARRAY_FIELDS}, 0
         for venue, group in venues(self.client, plan.names, tz=tz, exchange=exchange).items():
             fetched, step = fetch_bars(self.client, plan, venue, group, columns=True)
             table = self._run(f"arrays {plan.step}", group, plan.t0, plan.t1, fetched)
             seconds.append(table.column("ts").to_numpy())
-            position = np.array([plan.names.index(name) for name in group], np.int64)
-            indices.append(position[table.column("symbol_index").to_numpy().astype(np.int64)])
-            parts.append(table)
+            index = table.column("symbol_index").to_numpy()  # the position in group
+            indices.append(index if group == plan.names else
+                           np.array([plan.names.index(name) for name in group], np.int64)[index])
+            for name in ARRAY_FIELDS:
+                fields[name].append(table.column(name).to_numpy())
             resolution = math.gcd(resolution, step)
-        index = np.concatenate(indices)
+        index = _joined(indices)
         absent = np.ones(len(plan.names), np.bool_)
         absent[index] = False
         self._require_known([name for name, gone in zip(plan.names, absent) if gone])
-        fields = {name: np.concatenate([part.column(name).to_numpy() for part in parts]) for name in ARRAY_FIELDS}
-        return scatter_bars(np.concatenate(seconds), index, fields, tuple(plan.names), resolution=resolution)
+        return scatter_bars(_joined(seconds), index, {name: _joined(parts) for name, parts in fields.items()},
+                            tuple(plan.names), resolution=resolution)
 
     def ticks(
         self,
@@ -373,6 +375,11 @@ class Feed(ReferenceReads):
                 raise FeedError(f"symbols: {name!r} has no imported bars (ohlcv)")
             if interval not in imported[name]:
                 raise FeedError(f"interval: {interval!r} is not imported for {name} (has {', '.join(imported[name])})")
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """One array of ``parts`` (the one part itself, not a copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _book(quote: pl.DataFrame) -> pl.DataFrame:
