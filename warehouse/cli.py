@@ -32,6 +32,7 @@ from warehouse.stream import cli as stream_cli
 from warehouse.client import connect
 from warehouse.demo.generate import DemoSpec, generate, parse_count
 from warehouse.demo.kite import write_instruments_csv
+from warehouse.demo.nse import load_nse
 from warehouse.demo.quotes import demo_quotes
 from warehouse.demo.span import fit_note, fitted_spec, parse_dense
 from warehouse.ingest.files import DEFAULT_BATCH_ROWS, load_ticks
@@ -174,7 +175,8 @@ def _pair(text: str, field: str) -> tuple[str, str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate seeded synthetic ticks (and quotes consistent with them) and load them through the normal ingest
-    paths; symbols are added (and the output says so) when the sessions would otherwise run past today."""
+    paths; symbols are added (and the output says so) when the sessions would otherwise run past today. An NSE
+    market (:mod:`warehouse.demo.nse`) comes beside them unless ``--no-nse``."""
     asked = DemoSpec(ticks=parse_count(args.ticks), symbols=tuple(s.strip() for s in args.symbols.split(",")),
                      start=args.start, duplicate_rate=args.duplicates, correction_rate=args.corrections,
                      seed=args.seed, dense=parse_dense(args.dense))
@@ -193,6 +195,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.quotes:  # the same stream again, for the book at each original trade (bounded memory)
         quotes = demo_quotes(dataclasses.replace(spec, batch_rows=QUOTE_BATCH_TICKS))
         print(load_quotes(client, quotes, name="demo quotes").summary())
+    if args.nse:  # the NSE market beside it, on the NSE's sessions of the same days (its lines say what it wrote)
+        print("\n".join(load_nse(client, spec, quotes=args.quotes, again=args.again)))
     return 0
 
 
@@ -314,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--again", action="store_true", help="load even if the symbols already have ticks")
     demo.add_argument("--no-quotes", dest="quotes", action="store_false",
                       help="ticks only (by default the demo also writes a 5-level book with each trade at its bid or ask)")
+    demo.add_argument("--no-nse", dest="nse", action="store_false",
+                      help="the US symbols only (by default the demo also loads an NSE-like market beside them: "
+                      "RELIANCE, INFY and a RELIANCE future with OI on the NSE's sessions of the same days, in IST)")
     demo.set_defaults(run=cmd_demo)
 
     rebuild = commands.add_parser("rebuild-bars", help="recompute bars_1m exactly from ticks_dedup")

@@ -174,16 +174,23 @@ def _calendar_names() -> frozenset[str]:
 
 @lru_cache(maxsize=32)
 def _calendar(name: str, years: tuple[int, int] | None) -> ExchangeCalendar:
-    """The calendar ``name`` covering ``years`` (first, last) with a year's margin; None: its default span."""
+    """The calendar ``name`` covering ``years`` (first, last), with a year's margin where its holidays are
+    recorded that far (XBOM's end with the current year); None: its default span.
+
+    >>> _calendar("XBOM", (2026, 2026)).last_session.year >= 2026
+    True
+    """
     import exchange_calendars as xc
 
     if years is None:
         return xc.get_calendar(name)
-    try:
-        return xc.get_calendar(name, start=f"{years[0]}-01-01", end=f"{years[1] + 1}-12-31")
-    except ValueError as exc:  # before the first year its holidays are recorded, or past its last
-        raise WarehouseError(f"exchange: {name} cannot place {years[0]}-{years[1]}: "
-                             f"{' '.join(str(exc).split())}") from None
+    for end in (f"{years[1] + 1}-12-31", f"{years[1]}-12-31"):
+        try:
+            return xc.get_calendar(name, start=f"{years[0]}-01-01", end=end)
+        except ValueError as exc:  # before the first year its holidays are recorded, or past its last
+            error = exc
+    raise WarehouseError(f"exchange: {name} cannot place {years[0]}-{years[1]}: "
+                         f"{' '.join(str(error).split())}") from None
 
 
 __all__ = ["EXCHANGE_CALENDARS", "SESSIONS", "UTC_DAYS", "DayTable", "Venue", "day_table", "venue_of"]

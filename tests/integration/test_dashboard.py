@@ -81,7 +81,7 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("dashboard")
     (root / "bad.csv").write_text(BAD_ROWS)
     with serve_process(f"chdb://{root / 'warehouse'}", outputs=root / "outputs") as url:
-        loaded = run_cli(url, "demo", "--ticks", "200k", timeout=300)
+        loaded = run_cli(url, "demo", "--ticks", "200k", "--no-nse", timeout=300)
         assert loaded.returncode == 0, loaded.stderr
         rejected = run_cli(url, "load", str(root / "bad.csv"))
         assert "rejected 3" in rejected.stdout, rejected.stdout + rejected.stderr

@@ -77,7 +77,7 @@ def served(tmp_path_factory):
         dsn = url.replace("http://", f"http://default:{TOKEN}@")
         _write_quotes(root / "futures_quotes.csv")
         _write_ticks(root / "futures_ticks.csv")
-        for args in (("demo", "--ticks", "200k"), ("load-quotes", str(root / "futures_quotes.csv")),
+        for args in (("demo", "--ticks", "200k", "--no-nse"), ("load-quotes", str(root / "futures_quotes.csv")),
                      ("load", str(root / "futures_ticks.csv"))):
             loaded = run_cli(dsn, *args, timeout=300)
             assert loaded.returncode == 0, (args, loaded.stdout, loaded.stderr)

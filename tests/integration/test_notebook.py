@@ -18,7 +18,7 @@ NOTEBOOK = ROOT / "notebooks" / "feed_tour.ipynb"
 
 def test_feed_tour_runs_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dsn = f"chdb://{tmp_path / 'warehouse'}"
-    subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "demo", "--ticks", "200k"],
+    subprocess.run([sys.executable, "-m", "warehouse", "--dsn", dsn, "demo", "--ticks", "200k", "--no-nse"],
                    check=True, cwd=ROOT, capture_output=True, timeout=120)
     monkeypatch.setenv("TICKHOUSE_DSN", dsn)  # the kernel inherits this environment
     monkeypatch.delenv("MPLBACKEND", raising=False)  # importing streamlit (other tests) sets Agg: no inline PNGs

@@ -19,7 +19,9 @@ from backtest.errors import BacktestError
 from backtest.feed import Feed, FeedError, bar_arrays
 from warehouse.ingest.instruments import KITE_COLUMNS, load_instruments
 from warehouse.ingest.validate import TICKS_SCHEMA
+from warehouse.errors import WarehouseError
 from warehouse.ingest.writer import TickWriter
+from warehouse.sessions import day_table, venue_of
 
 IST, ET, JST = ZoneInfo("Asia/Kolkata"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
 # Wed 24, Thu 25 trade; Fri 26 is Republic Day (an NSE holiday); Sat 27, Sun 28 weekend; Mon 29 trades
@@ -301,3 +303,17 @@ def test_the_server_path_gives_the_same_session_bars_and_ticks(market) -> None:
                           feed.bars(symbols, NSE_START, US_END, interval, session=session))
     assert_frame_equal(server.ticks(symbols, NSE_START, US_END, session="post"),
                        feed.ticks(symbols, NSE_START, US_END, session="post"))
+
+
+def test_nse_days_place_up_to_the_last_year_its_holidays_are_recorded() -> None:
+    # exchange-calendars records XBOM's holidays to the end of a year: a day table in that year
+    # must not ask for the year after it (it did, so NSE sessions failed for the current year)
+    import exchange_calendars as xc
+
+    last_year = xc.get_calendar("XBOM").last_session.year
+    start = datetime(last_year, 12, 1, tzinfo=timezone.utc)
+    days = day_table(venue_of("NSE"), start, start + timedelta(days=6))
+    weekdays = [day for day, opened in zip(days.days, days.opens) if opened]
+    assert weekdays and all(day.weekday() < 5 for day in weekdays)
+    with pytest.raises(WarehouseError, match="XBOM cannot place"):
+        day_table(venue_of("NSE"), start.replace(year=last_year + 1), start.replace(year=last_year + 1, day=5))

@@ -27,10 +27,10 @@ def test_init_demo_status(own_dsn):
     assert first.returncode == 0 and "applied 1, 2" in first.stdout
     again = _run("init", dsn=own_dsn)
     assert again.returncode == 0 and "already up to date" in again.stdout
-    demo = _run("demo", "--ticks", "50k", "--symbols", "AAPL,MSFT", dsn=own_dsn)
+    demo = _run("demo", "--ticks", "50k", "--symbols", "AAPL,MSFT", "--no-nse", dsn=own_dsn)
     assert demo.returncode == 0, demo.stderr
     assert "loaded 50,000 ticks, rejected 0" in demo.stdout
-    repeat = _run("demo", "--ticks", "50k", "--symbols", "AAPL,MSFT", dsn=own_dsn)
+    repeat = _run("demo", "--ticks", "50k", "--symbols", "AAPL,MSFT", "--no-nse", dsn=own_dsn)
     assert "nothing loaded" in repeat.stdout
     status = _run("status", dsn=own_dsn)
     assert status.returncode == 0
@@ -45,7 +45,7 @@ def test_demo_adds_symbols_rather_than_ticks_in_the_future(own_dsn):
 
     # three sessions before today (a weekend rolls forward to Monday: Friday is a session before it)
     start = str(np.busday_offset(np.datetime64(today_utc()), -3, roll="forward"))
-    demo = _run("demo", "--ticks", "200k", "--start", start, "--dense", "SPY=3", dsn=own_dsn)
+    demo = _run("demo", "--ticks", "200k", "--start", start, "--dense", "SPY=3", "--no-nse", dsn=own_dsn)
     assert demo.returncode == 0, demo.stderr
     note, summary, quotes = demo.stdout.strip().splitlines()
     assert quotes.startswith("demo quotes: loaded ") and "rejected 0" in quotes
