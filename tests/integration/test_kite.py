@@ -74,6 +74,25 @@ def test_kiteticker_ticks_become_exact_quotes_and_trades(fresh_client, tmp_path,
     assert trades["ts"].to_list()[0] == datetime(2024, 1, 2, 4, 0, 3, tzinfo=timezone.utc)
 
 
+
+def test_the_next_days_trades_count_though_kites_volume_starts_again_at_zero(fresh_client, tmp_path, ist_host):
+    load_instruments(fresh_client, write_instruments_csv(tmp_path / "instruments.csv"))
+    bids = [(100 + k, 2580.0 - 0.05 * k, 2 + k) for k in range(5)]
+    asks = [(90 + k, 2580.1 + 0.05 * k, 1 + k) for k in range(5)]
+    day1 = int(datetime(2024, 1, 2, 9, 50, tzinfo=timezone.utc).timestamp())  # 15:20 IST
+    day2 = int(datetime(2024, 1, 3, 3, 50, tzinfo=timezone.utc).timestamp())  # 09:20 IST the next day
+    packets = [_packet(738561, 2580.1, 9, 900_000, day1, 0, day1, bids, asks),
+               _packet(738561, 2580.1, 7, 7, day2, 0, day2, bids, asks),        # the day's first trade
+               _packet(738561, 2580.1, 9, 900_000, day1, 0, day1, bids, asks),  # yesterday's, delivered late
+               _packet(738561, 2580.0, 5, 12, day2 + 1, 0, day2 + 1, bids, asks)]
+    sent: list[bytes] = []
+    publisher = KiteRedisPublisher(send=lambda payloads, _keys: sent.extend(payloads))
+    publisher.on_ticks(None, KiteTicker("key", "token")._parse_binary(_message(packets)))
+    decoder = KiteDecoder(fresh_client, source="redis:test")
+    first, rest = decoder.parse(sent[:1], ["1-0"]), decoder.parse(sent[1:], ["2-0", "3-0", "4-0"])
+    trades = pl.concat([pl.from_arrow(first.ticks), pl.from_arrow(rest.ticks)])
+    assert trades.select("trade_id", "size").rows() == [(900_000, 9.0), (7, 7.0), (12, 5.0)]
+
 def test_a_kite_stream_through_serve_lands_exactly_and_feeds_the_book(tmp_path):
     seconds = 3_000
     generated = [tick for ticks in kite_ticks(seconds=seconds, seed=11) for tick in ticks]

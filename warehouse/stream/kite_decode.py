@@ -6,7 +6,8 @@ Each full-mode tick becomes:
   price, quantity and orders, ``total_buy_quantity`` / ``total_sell_quantity``, last price and
   quantity, ``oi`` with its day high and low. An exact redelivery is one quote (its content
   hash is its ``seq``); validation is the quote loader's (levels in order, no negative sizes);
-* a **trade** when ``volume_traded`` grew since the instrument's previous tick: at
+* a **trade** when ``volume_traded`` grew since the instrument's previous tick of that IST day (Kite starts it
+  again at 0 each day): at
   ``last_trade_time``, ``last_price`` x ``last_traded_quantity``, side from where it printed
   against the book (at or above the ask: buy; at or below the bid: sell), and ``volume_traded`` as
   its ``trade_id`` (the cumulative volume names one trade of the day), so a redelivered tick,
@@ -37,6 +38,7 @@ from warehouse.ingest.validate import REJECTS_SCHEMA, TICKS_SCHEMA, clean_ticks,
 from warehouse.schema.quotes_ddl import LEVELS
 
 _TS = pa.timestamp("us", tz="UTC")
+_IST_SECONDS = 19_800  # Kite's exchanges keep Indian time: a trading day is an IST date
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class KiteDecoder:
         self.client = client
         self.source = source
         self.symbols: dict[int, str] = {}
-        self.volume: dict[int, int] = {}  # volume_traded of the token's latest trade written
+        self.volume: dict[int, tuple[int, int]] = {}  # token -> (IST day, volume_traded) of its latest trade
 
     def parse(self, payloads: Sequence[bytes], positions: Sequence[str]) -> KiteBatch:
         """Decode, enrich and validate one batch (``positions[i]`` names message ``i`` for its reject).
@@ -93,16 +95,28 @@ class KiteDecoder:
             self.symbols.update(token_symbols(self.client, sorted(tokens)))
 
     def _trades(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """The ticks whose ``volume_traded`` grew past every earlier one of their token (this batch and before)."""
-        before = pl.DataFrame({"instrument_token": list(self.volume), "_seen": list(self.volume.values())},
-                              schema={"instrument_token": pl.Int64, "_seen": pl.Int64})
-        frame = frame.join(before, on="instrument_token", how="left", maintain_order="left").with_columns(
-            pl.col("volume_traded").fill_null(0).cum_max().shift(1).over("instrument_token").alias("_earlier"))
-        grown = frame.filter((pl.col("volume_traded") > pl.max_horizontal(pl.col("_earlier").fill_null(0),
-                                                                         pl.col("_seen").fill_null(0)))
-                             & pl.col("last_trade_time").is_not_null())
-        for token, volume in grown.group_by("instrument_token").agg(pl.col("volume_traded").max()).iter_rows():
-            self.volume[token] = volume
+        """The ticks whose ``volume_traded`` grew past every earlier one of their token's trading day (IST).
+
+        Kite's ``volume_traded`` starts again at 0 each day, so a token's volume is compared within its day
+        only; a tick of a day before the token's latest seen day is a late redelivery and is not a new trade.
+        """
+        before = pl.DataFrame({"instrument_token": list(self.volume),
+                               "_seen_day": [day for day, _ in self.volume.values()],
+                               "_seen": [volume for _, volume in self.volume.values()]},
+                              schema={"instrument_token": pl.Int64, "_seen_day": pl.Int64, "_seen": pl.Int64})
+        day = ((pl.col("last_trade_time") + _IST_SECONDS) // 86_400).cast(pl.Int64)
+        frame = frame.with_columns(day.alias("_day")).join(before, on="instrument_token", how="left",
+                                                           maintain_order="left")
+        seen = (pl.when(pl.col("_seen_day").is_null() | (pl.col("_seen_day") < pl.col("_day"))).then(0)
+                .when(pl.col("_seen_day") == pl.col("_day")).then(pl.col("_seen")).otherwise(None))
+        earlier = pl.col("volume_traded").fill_null(0).cum_max().shift(1).over("instrument_token", "_day")
+        grown = frame.filter(seen.is_not_null() & pl.col("last_trade_time").is_not_null()
+                             & (pl.col("volume_traded") > pl.max_horizontal(earlier.fill_null(0), seen)))
+        latest = grown.group_by("instrument_token").agg(pl.col("_day").max().alias("_last"))
+        for token, last, volume in (grown.join(latest, on="instrument_token").filter(pl.col("_day") == pl.col("_last"))
+                                    .group_by("instrument_token").agg(pl.col("_day").first(),
+                                                                      pl.col("volume_traded").max()).iter_rows()):
+            self.volume[token] = (last, volume)
         bid, ask, price = _depth("buy", 0, "price"), _depth("sell", 0, "price"), pl.col("last_price")
         side = (pl.when(ask.is_not_null() & (ask > 0) & (price >= ask)).then(pl.lit("buy"))
                 .when(bid.is_not_null() & (bid > 0) & (price <= bid)).then(pl.lit("sell")).otherwise(pl.lit(None)))
