@@ -9,6 +9,7 @@ with the crossed books (bid >= ask) the loaders kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
@@ -150,12 +151,18 @@ def quotes_report(client: Client) -> list[str]:
                "(or one is writing now); run: python -m warehouse repair"] if left_open else []
     if not rows:
         return ["quotes: none", *warning]
-    lines = [f"{'symbol':<12}{'quotes':>14}{'crossed':>10}  {'first minute (UTC)':<28}{'last minute (UTC)':<28}"]
-    lines += [f"{symbol:<12}{quotes:>14,}{crossed:>10,}  {first:%Y-%m-%d %H:%M}{'':<12}{last:%Y-%m-%d %H:%M}"
+    width = _symbol_width(row[0] for row in rows)
+    lines = [f"{'symbol':<{width}}{'quotes':>14}{'crossed':>10}  {'first minute (UTC)':<28}{'last minute (UTC)':<28}"]
+    lines += [f"{symbol:<{width}}{quotes:>14,}{crossed:>10,}  {first:%Y-%m-%d %H:%M}{'':<12}{last:%Y-%m-%d %H:%M}"
               for symbol, quotes, crossed, first, last in rows]
     total, crossed = sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows)
     return lines + [f"crossed top of book (bid >= ask): {crossed:,} of {total:,} quotes, kept as the feed sent them",
                     *warning]
+
+
+def _symbol_width(symbols: Iterable[str]) -> int:
+    """The symbol column's width: 12, or wider for a longer symbol (``RELIANCE24JANFUT``) and a space."""
+    return max([12, *(len(symbol) + 1 for symbol in symbols)])
 
 
 def format_status(client: Client) -> tuple[bool, str]:
@@ -174,9 +181,11 @@ def format_status(client: Client) -> tuple[bool, str]:
         )
     exact = True
     if client.command("EXISTS TABLE load_journal"):
-        lines += ["", f"{'symbol':<12}{'trades':>14}{'raw rows':>14}  {'first (UTC)':<28}{'last (UTC)':<28}"]
-        for symbol, trades, raw, first, last in symbol_spans(client):
-            lines.append(f"{symbol:<12}{trades:>14,}{raw:>14,}  {first!s:<28}{last!s:<28}")
+        spans = symbol_spans(client)
+        width = _symbol_width(span[0] for span in spans)
+        lines += ["", f"{'symbol':<{width}}{'trades':>14}{'raw rows':>14}  {'first (UTC)':<28}{'last (UTC)':<28}"]
+        for symbol, trades, raw, first, last in spans:
+            lines.append(f"{symbol:<{width}}{trades:>14,}{raw:>14,}  {first!s:<28}{last!s:<28}")
         exact, check = bars_report(client)
         lines += ["", *check]
     if client.command("EXISTS TABLE quotes_1m"):
