@@ -9,8 +9,9 @@ the same bars as one long Parquet file (ts, symbol, OHLCV) -- what a vectorbt us
 times, median of ``--runs``, in the same run:
 
 * ours - ``Feed.arrays``: every symbol over the year as numbers from ``bars_1m`` (no symbol
-  strings, no sort) put in place with the missing-bar rule, as a backtest reads them; the
-  query alone is shown too (``Feed.stats``);
+  strings, no sort; chDB's Native output, each half of the symbols on its own connection at once)
+  put in place with the missing-bar rule, as a backtest reads them; the query alone is shown too
+  (``Feed.stats``);
 * ours, frame path - ``Feed.bars`` (the aligned long frame) then ``bar_arrays``;
 * peer - ``polars.read_parquet`` of the file and the same pivot (``bar_arrays``), no warehouse.
 All three give the same arrays (checked).
@@ -21,6 +22,7 @@ The goal (issue P): a 100-symbol year of 1m bars in engine arrays in under 3 s.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -66,9 +68,12 @@ def _ticks(symbols: list[str], sessions: int, seed: int = 7) -> pa.Table:
     }, schema=TICKS_SCHEMA)
 
 
-def _median_ms(call, runs: int) -> tuple[float, object]:
+def _median_ms(call, runs: int, loads: list[float]) -> tuple[float, object]:
+    """The median ms of ``runs`` calls and the last result; the 1-minute load average before each call goes to
+    ``loads`` (the machine is shared: a figure means little without it)."""
     times, result = [], None
     for _ in range(runs):
+        loads.append(os.getloadavg()[0])
         started = time.perf_counter()
         result = call()
         times.append((time.perf_counter() - started) * 1000)
@@ -99,10 +104,11 @@ def main() -> None:
     if not parquet.exists():
         feed.bars(symbols, start, end).select("ts", "symbol", "open", "high", "low", "close", "volume") \
             .write_parquet(parquet)
-    ours_ms, ours = _median_ms(lambda: feed.arrays(symbols, start, end), args.runs)
+    loads: list[float] = []
+    ours_ms, ours = _median_ms(lambda: feed.arrays(symbols, start, end), args.runs, loads)
     query_ms = statistics.median(cost.wall_ms for cost in feed.stats[-args.runs:])
-    frame_ms, framed = _median_ms(lambda: bar_arrays(feed.bars(symbols, start, end)), args.runs)
-    peer_ms, peer = _median_ms(lambda: bar_arrays(pl.read_parquet(parquet)), args.runs)
+    frame_ms, framed = _median_ms(lambda: bar_arrays(feed.bars(symbols, start, end)), args.runs, loads)
+    peer_ms, peer = _median_ms(lambda: bar_arrays(pl.read_parquet(parquet)), args.runs, loads)
     for other in (framed, peer):
         assert all(np.array_equal(getattr(ours, name), getattr(other, name), equal_nan=True)
                    for name in ("open", "high", "low", "close", "volume"))
@@ -114,7 +120,8 @@ def main() -> None:
     print(f"| ours, the query alone | {query_ms:,.0f} | {rows / query_ms * 1000:,.0f} |")
     print(f"| ours, frame path: Feed.bars + bar_arrays | {frame_ms:,.0f} | {rows / frame_ms * 1000:,.0f} |")
     print(f"| peer: polars.read_parquet + bar_arrays | {peer_ms:,.0f} | {rows / peer_ms * 1000:,.0f} |")
-    print(f"ours / peer time: {ours_ms / peer_ms:.2f}x (median of {args.runs} runs)")
+    print(f"ours / peer time: {ours_ms / peer_ms:.2f}x (median of {args.runs} runs); "
+          f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

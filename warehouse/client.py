@@ -20,7 +20,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -40,6 +40,7 @@ _open_embedded: dict[tuple[str, str], Client] = {}
 _siblings: dict[tuple[str, str], Client] = {}  # second connections (sibling()), same keys
 _held: Counter[str] = Counter()  # embedded path -> open holds (hold()/release(), e.g. Feeds)
 _plain: set[str] = set()  # embedded paths connect() handed out: they stay open until close_embedded()
+_beside = ThreadPoolExecutor(1, thread_name_prefix="tickhouse-beside")  # query_beside's thread
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -176,6 +177,22 @@ def sibling(client: Client) -> Client | None:
     if key not in _siblings:
         _siblings[key] = _embedded_client(*key)
     return _siblings[key]
+
+
+def query_beside(client: Client, sql: str, parameters: dict[str, Any]) -> Future:
+    """``client.query(sql, parameters=...)`` run on ``client``'s :func:`sibling` in a background thread, so it takes
+    no time of its own while ``client`` runs another query (the feed's ``EXPLAIN ESTIMATE`` beside the read it
+    costs: ~1.5 ms of a one-bar read). Without a sibling it runs on ``client`` before this returns.
+
+    >>> query_beside(connect(), "SELECT {x:UInt8} + 1", {"x": 1}).result().result_rows
+    [(2,)]
+    """
+    other = sibling(client)
+    if other is not None:
+        return _beside.submit(other.query, sql, parameters=parameters)
+    done: Future = Future()
+    done.set_result(client.query(sql, parameters=parameters))
+    return done
 
 
 def read_only_connection(dsn: str) -> Client:

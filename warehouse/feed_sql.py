@@ -7,9 +7,8 @@ hit the ``(symbol, ts)`` sort key, and only the needed columns are read.
 
 Sources:
 
-* :func:`bars_from_rollup` re-aggregates ``bars_1m`` with ``-Merge`` functions
-  over ``toStartOfInterval(minute, ...)`` (whole-minute intervals only); 1m bars
-  read ``bars_1m FINAL`` instead (its key is one minute: no GROUP BY, no sort);
+* :func:`bars_from_rollup` re-aggregates ``bars_1m`` with ``-Merge`` functions over ``toStartOfInterval(minute,
+  ...)`` (whole minutes only); 1m bars read ``bars_1m FINAL`` (its key is one minute: no GROUP BY);
 * :func:`bars_from_ticks` aggregates ``ticks_dedup FINAL``: deduplicated and
   corrected trades, so it equals the rollup, which is exact by construction;
 * :func:`ticks` reads ``ticks_dedup FINAL`` (or raw ``ticks`` with ``dedup=False``,
@@ -37,10 +36,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from warehouse.client import is_embedded, query_numbers
+from warehouse.client import is_embedded, query_beside, query_numbers
 from warehouse.errors import WarehouseError
 from warehouse.schema.ddl import TICK_COLUMNS, TRADE_ORDER
 
@@ -67,12 +67,10 @@ SPLIT_MIN_BARS = 1 << 20  # bar slots (symbols x intervals) from which bar_colum
 _RAW_FIELDS = f"""argMin(price, {TRADE_ORDER}) AS bar_open, max(price) AS bar_high, min(price) AS bar_low,
     argMax(price, {TRADE_ORDER}) AS bar_close, sum(size) AS bar_volume,
     sum(price * size) / bar_volume AS bar_vwap, count() AS bar_trades"""
-_ROLLUP_FIELDS = """argMinMerge(open) AS bar_open, max(high) AS bar_high, min(low) AS bar_low,
-    argMaxMerge(close) AS bar_close, sum(volume) AS bar_volume,
-    sum(notional) / bar_volume AS bar_vwap, sum(trades) AS bar_trades"""
-_FINAL_FIELDS = """finalizeAggregation(open) AS bar_open, high AS bar_high, low AS bar_low,
-    finalizeAggregation(close) AS bar_close, volume AS bar_volume,
-    notional / volume AS bar_vwap, trades AS bar_trades"""
+_ROLLUP_FIELDS = """argMinMerge(open) AS bar_open, max(high) AS bar_high, min(low) AS bar_low, argMaxMerge(close)
+    AS bar_close, sum(volume) AS bar_volume, sum(notional) / bar_volume AS bar_vwap, sum(trades) AS bar_trades"""
+_FINAL_FIELDS = """finalizeAggregation(open) AS bar_open, high AS bar_high, low AS bar_low, finalizeAggregation(close)
+    AS bar_close, volume AS bar_volume, notional / volume AS bar_vwap, trades AS bar_trades"""
 # the position of a row's symbol in the request, for the engine's arrays (numbers, not strings); transform()
 # maps the LowCardinality column's dictionary, not every row (indexOf(toString(symbol)) took 4 s of 6.7 s on 9.8M rows)
 _SYMBOL_INDEX = ("CAST(transform(symbol, {symbols:Array(String)}, range(toUInt32(length({symbols:Array(String)}))), "
@@ -155,12 +153,14 @@ def bars_from_rollup(
     """
     _rollup_interval(step, unit, start, end)
     where, params = _rollup_range(symbols, start, end)
-    if (step, unit) == (1, "minute"):  # one row per (symbol, minute): FINAL merges parts, no GROUP BY or sort
+    if (step, unit) == (1, "minute"):  # one row per (symbol, minute): FINAL merges parts, no GROUP BY
+        one = len(symbols) == 1  # sorted here if FINAL's order is not: ORDER BY costs chDB ~0.5 ms of a one-bar read
         sql = f"""SELECT toDateTime64(minute, 6, 'UTC') AS bar_ts, symbol, {_FINAL_FIELDS}
-FROM bars_1m FINAL
-{where}
-ORDER BY minute, symbol"""
-        return _fetch(client, "bars", "bars_1m", sql, params, BAR_SCHEMA, scan=f"bars_1m FINAL {where}")
+FROM bars_1m FINAL {where}{'' if one else ' ORDER BY minute, symbol'}"""
+        fetched = _fetch(client, "bars", "bars_1m", sql, params, BAR_SCHEMA, scan=f"bars_1m FINAL {where}")
+        times = fetched.table.column("ts").to_numpy()
+        return fetched if not one or bool(np.all(times[1:] > times[:-1])) else \
+            fetched._replace(table=fetched.table.sort_by("ts"))
     sql = f"""SELECT toDateTime64(toStartOfInterval(minute, {_interval(unit)}({{step:UInt32}})), 6, 'UTC') AS bar_ts, symbol,
     {_ROLLUP_FIELDS}
 FROM bars_1m
@@ -200,8 +200,9 @@ FROM (SELECT toStartOfInterval(ts, {_interval(unit)}({{step:UInt32}})) AS bucket
     _rollup_interval(step, unit, start, end)
     where, params = _rollup_range(symbols, start, end)
     if (step, unit) == (1, "minute"):  # FINAL: one row per (symbol, minute), no GROUP BY
-        sql = f"""SELECT toInt64(toUnixTimestamp(minute)) AS bar_ts, {_SYMBOL_INDEX}, finalizeAggregation(open) AS bar_open,
-    high AS bar_high, low AS bar_low, finalizeAggregation(close) AS bar_close, volume AS bar_volume
+        sql = f"""SELECT toInt64(toUnixTimestamp(minute)) AS bar_ts, {_SYMBOL_INDEX},
+    finalizeAggregation(open) AS bar_open, high AS bar_high, low AS bar_low, finalizeAggregation(close) AS bar_close,
+    volume AS bar_volume
 FROM bars_1m FINAL {where}{part}"""
         return _fetch(client, "bar columns", "bars_1m", sql, params, BAR_COLUMNS_SCHEMA, scan=f"bars_1m FINAL {where}",
                       parts=parts)
@@ -370,17 +371,19 @@ def _fetch(
     instead of the whole query: the same parts and granules, found with less planning. ``parts`` (embedded,
     numbers only) runs ``sql`` once per list of symbols bound to ``{part:Array(String)}``, side by side.
     """
-    started = time.perf_counter()
     if is_embedded(client):
+        explained = query_beside(client, "EXPLAIN ESTIMATE " + (f"SELECT 1 FROM {scan}" if scan else sql), params)
+        started = time.perf_counter()
         if all(pa.types.is_integer(field.type) or pa.types.is_floating(field.type) for field in schema):
             columns = query_numbers(client, sql, [{**params, "part": part} for part in parts] if parts else [params])
             table = pa.table(list(columns.values()), names=schema.names) if columns else schema.empty_table()
         else:
             table = client.query_arrow(sql, parameters=params, use_strings=True)
         wall_ms = (time.perf_counter() - started) * 1000
-        explained = client.query("EXPLAIN ESTIMATE " + (f"SELECT 1 FROM {scan}" if scan else sql), parameters=params)
-        rows_to_read = sum(int(row[explained.column_names.index("rows")]) for row in explained.result_rows)
+        rows = explained.result()
+        rows_to_read = sum(int(row[rows.column_names.index("rows")]) for row in rows.result_rows)
     else:
+        started = time.perf_counter()
         result = client.query(sql, parameters=params, column_oriented=True, query_formats={"DateTime64": "int"})
         columns = result.result_columns or [[] for _ in schema]
         table = pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema)
