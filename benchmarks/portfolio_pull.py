@@ -9,9 +9,8 @@ the same bars as one long Parquet file (ts, symbol, OHLCV) -- what a vectorbt us
 times, median of ``--runs``, in the same run:
 
 * ours - ``Feed.arrays``: every symbol over the year as numbers from ``bars_1m`` (no symbol
-  strings, no sort; chDB's Native output, each half of the symbols on its own connection at once)
-  put in place with the missing-bar rule, as a backtest reads them; the query alone is shown too
-  (``Feed.stats``);
+  strings, no sort) put in place with the missing-bar rule, as a backtest reads them; the
+  query alone is shown too (``Feed.stats``);
 * ours, frame path - ``Feed.bars`` (the aligned long frame) then ``bar_arrays``;
 * peer - ``polars.read_parquet`` of the file and the same pivot (``bar_arrays``), no warehouse.
 All three give the same arrays (checked).

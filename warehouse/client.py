@@ -19,14 +19,12 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import clickhouse_connect
-import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from warehouse.errors import WarehouseError
@@ -246,87 +244,6 @@ def _embedded_client(path: str, database: str) -> Client:
     # a per-query setting costs chDB about 7 ms of setup on every query.
     client.set_client_setting("output_format_arrow_compression_method", "none")
     return client
-
-
-# fixed-width ClickHouse types and their numpy dtypes, for numbers read in Native format
-_NATIVE_DTYPES = {**{f"Int{b}": f"<i{b // 8}" for b in (8, 16, 32, 64)}, **{f"UInt{b}": f"<u{b // 8}" for b in (8, 16, 32, 64)},
-                  "Float32": "<f4", "Float64": "<f8", "DateTime": "<u4", "DateTime('UTC')": "<u4"}
-_SIMPLE_STATE = re.compile(r"SimpleAggregateFunction\(\w+, (.+)\)")
-
-
-def query_numbers(client: Client, sql: str, parameters: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """The columns of ``sql`` run once per set of ``parameters`` (its rows one after the other), as numpy arrays
-    by name: numbers only (:func:`native_numbers`). On the embedded warehouse two sets run side by side, one
-    through a :func:`sibling` connection: chDB runs a connection's query on about one core.
-
-    >>> client = connect()
-    >>> sql = "SELECT number AS n FROM numbers({start:UInt8}, 2)"
-    >>> query_numbers(client, sql, [{"start": 0}, {"start": 5}])
-    {'n': array([0, 1, 5, 6], dtype=uint64)}
-    """
-    other = sibling(client) if len(parameters) == 2 else None
-    if other is None:
-        return native_numbers(*(client.raw_query(sql, parameters=params, fmt="Native") for params in parameters))
-    with ThreadPoolExecutor(2) as pool:
-        results = pool.map(lambda pair: pair[0].raw_query(sql, parameters=pair[1], fmt="Native"),
-                           zip((client, other), parameters))
-        return native_numbers(*results)
-
-
-def native_numbers(*results: bytes) -> dict[str, np.ndarray]:
-    """The columns of queries' ``Native`` output (``client.raw_query(sql, fmt="Native")``), one after the other,
-    as numpy arrays by name. Numbers only (integers, floats, DateTime as epoch seconds, and those kept as
-    simple aggregate states): a block's bytes are its values, so a column costs one copy, where chDB's Arrow
-    output costs a conversion (9.8M rows of 7 columns: ~1 s of CPU). Other types (String, Nullable,
-    LowCardinality) are an error.
-
-    >>> client = connect()
-    >>> native_numbers(client.raw_query("SELECT number AS n, n / 2 AS half FROM numbers(3)", fmt="Native"))
-    {'n': array([0, 1, 2], dtype=uint64), 'half': array([0. , 0.5, 1. ])}
-    >>> native_numbers(client.raw_query("SELECT 'a' AS s", fmt="Native"))
-    Traceback (most recent call last):
-    warehouse.errors.WarehouseError: native: column 's' is String, not a number type this reader decodes
-    """
-    blocks: list[list[tuple[str, np.ndarray]]] = []
-    for data in results:
-        view, at = memoryview(data), 0
-        while at < len(data):
-            (n_columns, n_rows), at = _varints(view, at, 2)
-            block = []
-            for _ in range(n_columns):
-                name, at = _native_string(view, at)
-                kind, at = _native_string(view, at)
-                base = _SIMPLE_STATE.fullmatch(kind)
-                dtype = _NATIVE_DTYPES.get(base.group(1) if base else kind)
-                if dtype is None:
-                    raise WarehouseError(f"native: column {name!r} is {kind}, not a number type this reader decodes")
-                block.append((name, np.frombuffer(view, dtype, n_rows, at)))
-                at += block[-1][1].nbytes
-            blocks.append(block)
-    if not blocks:
-        return {}
-    return {name: np.concatenate([block[i][1] for block in blocks]) for i, (name, _) in enumerate(blocks[0])}
-
-
-def _varints(view: memoryview, at: int, count: int) -> tuple[list[int], int]:
-    """``count`` LEB128 unsigned integers from ``at``; and the position after them."""
-    values = []
-    for _ in range(count):
-        value = shift = 0
-        while True:
-            byte = view[at]
-            at += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        values.append(value)
-    return values, at
-
-
-def _native_string(view: memoryview, at: int) -> tuple[str, int]:
-    (size,), at = _varints(view, at, 1)
-    return bytes(view[at:at + size]).decode(), at + size
 
 
 def _database(name: str) -> str:

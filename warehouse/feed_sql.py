@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from warehouse.client import is_embedded, query_beside, query_numbers
+from warehouse.client import is_embedded, query_beside
 from warehouse.errors import WarehouseError
 from warehouse.schema.ddl import TICK_COLUMNS, TRADE_ORDER
 
@@ -61,8 +61,6 @@ OHLCV_SCHEMA = pa.schema([field for field in BAR_SCHEMA if field.name not in ("v
 
 INTERVAL_FUNCTIONS = {"second": "toIntervalSecond", "minute": "toIntervalMinute",
                       "hour": "toIntervalHour", "day": "toIntervalDay"}
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-SPLIT_MIN_BARS = 1 << 20  # bar slots (symbols x intervals) from which bar_columns reads in two halves at once
 
 _RAW_FIELDS = f"""argMin(price, {TRADE_ORDER}) AS bar_open, max(price) AS bar_high, min(price) AS bar_low,
     argMax(price, {TRADE_ORDER}) AS bar_close, sum(size) AS bar_volume,
@@ -174,8 +172,7 @@ def bar_columns(client: Client, symbols: Sequence[str], start: datetime, end: da
                 *, rollup: bool) -> Fetched:
     """The bars of :func:`bars_from_rollup` (``rollup``) or :func:`bars_from_ticks` as numbers for the
     engine's arrays: ``ts`` (epoch seconds), ``symbol_index`` (position in ``symbols``), open, high, low, close,
-    volume, in no particular order (no sort, no symbol strings: :data:`BAR_COLUMNS_SCHEMA`). From
-    :data:`SPLIT_MIN_BARS` bar slots, embedded, each half of the symbols is read at once on its own connection.
+    volume, in no particular order (no sort, no symbol strings: :data:`BAR_COLUMNS_SCHEMA`).
 
     >>> from warehouse.client import connect
     >>> from warehouse.schema.migrate import migrate
@@ -186,31 +183,26 @@ def bar_columns(client: Client, symbols: Sequence[str], start: datetime, end: da
     ['ts', 'symbol_index', 'open', 'high', 'low', 'close', 'volume']
     """
     outputs = "bar_open, bar_high, bar_low, bar_close, bar_volume"
-    slots = len(symbols) * (end - start).total_seconds() / (step * _UNIT_SECONDS[unit])
-    parts = [list(symbols[:len(symbols) // 2]), list(symbols[len(symbols) // 2:])] \
-        if is_embedded(client) and len(symbols) > 1 and slots >= SPLIT_MIN_BARS else None
-    part = " AND symbol IN {part:Array(String)}" if parts else ""  # each half of the symbols, side by side
     if not rollup:
         sql = f"""SELECT toInt64(toUnixTimestamp(bucket)) AS bar_ts, {_SYMBOL_INDEX}, {outputs}
 FROM (SELECT toStartOfInterval(ts, {_interval(unit)}({{step:UInt32}})) AS bucket, symbol, {_RAW_FIELDS}
-    FROM ticks_dedup FINAL {_TS_WHERE}{part} GROUP BY symbol, bucket)"""
+    FROM ticks_dedup FINAL {_TS_WHERE} GROUP BY symbol, bucket)"""
         params = {**_range_params(symbols, start, end), "step": step}
         return _fetch(client, "bar columns", "ticks_dedup", sql, params, BAR_COLUMNS_SCHEMA,
-                      scan=f"ticks_dedup FINAL {_TS_WHERE}", parts=parts)
+                      scan=f"ticks_dedup FINAL {_TS_WHERE}")
     _rollup_interval(step, unit, start, end)
     where, params = _rollup_range(symbols, start, end)
     if (step, unit) == (1, "minute"):  # FINAL: one row per (symbol, minute), no GROUP BY
         sql = f"""SELECT toInt64(toUnixTimestamp(minute)) AS bar_ts, {_SYMBOL_INDEX},
     finalizeAggregation(open) AS bar_open, high AS bar_high, low AS bar_low, finalizeAggregation(close) AS bar_close,
     volume AS bar_volume
-FROM bars_1m FINAL {where}{part}"""
-        return _fetch(client, "bar columns", "bars_1m", sql, params, BAR_COLUMNS_SCHEMA, scan=f"bars_1m FINAL {where}",
-                      parts=parts)
+FROM bars_1m FINAL {where}"""
+        return _fetch(client, "bar columns", "bars_1m", sql, params, BAR_COLUMNS_SCHEMA, scan=f"bars_1m FINAL {where}")
     sql = f"""SELECT toInt64(toUnixTimestamp(bar_ts)) AS bar_ts, {_SYMBOL_INDEX}, {outputs}
 FROM (SELECT toStartOfInterval(minute, {_interval(unit)}({{step:UInt32}})) AS bar_ts, symbol, {_ROLLUP_FIELDS}
-    FROM bars_1m {where}{part} GROUP BY symbol, bar_ts)"""
+    FROM bars_1m {where} GROUP BY symbol, bar_ts)"""
     return _fetch(client, "bar columns", "bars_1m", sql, {**params, "step": step}, BAR_COLUMNS_SCHEMA,
-                  scan=f"bars_1m {where}", parts=parts)
+                  scan=f"bars_1m {where}")
 
 
 def _rollup_interval(step: int, unit: str, start: datetime, end: datetime) -> None:
@@ -362,23 +354,17 @@ def _fetch(
     params: dict[str, Any],
     schema: pa.Schema,
     scan: str | None = None,
-    parts: list[list[str]] | None = None,
 ) -> Fetched:
-    """Run ``sql`` and measure it: Arrow (Native for numbers only) plus ``EXPLAIN ESTIMATE`` embedded, Native plus
-    summary on a server.
+    """Run ``sql`` and measure it: Arrow plus ``EXPLAIN ESTIMATE`` (beside it) embedded, Native plus summary on a
+    server.
 
     ``scan`` (``"<table> [FINAL] WHERE ..."``) lets the estimate plan ``SELECT 1 FROM <scan>``
-    instead of the whole query: the same parts and granules, found with less planning. ``parts`` (embedded,
-    numbers only) runs ``sql`` once per list of symbols bound to ``{part:Array(String)}``, side by side.
+    instead of the whole query: the same parts and granules, found with less planning.
     """
     if is_embedded(client):
         explained = query_beside(client, "EXPLAIN ESTIMATE " + (f"SELECT 1 FROM {scan}" if scan else sql), params)
         started = time.perf_counter()
-        if all(pa.types.is_integer(field.type) or pa.types.is_floating(field.type) for field in schema):
-            columns = query_numbers(client, sql, [{**params, "part": part} for part in parts] if parts else [params])
-            table = pa.table(list(columns.values()), names=schema.names) if columns else schema.empty_table()
-        else:
-            table = client.query_arrow(sql, parameters=params, use_strings=True)
+        table = client.query_arrow(sql, parameters=params, use_strings=True)
         wall_ms = (time.perf_counter() - started) * 1000
         rows = explained.result()
         rows_to_read = sum(int(row[rows.column_names.index("rows")]) for row in rows.result_rows)
