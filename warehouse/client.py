@@ -38,7 +38,7 @@ _open_embedded: dict[tuple[str, str], Client] = {}
 _siblings: dict[tuple[str, str], Client] = {}  # second connections (sibling()), same keys
 _held: Counter[str] = Counter()  # embedded path -> open holds (hold()/release(), e.g. Feeds)
 _plain: set[str] = set()  # embedded paths connect() handed out: they stay open until close_embedded()
-_beside = ThreadPoolExecutor(1, thread_name_prefix="tickhouse-beside")  # query_beside's thread
+_beside: dict[int, ThreadPoolExecutor] = {}  # query_beside's thread, by process (a forked child starts its own)
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -187,7 +187,9 @@ def query_beside(client: Client, sql: str, parameters: dict[str, Any]) -> Future
     """
     other = sibling(client)
     if other is not None:
-        return _beside.submit(other.query, sql, parameters=parameters)
+        if os.getpid() not in _beside:
+            _beside[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="tickhouse-beside")
+        return _beside[os.getpid()].submit(other.query, sql, parameters=parameters)
     done: Future = Future()
     done.set_result(client.query(sql, parameters=parameters))
     return done
