@@ -92,8 +92,9 @@ def cmd_load_quotes(args: argparse.Namespace) -> int:
     """Load quote files (5-level depth); exit 1 when a file had rows and every one was rejected."""
     client = connect(args.dsn)
     migrate(client)
-    return _load_each(args.paths, lambda path: load_quotes(client, path, batch_rows=args.batch_rows),
-                      see="position, code, field, value, raw")
+    sessions = _sessions(args, client)
+    return _load_each(args.paths, lambda path: load_quotes(client, path, batch_rows=args.batch_rows,
+                                                           sessions=sessions), see="position, code, field, value, raw")
 
 
 def cmd_load_ohlcv(args: argparse.Namespace) -> int:
@@ -114,7 +115,7 @@ def _sessions(args: argparse.Namespace, client: Any) -> SessionRule | None:
 
 
 def _session_options(command: argparse.ArgumentParser) -> None:
-    """``--require-session`` and ``--exchange`` of a loader (the tick and OHLCV loaders)."""
+    """``--require-session`` and ``--exchange`` of a loader (ticks, quotes, OHLCV)."""
     command.add_argument("--require-session", metavar="regular|extended",
                          help="refuse rows outside their exchange's session (to rejects, code outside_session): "
                          "regular = open to close of a trading day; extended = any time of a trading day "
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "bid/ask px, qty, orders for levels 1-5, totals, last trade, OI) into quotes")
     quotes.add_argument("paths", nargs="+", metavar="PATH")
     quotes.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per insert batch")
+    _session_options(quotes)
     quotes.set_defaults(run=cmd_load_quotes)
 
     bars = commands.add_parser("load-ohlcv", help="import bar files (CSV/TSV, MetaTrader, yfinance, Kite JSON, "

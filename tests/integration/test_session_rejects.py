@@ -16,6 +16,7 @@ from warehouse.ingest.files import load_ticks
 from warehouse.ingest.instruments import KITE_COLUMNS, load_instruments
 from warehouse.ingest.ohlcv import load_ohlcv
 from warehouse.ingest.quote_check import clean_quotes
+from warehouse.ingest.quotes import load_quotes
 from warehouse.ingest.session_check import session_rule
 
 from support.brokers import run_cli
@@ -108,6 +109,18 @@ def test_quotes_get_their_session_type_and_those_outside_are_rejected(client):
     assert required.rejects["position"].to_pylist() == [f"row {i + 1}" for i in outside]
     assert set(required.rejects["code"].to_pylist()) == {"outside_session"}
     assert set(required.quotes["session"].to_pylist()) == {"regular", "auction"}
+
+
+def test_load_quotes_types_sessions_and_rejects_those_outside(client, tmp_path):
+    path = tmp_path / "quotes.csv"
+    path.write_text("symbol,ts,bid,ask\n" + "".join(f"{s},{_utc(t, z)},10,10.1\n" for s, t, z, _ in ROWS))
+    typed = load_quotes(client, path)
+    assert typed.rejected == 0
+    stored = client.query("SELECT session FROM quotes FINAL ORDER BY symbol, ts").result_rows
+    assert [row[0] for row in stored] == [row[3] for row in sorted(ROWS, key=lambda r: (r[0], _utc(r[1], r[2])))]
+    required = load_quotes(client, path, name="required", sessions=session_rule(client, require="extended"))
+    assert dict(required.rejected_by_code) == {"outside_session": len(_outside("extended"))}
+    assert f"outside_session {len(_outside('extended'))}" in required.summary()
 
 
 def test_ohlcv_bars_outside_the_session_are_rejected(client, tmp_path):

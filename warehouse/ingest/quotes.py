@@ -44,6 +44,7 @@ from warehouse.ingest.quote_kernels import values_nb
 from warehouse.ingest.quote_check import QUOTES_SCHEMA, clean_quotes, map_quote_columns
 from warehouse.ingest.journal import close_batches, open_batch
 from warehouse.ingest.quote_rollup import QUOTE_SOURCE, minute_rows, repair_quotes, write_minutes
+from warehouse.ingest.session_check import SessionRule, session_rule
 from warehouse.ingest.validate import REJECTS_SCHEMA
 from warehouse.schema.quotes_ddl import level_columns
 
@@ -279,9 +280,13 @@ class QuoteLoadReport:
 
 
 def load_quotes(client: Client, source: TickSource, *, batch_rows: int | None = None, name: str | None = None,
-                progress: bool | None = None) -> QuoteLoadReport:
+                progress: bool | None = None, sessions: SessionRule | None = None) -> QuoteLoadReport:
     """Load quotes from a file (.parquet, .csv, .csv.gz), an Arrow table, a polars frame or a stream of
     Arrow tables / record batches (e.g. :func:`warehouse.demo.quotes.demo_quotes`).
+
+    A quote without a ``session`` gets its type from its exchange's calendar (``sessions``, by default each
+    symbol's exchange in ``instruments``: :func:`warehouse.ingest.session_check.session_rule`); a rule with
+    ``require=`` also refuses quotes outside that session (``outside_session``).
 
     >>> from warehouse.client import connect
     >>> from warehouse.schema.migrate import migrate
@@ -299,9 +304,10 @@ def load_quotes(client: Client, source: TickSource, *, batch_rows: int | None = 
     # Parquet decoded on the reading thread alone: pyarrow's threads fight the two inserts for 2 cores
     # (3M quotes: 0.39-0.55 s single-threaded, 0.44-1.6 s threaded, read beside nothing else)
     batches, total = _batches(source, batch_rows, map_quote_columns, parquet_threads=False)
+    sessions = sessions or session_rule(client)
     with tqdm(total=total, unit="row", unit_scale=True, disable=None if progress is None else not progress,
               desc=f"loading {Path(label).name}", leave=False) as bar:
-        for read, rejects, quotes, epoch_unit in _one_ahead(_checked(batches, label)):
+        for read, rejects, quotes, epoch_unit in _one_ahead(_checked(batches, label, sessions)):
             report.epoch_unit = epoch_unit
             report.rejected += write_rejects(client, rejects, target="quotes", source=label)
             report.rejected_by_code.update(dict(pl.from_arrow(rejects["code"]).value_counts().iter_rows()))
@@ -313,11 +319,12 @@ def load_quotes(client: Client, source: TickSource, *, batch_rows: int | None = 
     return report
 
 
-def _checked(batches: Iterator[tuple[int, pa.Table, pa.Table]], source: str) -> Iterator[tuple]:
+def _checked(batches: Iterator[tuple[int, pa.Table, pa.Table]], source: str,
+             sessions: SessionRule) -> Iterator[tuple]:
     """(rows read, rejects, clean quotes in key order, epoch unit so far) per batch: the warehouse-free work."""
     epoch_unit = None
     for first_row, batch, unreadable in batches:
-        clean = clean_quotes(batch, source=source, first_row=first_row, epoch_unit=epoch_unit)
+        clean = clean_quotes(batch, source=source, first_row=first_row, epoch_unit=epoch_unit, sessions=sessions)
         epoch_unit = epoch_unit or clean.epoch_unit
         yield batch.num_rows, pa.concat_tables([unreadable.cast(REJECTS_SCHEMA), clean.rejects]), \
             prepare(clean.quotes), epoch_unit
