@@ -24,7 +24,10 @@ from warehouse.schema.quotes_ddl import LEVELS, OTHER_COLUMNS, SIDES
 
 _WHERE = ("WHERE symbol IN {symbols:Array(String)} AND ts >= {start:DateTime64(6, 'UTC')} "
           "AND ts < {end:DateTime64(6, 'UTC')}")
-_COLUMN = "toInt32(indexOf({symbols:Array(String)}, toString(symbol)) - 1) AS column_index"
+# a row's symbol as its position in the request, as warehouse.feed_sql's symbol index: transform() maps the
+# LowCardinality dictionary, not each row (on 5 symbols' 2M quotes + trades no faster: 645 vs 647 ms)
+_COLUMN = ("CAST(transform(symbol, {symbols:Array(String)}, range(toInt32(length({symbols:Array(String)}))), "
+           "toInt32(-1)), 'Int32') AS column_index")
 _TYPES = {"px": pa.float64(), "qty": pa.float64(), "orders": pa.uint32()}
 
 
