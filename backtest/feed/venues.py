@@ -37,8 +37,7 @@ def venues(client: Client, names: list[str], *, tz: str | None, exchange: str | 
         if exchange is not None:
             return {venue_of(exchange): names}
         listed: dict[str, set[tuple[Venue, str]]] = {}
-        table = feed_sessions.symbol_exchanges(client, names).table
-        for name, where, zone in zip(*(table.column(c).to_pylist() for c in ("symbol", "exchange", "zone"))):
+        for name, where, zone in feed_sessions.symbol_exchanges(client, names):
             listed.setdefault(name, set()).add((venue_of(where, zone or None, strict=False), where))
     except WarehouseError as exc:
         raise FeedError(str(exc)) from None
