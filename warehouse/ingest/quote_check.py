@@ -138,15 +138,16 @@ def clean_quotes(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: in
     if sessions is not None:  # after the other rules: the first one a row breaks is its reason
         checks += [(mask, code, "ts", reason, _text(frame["ts"]))
                    for mask, code, reason in sessions(parsed["symbol"], ts)]
-    masks = [mask.fill_null(False) for mask, *_ in checks]
+    masks = [mask.fill_null(False) if mask.null_count() else mask for mask, *_ in checks]
     bad = pl.select(pl.any_horizontal(masks)).to_series().to_numpy() if masks else np.zeros(n, bool)
     parsed["seq"] = (frame["seq"].cast(pl.UInt64, strict=False).fill_null(0) if "seq" in frame.columns
                      else _content_hash(parsed))
     session = _session(frame, parsed, sessions)
     for name in level_columns(fields=("orders",)):  # whole counts (a negative one is refused above)
         parsed[name] = parsed[name].round(0).cast(pl.UInt32, strict=False)
-    clean = pl.DataFrame([(parsed[f.name] if f.name in ("symbol", "ts", "exchange_ts") else parsed[f.name].fill_null(0))
-                          .alias(f.name) for f in QUOTES_SCHEMA if f.name != "session"])
+    clean = pl.DataFrame([(parsed[f.name].fill_null(0) if parsed[f.name].null_count() and f.name not in
+                           ("symbol", "ts", "exchange_ts") else parsed[f.name]).alias(f.name)
+                          for f in QUOTES_SCHEMA if f.name != "session"])
     clean = clean.with_columns(session)
     if not bad.any():
         return CleanQuotes(clean.to_arrow().cast(QUOTES_SCHEMA), REJECTS_SCHEMA.empty_table(), epoch_unit)
@@ -174,7 +175,7 @@ def _checks(raw: pl.DataFrame, parsed: dict[str, pl.Series], ceiling: datetime, 
         checks.append((_empty(parsed["symbol"] if field == "symbol" else raw[field]), "missing_field", field,
                        f"{field}: missing", _blank))
     for field in raw.columns:
-        if field in parsed and field not in ("symbol",):
+        if field in parsed and field not in ("symbol",) and parsed[field].null_count():  # no nulls: none broken
             checks.append((parsed[field].is_null() & ~_empty(raw[field]), "unparseable", field,
                            f"{field}: unparseable", _text(raw[field])))
     as_epoch = f" as epoch {epoch_unit}" if epoch_unit else ""
