@@ -145,9 +145,8 @@ def clean_quotes(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: in
     session = _session(frame, parsed, sessions)
     for name in level_columns(fields=("orders",)):  # whole counts (a negative one is refused above)
         parsed[name] = parsed[name].round(0).cast(pl.UInt32, strict=False)
-    clean = pl.DataFrame([(parsed[f.name].fill_null(0) if parsed[f.name].null_count() and f.name not in
-                           ("symbol", "ts", "exchange_ts") else parsed[f.name]).alias(f.name)
-                          for f in QUOTES_SCHEMA if f.name != "session"])
+    clean = pl.DataFrame([(parsed[f.name] if f.name in ("symbol", "ts", "exchange_ts") else parsed[f.name].fill_null(0))
+                          .alias(f.name) for f in QUOTES_SCHEMA if f.name != "session"])
     clean = clean.with_columns(session)
     if not bad.any():
         return CleanQuotes(clean.to_arrow().cast(QUOTES_SCHEMA), REJECTS_SCHEMA.empty_table(), epoch_unit)
