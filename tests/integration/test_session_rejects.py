@@ -123,6 +123,22 @@ def test_load_quotes_types_sessions_and_rejects_those_outside(client, tmp_path):
     assert f"outside_session {len(_outside('extended'))}" in required.summary()
 
 
+
+def test_typing_alone_never_fails_a_quote_load(client, tmp_path):
+    # a far-future row (XBOM records holidays only to its last year) and a symbol listed on exchanges with
+    # different hours: the load types what it can, rejects the future row as future_ts and fails on nothing
+    listing = tmp_path / "twice.csv"
+    listing.write_text("\n".join([",".join(KITE_COLUMNS), "1,1,DUAL,DUAL,0,,0,0.05,1,EQ,NSE,NSE",
+                                   "2,2,DUAL,DUAL,0,,0,0.01,1,EQ,NYSE,NYSE"]) + "\n")
+    assert load_instruments(client, listing).loaded == 2
+    path = tmp_path / "quotes.csv"
+    path.write_text("symbol,ts,bid,ask\n" + f"INFY,{_utc('2024-01-25 12:00', IST)},10,10.1\n"
+                    + "INFY,2042-07-03T06:30:00+00:00,10,10.1\n" + f"DUAL,{_utc('2024-01-25 12:00', IST)},10,10.1\n")
+    report = load_quotes(client, path)
+    assert dict(report.rejected_by_code) == {"future_ts": 1}
+    stored = client.query("SELECT symbol, session FROM quotes FINAL ORDER BY symbol").result_rows
+    assert stored == [("DUAL", ""), ("INFY", "regular")]
+
 def test_ohlcv_bars_outside_the_session_are_rejected(client, tmp_path):
     minutes = tmp_path / "infy.csv"  # 5-minute bars, naive IST (instruments place INFY on NSE)
     times = [datetime(2024, 1, 25, 9, 5) + timedelta(minutes=5 * i) for i in range(4)] + [

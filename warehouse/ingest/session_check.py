@@ -55,6 +55,7 @@ _WHY = {CLOSED: "not a trading day", PRE: "before the open", POST: "after the cl
 _REFUSED = {"regular": (PRE, POST, BREAK, CLOSED), "extended": (CLOSED,), "": ()}
 _LISTINGS_SQL = "SELECT symbol, groupUniqArray((exchange, exchange_tz)) FROM instruments FINAL GROUP BY symbol"
 _MICROS = 1_000_000
+_DAY_US = 86_400 * _MICROS
 _EARLIEST_US = 31_536_000 * _MICROS  # 1971-01-01: earlier times are refused before any session is looked up
 
 
@@ -127,7 +128,7 @@ class SessionRule:
         """Each row's session type code (:data:`SESSION_TYPES`), -1 where unknown (a null, early or unplaced row)."""
         micros = ts.dt.epoch("us").fill_null(0).to_numpy()
         out = np.full(len(micros), -1, np.int8)
-        valid = micros >= _EARLIEST_US
+        valid = (micros >= _EARLIEST_US) & (micros < _utc_now_us() + _DAY_US)  # later rows are future_ts rejects
         venues, codes = self._venue_codes(symbols)
         for index, venue in enumerate(venues):
             rows = valid if codes is None else valid & (codes == index)
@@ -135,7 +136,12 @@ class SessionRule:
             picked = micros if every else micros[rows]
             if picked.size == 0:
                 continue
-            days = day_table(venue, *(_utc(int(edge)) for edge in (picked.min(), picked.max())))
+            try:
+                days = day_table(venue, *(_utc(int(edge)) for edge in (picked.min(), picked.max())))
+            except WarehouseError:  # rows outside the years the calendar records (e.g. before XBOM's 1997)
+                if self.require is not None:
+                    raise
+                continue  # typing only: these rows stay untyped rather than failing the load
             typed = session_types(picked, days)
             if every:
                 return typed
@@ -164,6 +170,8 @@ class SessionRule:
         listed = {(venue_of(where, zone or None, strict=False), where) for where, zone in listings}
         places = {venue for venue, _ in listed}
         if len(places) > 1:
+            if self.require is None:  # typing only: an ambiguous symbol stays untyped
+                return None
             raise WarehouseError(f"symbol: {symbol!r} is listed on {', '.join(sorted(w for _, w in listed))} in "
                                  "instruments, which keep different hours; pass --exchange (exchange=) to choose")
         if not places and self.require is not None:
@@ -187,6 +195,10 @@ def session_rule(client: Client | None, *, require: str | None = None, exchange:
     if exchange is not None:
         venue_of(exchange)  # an unknown exchange fails here, before any row is read
     return SessionRule(client, require, exchange)
+
+
+def _utc_now_us() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * _MICROS)
 
 
 def _utc(micros: int) -> datetime:
