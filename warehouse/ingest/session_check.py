@@ -162,8 +162,7 @@ class SessionRule:
         return venues, symbols.replace_strict(index, default=-1, return_dtype=pl.Int32).to_numpy()
 
     def _venue(self, symbol: str) -> Venue | None:
-        if self.exchange is not None:
-            return venue_of(self.exchange)
+        """``symbol``'s venue from ``instruments`` (only asked when no ``exchange`` was given)."""
         if self._listings is None:
             self._listings = dict(self.client.query(_LISTINGS_SQL).result_rows) if self.client else {}
         listings = self._listings.get(symbol, [])
